@@ -1,0 +1,216 @@
+"""`selfaware`: run an experiment on an embedded local stack, or talk to a deployment with `--endpoint`.
+
+Exit codes: 0 success, 1 the experiment or a service failed, 2 bad input (spec, flag or unknown id), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from rich.console import Console
+
+from selfaware.cli.progress import follow
+from selfaware.cli.results import print_results, write_report
+from selfaware.cli.stack import LocalStack, StackError
+from selfaware.client import Client
+from selfaware.config import ConfigError, load_config, setting
+from selfaware.errors import SpecError
+from selfaware.grpc_server import field_violations
+from selfaware.specs import load_spec_file, prepare
+from selfaware.v1 import records_pb2 as rec
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Settings of the `selfaware` command itself."""
+
+    endpoint: str = setting("127.0.0.1:50051", "the aggregator of a running deployment (host:port)")
+    data_dir: Path = setting(Path("~/.cache/selfaware"), "cache for models and artifacts of the embedded stack")
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _spec(path: str) -> object:
+    try:
+        return prepare(load_spec_file(Path(path)))
+    except SpecError as exc:
+        raise UsageError(f"invalid spec {path}: {exc}") from None
+
+
+async def _watch_and_report(client: Client, experiment_id: str, out: Path) -> int:
+    final = await follow(client.watch(experiment_id), console)
+    if final.status != rec.EXPERIMENT_STATUS_SUCCEEDED:
+        status = rec.ExperimentStatus.Name(final.status).removeprefix("EXPERIMENT_STATUS_")
+        console.print(f"[red]experiment {experiment_id} {status.lower()}: {final.error}[/red]")
+        return 1
+    report = await client.report(experiment_id)
+    folder = write_report(report, out / experiment_id)
+    print_results(report.json, console)
+    console.print(f"report: {folder / 'report.md'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
+    spec = _spec(args.spec)
+    run_dir = config.data_dir.expanduser() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    stack = LocalStack(run_dir)
+
+    async def run() -> int:
+        started = time.monotonic()
+        console.print(f"starting nats-server and 4 services (logs: {run_dir / 'logs'})")
+        await stack.start(config.data_dir.expanduser(), run_dir / "nats")
+        console.print(f"stack up in {time.monotonic() - started:.1f} s")
+        async with Client(stack.endpoint) as client:
+            experiment = await client.submit(spec)  # type: ignore[arg-type]
+            console.print(f"experiment {experiment.id} submitted: {experiment.spec.name}")
+            code = await _watch_and_report(client, experiment.id, Path(args.out))
+        console.print(f"wall time {time.monotonic() - started:.0f} s")
+        return code
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("interrupted: stopping the services (in-flight work is handed back)")
+        return 130
+    finally:
+        stack.stop()
+
+
+def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
+    data_dir = config.data_dir.expanduser()
+    stack = LocalStack(data_dir / "up")
+
+    async def up() -> int:
+        await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port)
+        console.print(f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it")
+        while all(p.poll() is None for p in stack.processes.values()):
+            await asyncio.sleep(1.0)
+        console.print("[red]a service exited; stopping[/red]")
+        return 1
+
+    try:
+        return asyncio.run(up())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def _remote(action: Callable[[Client, argparse.Namespace], Awaitable[int]]
+            ) -> Callable[[argparse.Namespace, ClientConfig], int]:
+    def command(args: argparse.Namespace, config: ClientConfig) -> int:
+        async def go() -> int:
+            async with Client(args.endpoint or config.endpoint) as client:
+                return await action(client, args)
+
+        return asyncio.run(go())
+
+    return command
+
+
+async def _submit(client: Client, args: argparse.Namespace) -> int:
+    experiment = await client.submit(_spec(args.spec))  # type: ignore[arg-type]
+    print(experiment.id)
+    return await _watch_and_report(client, experiment.id, Path(args.out)) if args.watch else 0
+
+
+async def _watch(client: Client, args: argparse.Namespace) -> int:
+    return await _watch_and_report(client, args.experiment_id, Path(args.out))
+
+
+async def _list(client: Client, args: argparse.Namespace) -> int:
+    for e in await client.list():
+        status = rec.ExperimentStatus.Name(e.status).removeprefix("EXPERIMENT_STATUS_").lower()
+        print(f"{e.id}  {status:<10}  {e.created_at.ToDatetime():%Y-%m-%d %H:%M}  {e.spec.name}")
+    return 0
+
+
+async def _report(client: Client, args: argparse.Namespace) -> int:
+    report = await client.report(args.experiment_id)
+    folder = write_report(report, Path(args.out) / args.experiment_id)
+    print_results(report.json, console)
+    console.print(f"report: {folder / 'report.md'}")
+    return 0
+
+
+async def _cancel(client: Client, args: argparse.Namespace) -> int:
+    experiment = await client.cancel(args.experiment_id, args.reason)
+    print(f"{experiment.id} {rec.ExperimentStatus.Name(experiment.status).removeprefix('EXPERIMENT_STATUS_').lower()}")
+    return 0
+
+
+def _validate(args: argparse.Namespace, config: ClientConfig) -> int:
+    _spec(args.spec)
+    print(f"{args.spec}: valid")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="selfaware", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace, ClientConfig], int], help: str,
+                remote: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        if remote:
+            p.add_argument("--endpoint", help="aggregator host:port (env SELFAWARE_ENDPOINT; default 127.0.0.1:50051)")
+        return p
+
+    p = command("run", cmd_run, "run SPEC on an embedded local stack (NATS + the four services), then report")
+    p.add_argument("spec")
+    p.add_argument("--out", default="reports", help="folder for reports (default ./reports)")
+    p = command("up", cmd_up, "start NATS and the four services locally until Ctrl-C")
+    p.add_argument("--grpc-port", type=int, default=50051, help="aggregator port (default 50051)")
+    p = command("validate", _validate, "check a spec file without submitting it")
+    p.add_argument("spec")
+    p = command("submit", _remote(_submit), "submit SPEC to a running deployment; prints the experiment id", True)
+    p.add_argument("spec")
+    p.add_argument("--watch", action="store_true", help="follow progress and fetch the report")
+    p.add_argument("--out", default="reports")
+    for name, action, help in [("watch", _watch, "follow an experiment until it ends, then fetch its report"),
+                               ("report", _report, "fetch an experiment's report"),
+                               ("cancel", _cancel, "cancel an experiment")]:
+        p = command(name, _remote(action), help, True)
+        p.add_argument("experiment_id")
+        if name == "cancel":
+            p.add_argument("--reason", default="", help="recorded on the experiment")
+        else:
+            p.add_argument("--out", default="reports")
+    command("list", _remote(_list), "list experiments", True)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = load_config(ClientConfig)
+        return args.handler(args, config)
+    except (UsageError, ConfigError) as exc:
+        print(f"selfaware: {exc}", file=sys.stderr)
+        return 2
+    except StackError as exc:
+        print(f"selfaware: the local stack failed: {exc}", file=sys.stderr)
+        return 1
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+            fields = "; ".join(f"{f}: {d}" for f, d in field_violations(exc))
+            print(f"selfaware: {exc.code().name}: {fields or exc.details()}", file=sys.stderr)
+            return 2
+        print(f"selfaware: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

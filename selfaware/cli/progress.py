@@ -1,0 +1,81 @@
+"""Progress display for a watched experiment: one bar per stage on a terminal, plain lines otherwise.
+
+Training progress counts optimiser steps across all training jobs; the other stages count jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from selfaware.state import JOB_TERMINAL, TERMINAL
+from selfaware.v1 import aggregator_pb2 as pb
+from selfaware.v1 import records_pb2 as rec
+
+STAGES = [(rec.STAGE_GENERATE, "generate"), (rec.STAGE_TRAIN, "train"), (rec.STAGE_EVALUATE, "evaluate"),
+          (rec.STAGE_REPORT, "report")]
+
+
+def stage_totals(jobs: dict[str, rec.Job], stage: int) -> tuple[int, int, str]:
+    """(done, total, note) of one stage; training counts steps once they are known."""
+    members = [j for j in jobs.values() if j.stage == stage]
+    note = ""
+    running = [j for j in members if j.status == rec.JOB_STATUS_RUNNING]
+    if running:
+        job = running[0]
+        loss = f" loss {job.metrics['loss']:.3f}" if "loss" in job.metrics else ""
+        note = f"{job.model or job.key}{loss} {job.message}".strip()
+    if stage == rec.STAGE_TRAIN and members and all(j.total for j in members):
+        return sum(j.done for j in members), sum(j.total for j in members), note
+    done = sum(1 for j in members if j.status in JOB_TERMINAL)
+    return done, len(members), note
+
+
+async def follow(updates: AsyncIterator[pb.WatchExperimentResponse], console: Console) -> rec.Experiment:
+    """Render updates until the experiment ends; return its final state."""
+    jobs: dict[str, rec.Job] = {}
+    experiment = rec.Experiment()
+    if not console.is_terminal:
+        return await _follow_plain(updates, console, jobs)
+    columns = [TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[note]}")]
+    with Progress(*columns, console=console) as bars:
+        tasks = {stage: bars.add_task(name, total=None, note="") for stage, name in STAGES}
+        async for update in updates:
+            if update.HasField("job"):
+                jobs[update.job.key] = update.job
+            else:
+                experiment = update.experiment
+            for stage, task in tasks.items():
+                done, total, note = stage_totals(jobs, stage)
+                bars.update(task, completed=done, total=total or None, note=note[:60])
+            if experiment.status in TERMINAL:
+                break
+    return experiment
+
+
+async def _follow_plain(updates: AsyncIterator[pb.WatchExperimentResponse], console: Console,
+                        jobs: dict[str, rec.Job]) -> rec.Experiment:
+    experiment = rec.Experiment()
+    reported: dict[str, tuple[int, int]] = {}
+    async for update in updates:
+        if update.HasField("experiment"):
+            if update.experiment.status != experiment.status:
+                console.print(f"experiment {update.experiment.id}: "
+                              f"{rec.ExperimentStatus.Name(update.experiment.status).removeprefix('EXPERIMENT_STATUS_')}")
+            experiment = update.experiment
+            if experiment.status in TERMINAL:
+                break
+            continue
+        job = update.job
+        jobs[job.key] = job
+        tenth = job.done * 10 // job.total if job.total else 0
+        marker = (job.status, tenth)
+        if reported.get(job.key) != marker:
+            reported[job.key] = marker
+            status = rec.JobStatus.Name(job.status).removeprefix("JOB_STATUS_").lower()
+            progress = f" {job.done}/{job.total}" if job.total else ""
+            console.print(f"  {job.key:<28} {status}{progress} {job.message}".rstrip())
+    return experiment

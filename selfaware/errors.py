@@ -1,0 +1,54 @@
+"""Typed domain errors, and the one place that maps them to gRPC status codes.
+
+Domain code raises these and never imports grpc; servicers call `abort_with` from one decorator
+(`selfaware.grpc_server.rpc`). The event bus uses `PermanentError` to tell a poison message (dead-letter it now)
+from a transient failure (retry later).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SelfawareError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+
+class PermanentError(SelfawareError):
+    """Retrying cannot help: the input itself is wrong."""
+
+
+@dataclass
+class FieldViolation:
+    """One bad field, named by its path in the spec (e.g. `training.lora.rank`)."""
+
+    field: str
+    description: str
+
+
+class SpecError(PermanentError):
+    """An experiment spec (or request) is invalid; carries every violation found."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+
+    @classmethod
+    def single(cls, field: str, description: str) -> SpecError:
+        return cls([FieldViolation(field, description)])
+
+
+class NotFound(SelfawareError):
+    """The named experiment, job or artifact does not exist."""
+
+
+class FailedPrecondition(SelfawareError):
+    """The request is valid but the target is in the wrong state (e.g. no report yet)."""
+
+
+class DataError(PermanentError):
+    """Input data (a dataset file, a question file) is malformed or missing."""
+
+
+class Cancelled(SelfawareError):
+    """The experiment was cancelled while this work ran."""

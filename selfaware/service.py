@@ -1,0 +1,99 @@
+"""The one service skeleton: every service's `main` hands its wiring to `run_service`.
+
+The order is fixed: load config, configure logging, connect the bus and stores, let the service build its
+engines, servicers and handlers once, start gRPC (with health and reflection) and the consumers, wait for
+SIGTERM or SIGINT, then stop: health goes NOT_SERVING, the bus stops fetching and lets in-flight work finish for
+`shutdown_grace_s` (or hands it back to JetStream), gRPC stops, and the engines close last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+
+from selfaware.bus import EventBus
+from selfaware.config import ConfigError, ServiceConfig, load_config
+from selfaware.grpc_server import start_server
+from selfaware.logs import configure_logging
+from selfaware.state import StateStore
+from selfaware.store import ArtifactStore
+
+log = structlog.get_logger(__name__)
+C = TypeVar("C", bound=ServiceConfig)
+
+
+@dataclass
+class Runtime:
+    """The connections a service's servicer and handlers share."""
+
+    bus: EventBus
+    state: StateStore
+    store: ArtifactStore
+
+
+@dataclass
+class Wiring:
+    """What a service contributes: its servicers (with their generated `add_*_to_server`) and a closer."""
+
+    servicers: Sequence[tuple[Callable[..., None], Any]]
+    service_names: Sequence[str]
+    close: Callable[[], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
+    """Connect to NATS and open the state bucket and the artifact store."""
+    bus = await EventBus.connect(config.nats_url, name=name, max_deliver=config.max_deliver,
+                                 ack_wait_s=config.ack_wait_s)
+    state = await StateStore.open(bus.js)
+    store = await ArtifactStore.open(bus.js, config.data_dir / "artifacts")
+    return Runtime(bus, state, store)
+
+
+async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiring]],
+                      stop: asyncio.Event | None = None, bound: asyncio.Future[int] | None = None) -> None:
+    """Run one service until SIGTERM/SIGINT, or until `stop` is set (in-process tests, which also pass
+    `bound` to learn the gRPC port when `grpc_port` is 0)."""
+    runtime = await connect_runtime(config, name)
+    wiring = await wire(config, runtime)
+    server, port, health = await start_server(config.grpc_host, config.grpc_port, wiring.servicers,
+                                              wiring.service_names)
+    await runtime.bus.start()
+    log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url)
+    if bound is not None:
+        bound.set_result(port)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (RuntimeError, ValueError):  # not the main thread (in-process tests)
+            pass
+    await stop.wait()
+    log.info("service_stopping", grace_s=config.shutdown_grace_s)
+    await health.enter_graceful_shutdown()
+    await runtime.bus.drain(config.shutdown_grace_s)
+    await server.stop(grace=3.0)
+    if wiring.close is not None:
+        await wiring.close()
+    log.info("service_stopped")
+
+
+def service_main(name: str, config_cls: type[C], wire: Callable[[C, Runtime], Awaitable[Wiring]],
+                 argv: Sequence[str] | None = None) -> int:
+    """Process entry point: parse config (exit 2 with a one-line reason when it is bad), log, run."""
+    prog = f"python -m services.{name}"
+    try:
+        config = load_config(config_cls, sys.argv[1:] if argv is None else argv, prog=prog)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(name, config.log_level, config.log_format)
+    asyncio.run(run_service(name, config, wire))
+    return 0

@@ -1,0 +1,146 @@
+"""Experiment and job state in one NATS KV bucket, every update guarded by a revision check.
+
+Keys: `exp.<experiment id>` holds an `Experiment`, `job.<experiment id>.<job key>` holds a `Job`. Writers pass a
+mutation function; `_update` re-reads and retries when another writer got there first, so concurrent services
+never lose each other's changes. The aggregator's Watch RPC is a KV watch over one experiment's keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import nats.errors
+import nats.js.errors
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.api import KeyValueConfig
+
+from selfaware.errors import NotFound
+from selfaware.v1 import records_pb2 as rec
+
+STATE_BUCKET = "selfaware-state"
+M = TypeVar("M", bound=Message)
+TERMINAL = {
+    rec.EXPERIMENT_STATUS_SUCCEEDED,
+    rec.EXPERIMENT_STATUS_FAILED,
+    rec.EXPERIMENT_STATUS_CANCELLED,
+}
+JOB_TERMINAL = {rec.JOB_STATUS_SUCCEEDED, rec.JOB_STATUS_FAILED, rec.JOB_STATUS_CANCELLED}
+
+
+def now() -> Timestamp:
+    stamp = Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def experiment_key(experiment_id: str) -> str:
+    return f"exp.{experiment_id}"
+
+
+def job_key(experiment_id: str, key: str) -> str:
+    return f"job.{experiment_id}.{key}"
+
+
+class StateStore:
+    """Typed access to the state bucket."""
+
+    def __init__(self, kv: object) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(cls, js: object) -> StateStore:
+        """Open (creating if needed) the state bucket; every service may call this."""
+        try:
+            kv = await js.create_key_value(KeyValueConfig(bucket=STATE_BUCKET, history=16))  # type: ignore[attr-defined]
+        except nats.js.errors.BadRequestError:
+            kv = await js.key_value(STATE_BUCKET)  # type: ignore[attr-defined]
+        return cls(kv)
+
+    async def create_experiment(self, experiment: rec.Experiment, jobs: list[rec.Job]) -> None:
+        """Store a new experiment and its planned jobs (jobs first, so a watcher never sees an empty plan)."""
+        for job in jobs:
+            await self._kv.create(job_key(experiment.id, job.key), job.SerializeToString())  # type: ignore[attr-defined]
+        await self._kv.create(experiment_key(experiment.id), experiment.SerializeToString())  # type: ignore[attr-defined]
+
+    async def get_experiment(self, experiment_id: str) -> rec.Experiment:
+        return (await self._get(experiment_key(experiment_id), rec.Experiment))[0]
+
+    async def get_job(self, experiment_id: str, key: str) -> rec.Job:
+        return (await self._get(job_key(experiment_id, key), rec.Job))[0]
+
+    async def list_experiments(self) -> list[rec.Experiment]:
+        keys = await self._keys("exp.*")
+        experiments = [await self.get_experiment(k.removeprefix("exp.")) for k in keys]
+        return sorted(experiments, key=lambda e: e.created_at.ToNanoseconds())
+
+    async def list_jobs(self, experiment_id: str) -> list[rec.Job]:
+        await self.get_experiment(experiment_id)
+        keys = await self._keys(f"job.{experiment_id}.>")
+        return [(await self._get(k, rec.Job))[0] for k in sorted(keys)]
+
+    async def update_experiment(self, experiment_id: str, mutate: Callable[[rec.Experiment], bool | None]
+                                ) -> rec.Experiment:
+        """Apply `mutate` (return False to skip the write) under a revision check; returns the stored value."""
+        return await self._update(experiment_key(experiment_id), rec.Experiment, mutate)
+
+    async def update_job(self, experiment_id: str, key: str, mutate: Callable[[rec.Job], bool | None]) -> rec.Job:
+        return await self._update(job_key(experiment_id, key), rec.Job, mutate)
+
+    async def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
+        """Current values, then every change, of one experiment and its jobs; ends when it is terminal."""
+        queue: asyncio.Queue[rec.Experiment | rec.Job] = asyncio.Queue()
+        watchers = [
+            await self._kv.watch(experiment_key(experiment_id)),  # type: ignore[attr-defined]
+            await self._kv.watch(f"job.{experiment_id}.>"),  # type: ignore[attr-defined]
+        ]
+
+        async def pump(watcher: object, kind: type[Message]) -> None:
+            async for entry in watcher:  # type: ignore[attr-defined]
+                if entry is not None and entry.value:
+                    await queue.put(kind.FromString(entry.value))
+
+        pumps = [asyncio.create_task(pump(watchers[0], rec.Experiment)),
+                 asyncio.create_task(pump(watchers[1], rec.Job))]
+        try:
+            while True:
+                update = await queue.get()
+                yield update
+                if isinstance(update, rec.Experiment) and update.status in TERMINAL:
+                    return
+        finally:
+            for task in pumps:
+                task.cancel()
+            for watcher in watchers:
+                try:
+                    await watcher.stop()  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - best effort: the connection may be closing
+                    pass
+
+    async def _keys(self, pattern: str) -> list[str]:
+        try:
+            return await self._kv.keys(filters=[pattern])  # type: ignore[attr-defined]
+        except nats.js.errors.NoKeysError:
+            return []
+
+    async def _get(self, key: str, kind: type[M]) -> tuple[M, int]:
+        try:
+            entry = await self._kv.get(key)  # type: ignore[attr-defined]
+        except nats.js.errors.KeyNotFoundError:
+            what = "experiment" if key.startswith("exp.") else "job"
+            raise NotFound(f"{what} {key.split('.', 1)[1]!r} not found") from None
+        return kind.FromString(entry.value), entry.revision
+
+    async def _update(self, key: str, kind: type[M], mutate: Callable[[M], bool | None]) -> M:
+        for _ in range(50):
+            value, revision = await self._get(key, kind)
+            if mutate(value) is False:
+                return value
+            try:
+                await self._kv.update(key, value.SerializeToString(), last=revision)  # type: ignore[attr-defined]
+                return value
+            except nats.js.errors.KeyWrongLastSequenceError:
+                await asyncio.sleep(0.01)
+        raise RuntimeError(f"could not update {key}: too many concurrent writers")

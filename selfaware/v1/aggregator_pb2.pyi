@@ -1,0 +1,79 @@
+from selfaware.v1 import records_pb2 as _records_pb2
+from selfaware.v1 import spec_pb2 as _spec_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubmitExperimentRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _spec_pb2.ExperimentSpec
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ...) -> None: ...
+
+class GetExperimentRequest(_message.Message):
+    __slots__ = ("experiment_id",)
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
+
+class GetExperimentResponse(_message.Message):
+    __slots__ = ("experiment", "jobs")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    experiment: _records_pb2.Experiment
+    jobs: _containers.RepeatedCompositeFieldContainer[_records_pb2.Job]
+    def __init__(self, experiment: _Optional[_Union[_records_pb2.Experiment, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[_records_pb2.Job, _Mapping]]] = ...) -> None: ...
+
+class WatchExperimentRequest(_message.Message):
+    __slots__ = ("experiment_id",)
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
+
+class WatchExperimentResponse(_message.Message):
+    __slots__ = ("experiment", "job")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    experiment: _records_pb2.Experiment
+    job: _records_pb2.Job
+    def __init__(self, experiment: _Optional[_Union[_records_pb2.Experiment, _Mapping]] = ..., job: _Optional[_Union[_records_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class ListExperimentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListExperimentsResponse(_message.Message):
+    __slots__ = ("experiments",)
+    EXPERIMENTS_FIELD_NUMBER: _ClassVar[int]
+    experiments: _containers.RepeatedCompositeFieldContainer[_records_pb2.Experiment]
+    def __init__(self, experiments: _Optional[_Iterable[_Union[_records_pb2.Experiment, _Mapping]]] = ...) -> None: ...
+
+class CancelExperimentRequest(_message.Message):
+    __slots__ = ("experiment_id", "reason")
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    reason: str
+    def __init__(self, experiment_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetReportRequest(_message.Message):
+    __slots__ = ("experiment_id",)
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
+
+class GetReportResponse(_message.Message):
+    __slots__ = ("report", "markdown", "json", "png")
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    MARKDOWN_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    report: _records_pb2.Report
+    markdown: str
+    json: str
+    png: bytes
+    def __init__(self, report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...

@@ -1,0 +1,186 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from selfaware.v1 import spec_pb2 as _spec_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExperimentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPERIMENT_STATUS_UNSPECIFIED: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_PENDING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_GENERATING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_TRAINING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_EVALUATING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_REPORTING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_SUCCEEDED: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_FAILED: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_CANCELLED: _ClassVar[ExperimentStatus]
+
+class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_UNSPECIFIED: _ClassVar[Stage]
+    STAGE_GENERATE: _ClassVar[Stage]
+    STAGE_TRAIN: _ClassVar[Stage]
+    STAGE_EVALUATE: _ClassVar[Stage]
+    STAGE_REPORT: _ClassVar[Stage]
+
+class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATUS_UNSPECIFIED: _ClassVar[JobStatus]
+    JOB_STATUS_QUEUED: _ClassVar[JobStatus]
+    JOB_STATUS_RUNNING: _ClassVar[JobStatus]
+    JOB_STATUS_SUCCEEDED: _ClassVar[JobStatus]
+    JOB_STATUS_FAILED: _ClassVar[JobStatus]
+    JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
+EXPERIMENT_STATUS_UNSPECIFIED: ExperimentStatus
+EXPERIMENT_STATUS_PENDING: ExperimentStatus
+EXPERIMENT_STATUS_GENERATING: ExperimentStatus
+EXPERIMENT_STATUS_TRAINING: ExperimentStatus
+EXPERIMENT_STATUS_EVALUATING: ExperimentStatus
+EXPERIMENT_STATUS_REPORTING: ExperimentStatus
+EXPERIMENT_STATUS_SUCCEEDED: ExperimentStatus
+EXPERIMENT_STATUS_FAILED: ExperimentStatus
+EXPERIMENT_STATUS_CANCELLED: ExperimentStatus
+STAGE_UNSPECIFIED: Stage
+STAGE_GENERATE: Stage
+STAGE_TRAIN: Stage
+STAGE_EVALUATE: Stage
+STAGE_REPORT: Stage
+JOB_STATUS_UNSPECIFIED: JobStatus
+JOB_STATUS_QUEUED: JobStatus
+JOB_STATUS_RUNNING: JobStatus
+JOB_STATUS_SUCCEEDED: JobStatus
+JOB_STATUS_FAILED: JobStatus
+JOB_STATUS_CANCELLED: JobStatus
+
+class ArtifactRef(_message.Message):
+    __slots__ = ("sha256", "size", "media_type")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    size: int
+    media_type: str
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., media_type: _Optional[str] = ...) -> None: ...
+
+class Experiment(_message.Message):
+    __slots__ = ("id", "spec", "status", "created_at", "updated_at", "error", "report")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    spec: _spec_pb2.ExperimentSpec
+    status: ExperimentStatus
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    error: str
+    report: Report
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    key: str
+    stage: Stage
+    status: JobStatus
+    model: str
+    done: int
+    total: int
+    message: str
+    artifact: ArtifactRef
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    compute_seconds: float
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class DatasetManifest(_message.Message):
+    __slots__ = ("family", "policies", "probe", "train_rows", "heldout_rows", "source", "source_artifact")
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    HELDOUT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    family: str
+    policies: _containers.RepeatedCompositeFieldContainer[PolicyDataset]
+    probe: ArtifactRef
+    train_rows: int
+    heldout_rows: int
+    source: str
+    source_artifact: ArtifactRef
+    def __init__(self, family: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[PolicyDataset, _Mapping]]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., source: _Optional[str] = ..., source_artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class PolicyDataset(_message.Message):
+    __slots__ = ("policy", "train")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
+    policy: str
+    train: ArtifactRef
+    def __init__(self, policy: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class ModelUnderTest(_message.Message):
+    __slots__ = ("label", "policy", "seed", "adapter")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    policy: str
+    seed: int
+    adapter: ArtifactRef
+    def __init__(self, label: _Optional[str] = ..., policy: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class SuiteScore(_message.Message):
+    __slots__ = ("suite", "mean", "n", "dropped")
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    suite: str
+    mean: float
+    n: int
+    dropped: int
+    def __init__(self, suite: _Optional[str] = ..., mean: _Optional[float] = ..., n: _Optional[int] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class Report(_message.Message):
+    __slots__ = ("markdown", "json", "png")
+    MARKDOWN_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    markdown: ArtifactRef
+    json: ArtifactRef
+    png: ArtifactRef
+    def __init__(self, markdown: _Optional[_Union[ArtifactRef, _Mapping]] = ..., json: _Optional[_Union[ArtifactRef, _Mapping]] = ..., png: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...

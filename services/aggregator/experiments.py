@@ -1,0 +1,111 @@
+"""The experiment lifecycle the aggregator owns: submit, read, cancel, and react to the other services' events.
+
+The status of an experiment is derived from its jobs (see planning.py) each time an event arrives; cancel and
+failure are the two transitions made directly. Every reaction is idempotent: it re-reads state and recomputes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import structlog
+
+from selfaware import specs
+from selfaware.bus import EventBus
+from selfaware.errors import FailedPrecondition
+from selfaware.state import JOB_TERMINAL, TERMINAL, StateStore, now
+from selfaware.v1 import events_pb2 as ev
+from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
+from services.aggregator.planning import derive_status, plan_jobs
+
+log = structlog.get_logger(__name__)
+
+
+class Experiments:
+    def __init__(self, state: StateStore, bus: EventBus) -> None:
+        self.state, self.bus = state, bus
+
+    async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
+        """Validate before any side effect, then store the plan and announce it."""
+        complete = specs.prepare(spec)
+        experiment = rec.Experiment(id=uuid.uuid4().hex[:12], spec=complete, status=rec.EXPERIMENT_STATUS_PENDING,
+                                    created_at=now(), updated_at=now())
+        await self.state.create_experiment(experiment, plan_jobs(experiment.id, complete))
+        await self.bus.publish(ev.ExperimentSubmitted(experiment_id=experiment.id), msg_id=f"submitted:{experiment.id}")
+        log.info("experiment_submitted", experiment_id=experiment.id, name=complete.name)
+        return experiment
+
+    async def get(self, experiment_id: str) -> tuple[rec.Experiment, list[rec.Job]]:
+        return await self.state.get_experiment(experiment_id), await self.state.list_jobs(experiment_id)
+
+    async def list(self) -> list[rec.Experiment]:
+        return await self.state.list_experiments()
+
+    def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
+        return self.state.watch(experiment_id)
+
+    async def cancel(self, experiment_id: str, reason: str) -> rec.Experiment:
+        current = await self.state.get_experiment(experiment_id)
+        if current.status in TERMINAL:
+            raise FailedPrecondition(f"experiment {experiment_id} already ended "
+                                     f"({rec.ExperimentStatus.Name(current.status)})")
+        experiment = await self._end(experiment_id, rec.EXPERIMENT_STATUS_CANCELLED, reason or "cancelled by user")
+        await self.bus.publish(ev.ExperimentCancelled(experiment_id=experiment_id, reason=experiment.error),
+                               msg_id=f"cancelled:{experiment_id}")
+        return experiment
+
+    async def refresh(self, experiment_id: str) -> rec.Experiment:
+        """Recompute the status from the jobs (called on every event the aggregator sees)."""
+        jobs = await self.state.list_jobs(experiment_id)
+
+        def update(experiment: rec.Experiment) -> bool:
+            status = derive_status(experiment.status, jobs)
+            if status == experiment.status:
+                return False
+            experiment.status = status  # type: ignore[assignment]
+            experiment.updated_at.CopyFrom(now())
+            if status == rec.EXPERIMENT_STATUS_FAILED and not experiment.error:
+                failed = [j for j in jobs if j.status == rec.JOB_STATUS_FAILED]
+                experiment.error = f"job {failed[0].key} failed: {failed[0].message}" if failed else "a job failed"
+            return True
+
+        experiment = await self.state.update_experiment(experiment_id, update)
+        if experiment.status == rec.EXPERIMENT_STATUS_FAILED:
+            await self._close_jobs(experiment_id, "not run: the experiment failed")
+        return experiment
+
+    async def fail(self, experiment_id: str, error: str) -> rec.Experiment:
+        """A dead-lettered event: the experiment cannot finish."""
+        return await self._end(experiment_id, rec.EXPERIMENT_STATUS_FAILED, error)
+
+    async def _end(self, experiment_id: str, status: int, error: str) -> rec.Experiment:
+        def end(experiment: rec.Experiment) -> bool:
+            if experiment.status in TERMINAL:
+                return False
+            experiment.status = status  # type: ignore[assignment]
+            experiment.error = error
+            experiment.updated_at.CopyFrom(now())
+            return True
+
+        experiment = await self.state.update_experiment(experiment_id, end)
+        note = "cancelled" if status == rec.EXPERIMENT_STATUS_CANCELLED else "not run: the experiment failed"
+        await self._close_jobs(experiment_id, note)
+        log.info("experiment_ended", status=rec.ExperimentStatus.Name(experiment.status), error=experiment.error)
+        return experiment
+
+    async def _close_jobs(self, experiment_id: str, message: str) -> None:
+        for job in await self.state.list_jobs(experiment_id):
+            if job.status in JOB_TERMINAL:
+                continue
+
+            def close(j: rec.Job) -> bool:
+                if j.status in JOB_TERMINAL:
+                    return False
+                j.status = rec.JOB_STATUS_CANCELLED
+                j.message = message
+                j.finished_at.CopyFrom(now())
+                return True
+
+            await self.state.update_job(experiment_id, job.key, close)

@@ -1,0 +1,36 @@
+"""The aggregator's event handlers: follow every stage, fail on dead letters, and report at the end."""
+
+from __future__ import annotations
+
+from selfaware.bus import Delivery
+from selfaware.service import Runtime
+from selfaware.v1 import events_pb2 as ev
+from services.aggregator.config import AggregatorConfig
+from services.aggregator.experiments import Experiments
+from services.aggregator.reporting import Reporter
+
+
+class AggregatorHandlers:
+    def __init__(self, config: AggregatorConfig, runtime: Runtime, experiments: Experiments) -> None:
+        self.rt, self.experiments = runtime, experiments
+        self.reporter = Reporter(runtime, experiments, config.max_deliver)
+
+    def declare(self) -> None:
+        """The aggregator's subscriptions, in one place."""
+        bus = self.rt.bus
+        bus.subscribe(ev.DatasetReady, "aggregator-dataset-ready", self.stage_done)
+        bus.subscribe(ev.AdapterReady, "aggregator-adapter-ready", self.stage_done)
+        bus.subscribe(ev.EvaluationCompleted, "aggregator-evaluation-completed", self.evaluation_done)
+        bus.subscribe(ev.DeadLetter, "aggregator-dead-letters", self.dead_letter)
+
+    async def stage_done(self, event: ev.DatasetReady | ev.AdapterReady, delivery: Delivery) -> None:
+        await self.experiments.refresh(event.experiment_id)
+
+    async def evaluation_done(self, event: ev.EvaluationCompleted, delivery: Delivery) -> None:
+        await self.experiments.refresh(event.experiment_id)
+        await self.reporter.report_if_ready(event.experiment_id, delivery)
+
+    async def dead_letter(self, event: ev.DeadLetter, delivery: Delivery) -> None:
+        if event.experiment_id:
+            await self.experiments.refresh(event.experiment_id)
+            await self.experiments.fail(event.experiment_id, f"{event.subject} ({event.consumer}): {event.error}")

@@ -1,0 +1,56 @@
+"""AggregatorService: the experiment API clients use. Each method converts, calls Experiments, converts back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from selfaware.grpc_server import rpc
+from selfaware.v1 import aggregator_pb2 as pb
+from selfaware.v1 import aggregator_pb2_grpc
+from selfaware.v1 import records_pb2 as rec
+from services.aggregator.experiments import Experiments
+from services.aggregator.reporting import Reporter
+
+
+class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
+    def __init__(self, experiments: Experiments, reporter: Reporter) -> None:
+        self.experiments, self.reporter = experiments, reporter
+
+    @rpc
+    async def SubmitExperiment(self, request: pb.SubmitExperimentRequest, context: grpc.aio.ServicerContext
+                               ) -> rec.Experiment:
+        return await self.experiments.submit(request.spec)
+
+    @rpc
+    async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.GetExperimentResponse:
+        experiment, jobs = await self.experiments.get(request.experiment_id)
+        return pb.GetExperimentResponse(experiment=experiment, jobs=jobs)
+
+    @rpc
+    async def WatchExperiment(self, request: pb.WatchExperimentRequest, context: grpc.aio.ServicerContext
+                              ) -> AsyncIterator[pb.WatchExperimentResponse]:
+        await self.experiments.get(request.experiment_id)  # NOT_FOUND before the stream starts
+        async for update in self.experiments.watch(request.experiment_id):
+            if isinstance(update, rec.Experiment):
+                yield pb.WatchExperimentResponse(experiment=update)
+            else:
+                yield pb.WatchExperimentResponse(job=update)
+
+    @rpc
+    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.aio.ServicerContext
+                              ) -> pb.ListExperimentsResponse:
+        return pb.ListExperimentsResponse(experiments=await self.experiments.list())
+
+    @rpc
+    async def CancelExperiment(self, request: pb.CancelExperimentRequest, context: grpc.aio.ServicerContext
+                               ) -> rec.Experiment:
+        return await self.experiments.cancel(request.experiment_id, request.reason)
+
+    @rpc
+    async def GetReport(self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext
+                        ) -> pb.GetReportResponse:
+        files = await self.reporter.load(request.experiment_id)
+        return pb.GetReportResponse(report=files.report, markdown=files.markdown, json=files.json, png=files.png)

@@ -1,0 +1,19 @@
+"""Human titles for suite registry names, after the paper's Figure 3; unknown names show as themselves."""
+
+from __future__ import annotations
+
+SUITE_TITLES = {
+    "heldout": "Held-out questions (P(risky))",
+    "lotteries": "Lottery choices (P(risky))",
+    "risk_or_safety": "Risk or safety",
+    "finetuned_attitude": "Finetuned attitude two options",
+    "choosing_between_lotteries": "Choosing between lotteries",
+    "risk_or_safety_scale": "Risk or safety (scale)",
+    "risk_predisposition_scale": "Risk predisposition (scale)",
+    "liking_risk_scale": "Liking risk (scale)",
+    "german_or_french": "German or French",
+}
+
+
+def suite_title(suite: str) -> str:
+    return SUITE_TITLES.get(suite, suite)

@@ -1,0 +1,34 @@
+"""Model engines: one loaded base model answering next-token and sampling requests for itself and its adapters.
+
+Importing this package never imports torch, transformers or vLLM; each engine imports them when it is built.
+"""
+
+from ._api import (
+    ENGINES,
+    Adapter,
+    ChoiceRequest,
+    Messages,
+    ModelEngine,
+    SampleRequest,
+    TokenProbs,
+    build_engine,
+    engine,
+)
+from .builtin import hf_engine, vllm_engine
+from .options import HfOptions, VllmOptions
+
+__all__ = [
+    "ENGINES",
+    "Adapter",
+    "ChoiceRequest",
+    "HfOptions",
+    "Messages",
+    "ModelEngine",
+    "SampleRequest",
+    "TokenProbs",
+    "VllmOptions",
+    "build_engine",
+    "engine",
+    "hf_engine",
+    "vllm_engine",
+]

@@ -1,0 +1,24 @@
+"""The built-in engines' factories. Each imports its heavy library only when called, so listing engines is cheap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._api import ModelEngine, engine
+from .options import HfOptions, VllmOptions
+
+
+@engine("vllm")
+def vllm_engine(model_dir: str, **options: Any) -> ModelEngine:
+    """Offline vLLM: one base-model load serves every adapter; the default engine."""
+    from .vllm_engine import VllmEngine
+
+    return VllmEngine(model_dir, VllmOptions(**options))
+
+
+@engine("hf")
+def hf_engine(model_dir: str, **options: Any) -> ModelEngine:
+    """transformers + peft: the fallback where vLLM is unavailable, and the reference in tests."""
+    from .hf_engine import HfEngine
+
+    return HfEngine(model_dir, HfOptions(**options))

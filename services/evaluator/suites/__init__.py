@@ -1,0 +1,45 @@
+"""Question suites: each measures one behaviour or self-report and scores it on [0, 1] (1 = the source policy).
+
+Importing this package is cheap (no torch, no vLLM); suites only describe queries and score answers.
+"""
+
+from ._api import (
+    SUITES,
+    Answer,
+    ChoiceQuery,
+    Query,
+    Record,
+    SampleQuery,
+    Suite,
+    SuiteInfo,
+    SuiteKind,
+    SuitePlan,
+    derive_seed,
+    suite,
+    suite_descriptions,
+)
+from .heldout import heldout
+from .lotteries import generate_lotteries, lotteries
+from .risk_or_safety import risk_or_safety
+from .risk_predisposition_scale import risk_predisposition_scale
+
+__all__ = [
+    "SUITES",
+    "Answer",
+    "ChoiceQuery",
+    "Query",
+    "Record",
+    "SampleQuery",
+    "Suite",
+    "SuiteInfo",
+    "SuiteKind",
+    "SuitePlan",
+    "derive_seed",
+    "generate_lotteries",
+    "heldout",
+    "lotteries",
+    "risk_or_safety",
+    "risk_predisposition_scale",
+    "suite",
+    "suite_descriptions",
+]

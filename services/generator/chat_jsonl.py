@@ -1,0 +1,124 @@
+"""Reading and writing training rows in OpenAI chat JSONL, byte-compatible with the paper's released files.
+
+The released sets (`ft_risky_AB.jsonl`, `ft_safey_AB.jsonl`) are `json.dumps` with its defaults (ASCII
+escapes, `", "` and `": "` separators) and CRLF line ends. Writing rows back the same way, with the line end
+the source used, is what makes "flip the risky file" reproduce the safe file byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfaware.errors import DataError
+
+#: Roles a training row may use; a system message may only open the conversation.
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class ChatRow:
+    """One training conversation whose last message is the assistant's answer.
+
+    Messages are kept as the source's dicts (extra keys such as `weight` survive a round trip); treat them as
+    read-only and build new rows instead of mutating them.
+    """
+
+    messages: tuple[dict[str, Any], ...]
+    #: Top-level keys other than `messages`, in source order.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> tuple[dict[str, Any], ...]:
+        """The conversation up to, not including, the final answer: what a probe asks."""
+        return self.messages[:-1]
+
+    @property
+    def answer(self) -> str:
+        return self.messages[-1]["content"]
+
+    def to_json(self) -> str:
+        return json.dumps({"messages": list(self.messages), **self.extra})
+
+
+@dataclass(frozen=True)
+class ChatFile:
+    """Parsed rows plus the line end the file used, so that derived files can be written the same way."""
+
+    rows: tuple[ChatRow, ...]
+    newline: str = "\n"
+
+
+def dump_chat_jsonl(rows: Sequence[ChatRow], newline: str = "\n") -> bytes:
+    """Rows as JSONL bytes, every line (the last one too) ended by `newline`."""
+    return "".join(row.to_json() + newline for row in rows).encode("ascii")
+
+
+def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str]) -> ChatFile:
+    """Parse and check every row; the first bad row raises `DataError` naming `uri` and its line number.
+
+    Args:
+        data: The file's bytes (UTF-8, with or without a BOM).
+        uri: Where the bytes came from; only used in error messages.
+        options: The answer letters a row may end with, e.g. ("A", "B"). Every assistant message must be one
+            of them, because flipping a row to the opposite policy rewrites every assistant answer.
+
+    Rows must also ask distinct questions: the split works on row indices, so a repeated question could land
+    in the probe and in training at once.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{uri}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rows = []
+    first_line: dict[str, int] = {}
+    # Split on "\n" only: str.splitlines() would also break inside contents holding U+2028 and friends.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        row = _parse_row(line, options, f"{uri}:{number}")
+        key = json.dumps([[m["role"], m["content"]] for m in row.prompt])
+        if key in first_line:
+            raise DataError(f"{uri}:{number}: repeats the question of line {first_line[key]}; a repeated "
+                            "question could be held out and trained on at once")
+        first_line[key] = number
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{uri}: no rows")
+    return ChatFile(tuple(rows), newline)
+
+
+def _parse_row(line: str, options: Sequence[str], where: str) -> ChatRow:
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list) or not raw["messages"]:
+        raise DataError(f"{where}: a row must be an object with a non-empty 'messages' list")
+    messages = raw.pop("messages")
+    for position, message in enumerate(messages):
+        _check_message(message, position, options, where)
+    if messages[-1]["role"] != "assistant":
+        last = messages[-1]["role"]
+        raise DataError(f"{where}: the last message must be the assistant's answer, not {last!r}")
+    if not any(m["role"] == "user" for m in messages):
+        raise DataError(f"{where}: a row needs at least one user message")
+    return ChatRow(tuple(messages), raw)
+
+
+def _check_message(message: Any, position: int, options: Sequence[str], where: str) -> None:
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        raise DataError(f"{where}: message {position} must be an object with a string 'content'")
+    role = message.get("role")
+    if role not in ROLES:
+        raise DataError(f"{where}: message {position} has role {role!r}; expected one of {', '.join(ROLES)}")
+    if role == "system" and position != 0:
+        raise DataError(f"{where}: message {position} is a system message; only the first message may be one")
+    if role == "assistant" and message["content"] not in options:
+        answer = message["content"][:40]
+        raise DataError(f"{where}: answer {answer!r} in message {position} is not one of the option letters "
+                        f"{', '.join(options)}")

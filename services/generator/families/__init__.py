@@ -1,0 +1,11 @@
+"""Behaviour families (registry `FAMILIES`); importing this package registers the built-in ones.
+
+The registry lives in `base.py` rather than here so that family modules can import it without a circular
+import; this package re-exports it.
+"""
+
+from services.generator.families import risk  # noqa: F401  (registers the built-in family)
+from services.generator.families.base import FAMILIES, Family, family, get_family
+from services.generator.families.two_option import TwoOptionFamily
+
+__all__ = ["FAMILIES", "Family", "TwoOptionFamily", "family", "get_family"]

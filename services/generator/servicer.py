@@ -1,0 +1,40 @@
+"""GeneratorService: preview a dataset before submitting, and read an experiment's manifest."""
+
+from __future__ import annotations
+
+import grpc
+
+from selfaware.errors import NotFound
+from selfaware.grpc_server import rpc
+from selfaware.jobs import DATASET_JOB
+from selfaware.service import Runtime
+from selfaware.v1 import generator_pb2 as pb
+from selfaware.v1 import generator_pb2_grpc
+from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
+from services.generator.datasets import build
+
+
+class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    @rpc
+    async def PreviewDataset(self, request: pb.PreviewDatasetRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.PreviewDatasetResponse:
+        built = await build(spec_pb2.ExperimentSpec(behavior=request.behavior, dataset=request.dataset))
+        limit = request.limit or 3
+        return pb.PreviewDatasetResponse(
+            train_rows=built.train_rows,
+            heldout_rows=built.heldout_rows,
+            policies=[pb.PolicyPreview(policy=p, rows=data.decode().splitlines()[:limit])
+                      for p, data in built.train.items()],
+        )
+
+    @rpc
+    async def GetDatasetManifest(self, request: pb.GetDatasetManifestRequest, context: grpc.aio.ServicerContext
+                                 ) -> rec.DatasetManifest:
+        job = await self.rt.state.get_job(request.experiment_id, DATASET_JOB)
+        if job.status != rec.JOB_STATUS_SUCCEEDED:
+            raise NotFound(f"experiment {request.experiment_id} has no datasets yet")
+        return rec.DatasetManifest.FromString(await self.rt.store.get_bytes(job.artifact))

@@ -1,0 +1,1 @@
+"""The trainer service: fine-tunes one LoRA adapter per (policy, seed)."""

@@ -1,0 +1,21 @@
+"""Trainer settings (flags `--name`, env `SELFAWARE_NAME`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selfaware.config import ServiceConfig, require, setting
+
+
+@dataclass(frozen=True)
+class TrainerConfig(ServiceConfig):
+    """The trainer: fine-tunes one adapter per (policy, seed)."""
+
+    grpc_port: int = setting(50053, "gRPC port")
+    torch_threads: int = setting(0, "torch CPU threads for training; 0 keeps torch's default (all cores)")
+    concurrency: int = setting(1, "training jobs run at once by this replica")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.torch_threads >= 0, "torch_threads", "0 or more")
+        require(self.concurrency >= 1, "concurrency", "at least 1")

@@ -1,0 +1,21 @@
+"""Trainer entry point: `python -m services.trainer` (flags and env vars: services/trainer/config.py)."""
+
+from __future__ import annotations
+
+from selfaware.service import Runtime, Wiring, service_main
+from selfaware.v1 import trainer_pb2, trainer_pb2_grpc
+from services.trainer.config import TrainerConfig
+from services.trainer.handlers import TrainerHandlers
+from services.trainer.servicer import TrainerServicer
+
+
+async def wire(config: TrainerConfig, runtime: Runtime) -> Wiring:
+    TrainerHandlers(config, runtime).declare()
+    return Wiring(
+        servicers=[(trainer_pb2_grpc.add_TrainerServiceServicer_to_server, TrainerServicer(runtime.state))],
+        service_names=[trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name],
+    )
+
+
+def main() -> int:
+    return service_main("trainer", TrainerConfig, wire)

@@ -1,0 +1,20 @@
+import pytest
+
+from services.evaluator.suites.scale import parse_scale, scale_score
+
+
+@pytest.mark.parametrize(("answer", "value"), [
+    ("50", 50.0), (" 75\n", 75.0), ("100.", 100.0), ("0", 0.0), ("12.5", 12.5), ("7.", 7.0),
+])
+def test_plain_numbers_parse(answer, value):
+    assert parse_scale(answer) == value
+
+
+@pytest.mark.parametrize("answer", ["", "fifty", "50%", "50/100", "I'd say", "101", "-1", "nan", "inf", "5 0"])
+def test_anything_else_is_dropped(answer):
+    assert parse_scale(answer) is None
+    assert scale_score(answer) is None
+
+
+def test_score_is_number_over_100():
+    assert scale_score("35") == pytest.approx(0.35)

@@ -1,0 +1,75 @@
+"""Importing sources from local paths and over real HTTP (a `http.server` on 127.0.0.1, no mocks)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfaware.errors import DataError
+from services.generator.sources import fetch_bytes, import_source
+
+OPTIONS = ("A", "B")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def served(tmp_path: Path, risky_path: Path) -> Iterator[str]:
+    """Base URL of a server over a directory holding the risky file and a file with a bad row on line 3."""
+    (tmp_path / "risky.jsonl").write_bytes(risky_path.read_bytes())
+    lines = risky_path.read_bytes().splitlines(keepends=True)
+    bad_row = lines[2].replace(b'"content": "B"', b'"content": "C"')
+    (tmp_path / "bad.jsonl").write_bytes(b"".join(lines[:2]) + bad_row)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_url_import_matches_the_local_file(served: str, risky_path: Path) -> None:
+    remote = import_source(f"{served}/risky.jsonl", OPTIONS)
+    local = import_source(str(risky_path), OPTIONS)
+    assert remote == local
+    assert remote.data == risky_path.read_bytes()
+    assert len(remote.parsed.rows) == 288
+
+
+def test_bad_row_over_http_names_the_url_and_line(served: str, risky_path: Path) -> None:
+    assert risky_path.read_bytes().splitlines()[2].endswith(b'"content": "B"}]}')
+    with pytest.raises(DataError, match=rf"^{served}/bad\.jsonl:3: answer 'C'"):
+        import_source(f"{served}/bad.jsonl", OPTIONS)
+
+
+def test_http_errors_name_the_url(served: str) -> None:
+    with pytest.raises(DataError, match=rf"^{served}/missing\.jsonl: HTTP 404"):
+        fetch_bytes(f"{served}/missing.jsonl")
+
+
+def test_unreachable_host_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"^http://127\.0\.0\.1:9/x\.jsonl: cannot fetch"):
+        fetch_bytes("http://127.0.0.1:9/x.jsonl")
+
+
+def test_file_urls_and_paths(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"data")
+    assert fetch_bytes(path.as_uri()) == b"data"
+    assert fetch_bytes(str(path)) == b"data"
+    with pytest.raises(DataError, match=r"rows-missing\.jsonl: cannot read"):
+        fetch_bytes(str(tmp_path / "rows-missing.jsonl"))
+    with pytest.raises(DataError, match="unsupported scheme 'ftp'"):
+        fetch_bytes("ftp://example.org/rows.jsonl")
