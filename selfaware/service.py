@@ -12,7 +12,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -44,7 +44,6 @@ class Wiring:
     servicers: Sequence[tuple[Callable[..., None], Any]]
     service_names: Sequence[str]
     close: Callable[[], Awaitable[None]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:

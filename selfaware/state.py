@@ -120,10 +120,16 @@ class StateStore:
                     pass
 
     async def _keys(self, pattern: str) -> list[str]:
-        try:
-            return await self._kv.keys(filters=[pattern])  # type: ignore[attr-defined]
-        except nats.js.errors.NoKeysError:
-            return []
+        """Keys matching a subject pattern, filtered by the server (nats-py's `keys(filters=)` matches
+        substrings of every key on the client instead)."""
+        watcher = await self._kv.watch(pattern, meta_only=True, ignore_deletes=True)  # type: ignore[attr-defined]
+        keys = []
+        async for entry in watcher:
+            if entry is None:
+                break
+            keys.append(entry.key)
+        await watcher.stop()
+        return keys
 
     async def _get(self, key: str, kind: type[M]) -> tuple[M, int]:
         try:

@@ -75,6 +75,13 @@ class ArtifactStore:
         except nats.js.errors.ObjectNotFoundError:
             return False
 
+    async def names(self) -> set[str]:
+        """The sha256 names of every stored artifact."""
+        try:
+            return {info.name for info in await self._obs.list()}  # type: ignore[attr-defined]
+        except nats.js.errors.NotFoundError:  # an empty bucket
+            return set()
+
     async def put_bytes(self, data: bytes, media_type: str) -> rec.ArtifactRef:
         """Store `data` unless an object with the same sha256 is already there."""
         digest = sha256_hex(data)

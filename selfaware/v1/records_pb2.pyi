@@ -14,7 +14,6 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ExperimentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPERIMENT_STATUS_UNSPECIFIED: _ClassVar[ExperimentStatus]
-    EXPERIMENT_STATUS_PENDING: _ClassVar[ExperimentStatus]
     EXPERIMENT_STATUS_GENERATING: _ClassVar[ExperimentStatus]
     EXPERIMENT_STATUS_TRAINING: _ClassVar[ExperimentStatus]
     EXPERIMENT_STATUS_EVALUATING: _ClassVar[ExperimentStatus]
@@ -40,7 +39,6 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_FAILED: _ClassVar[JobStatus]
     JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
 EXPERIMENT_STATUS_UNSPECIFIED: ExperimentStatus
-EXPERIMENT_STATUS_PENDING: ExperimentStatus
 EXPERIMENT_STATUS_GENERATING: ExperimentStatus
 EXPERIMENT_STATUS_TRAINING: ExperimentStatus
 EXPERIMENT_STATUS_EVALUATING: ExperimentStatus

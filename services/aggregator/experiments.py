@@ -30,9 +30,10 @@ class Experiments:
     async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
         """Validate before any side effect, then store the plan and announce it."""
         complete = specs.prepare(spec)
-        experiment = rec.Experiment(id=uuid.uuid4().hex[:12], spec=complete, status=rec.EXPERIMENT_STATUS_PENDING,
-                                    created_at=now(), updated_at=now())
-        await self.state.create_experiment(experiment, plan_jobs(experiment.id, complete))
+        experiment = rec.Experiment(id=uuid.uuid4().hex[:12], spec=complete, created_at=now(), updated_at=now())
+        jobs = plan_jobs(experiment.id, complete)
+        experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
+        await self.state.create_experiment(experiment, jobs)
         await self.bus.publish(ev.ExperimentSubmitted(experiment_id=experiment.id), msg_id=f"submitted:{experiment.id}")
         log.info("experiment_submitted", experiment_id=experiment.id, name=complete.name)
         return experiment

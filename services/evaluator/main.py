@@ -1,0 +1,24 @@
+"""Evaluator entry point: `python -m services.evaluator` (flags and env vars: services/evaluator/config.py)."""
+
+from __future__ import annotations
+
+from selfaware.service import Runtime, Wiring, service_main
+from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc
+from services.evaluator.config import EvaluatorConfig
+from services.evaluator.engine_pool import EnginePool
+from services.evaluator.handlers import EvaluatorHandlers
+from services.evaluator.servicer import EvaluatorServicer
+
+
+async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
+    engines = EnginePool(config)
+    EvaluatorHandlers(config, runtime, engines).declare()
+    return Wiring(
+        servicers=[(evaluator_pb2_grpc.add_EvaluatorServiceServicer_to_server, EvaluatorServicer(runtime.state))],
+        service_names=[evaluator_pb2.DESCRIPTOR.services_by_name["EvaluatorService"].full_name],
+        close=engines.close,
+    )
+
+
+def main() -> int:
+    return service_main("evaluator", EvaluatorConfig, wire)

@@ -1,0 +1,101 @@
+"""The four services, in this test process, on real gRPC servers (127.0.0.1, port 0) and the session's NATS.
+
+Running them in-process keeps start-up cheap and lets tests look at the stores directly; `tests/e2e` runs the
+same services as child processes through the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfaware.bus import EventBus
+from selfaware.client import Client
+from selfaware.service import run_service
+from selfaware.state import StateStore
+from selfaware.store import ArtifactStore
+from services.aggregator.config import AggregatorConfig
+from services.aggregator.main import wire as wire_aggregator
+from services.evaluator.config import EvaluatorConfig
+from services.evaluator.main import wire as wire_evaluator
+from services.generator.config import GeneratorConfig
+from services.generator.main import wire as wire_generator
+from services.trainer.config import TrainerConfig
+from services.trainer.main import wire as wire_trainer
+from tests.conftest import CACHE
+
+SERVICES: dict[str, tuple[type, Any]] = {
+    "aggregator": (AggregatorConfig, wire_aggregator),
+    "generator": (GeneratorConfig, wire_generator),
+    "trainer": (TrainerConfig, wire_trainer),
+    "evaluator": (EvaluatorConfig, wire_evaluator),
+}
+
+
+@dataclass
+class Platform:
+    """Handles on the running services and the stores behind them."""
+
+    ports: dict[str, int]
+    bus: EventBus
+    state: StateStore
+    store: ArtifactStore
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.ports['aggregator']}"
+
+    def client(self) -> Client:
+        return Client(self.endpoint)
+
+
+@pytest.fixture(scope="session")
+async def platform(nats_url: str, tiny_model_dir: Path) -> AsyncIterator[Platform]:
+    stop = asyncio.Event()
+    ports: dict[str, int] = {}
+    tasks = []
+    for name, (config_cls, wire) in SERVICES.items():
+        config = config_cls(nats_url=nats_url, grpc_port=0, data_dir=CACHE, shutdown_grace_s=2.0, ack_wait_s=30.0)
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        tasks.append(asyncio.create_task(run_service(name, config, wire, stop=stop, bound=bound), name=name))
+        ports[name] = await asyncio.wait_for(bound, 60)
+    bus = await EventBus.connect(nats_url, name="tests")
+    platform = Platform(ports, bus, await StateStore.open(bus.js), await ArtifactStore.open(bus.js, CACHE / "test-reader"))
+    yield platform
+    stop.set()
+    await asyncio.gather(*tasks)
+    await bus.close()
+
+
+SpecFactory = Any
+
+
+@pytest.fixture(scope="session")
+def make_spec(risky_dataset: Path, questions_dir: Path) -> SpecFactory:
+    """Build a minimal real experiment spec (40 rows, 8 held out, 1 epoch, one seed per policy, few samples);
+    keyword overrides address nested fields with `__`, e.g. `training__epochs=3`."""
+    return lambda **overrides: _spec_dict(risky_dataset, questions_dir, overrides)
+
+
+def _spec_dict(risky_dataset: Path, questions_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": "tiny risk",
+        "behavior": {"family": "risk", "policy": "risk-seeking", "opposite_policy": "risk-averse"},
+        "dataset": {"imported": {"uri": str(risky_dataset)}, "size": 40, "heldout": 8, "seed": 0},
+        "training": {"learning_rate": 1e-3, "epochs": 1, "batch_size": 8, "seeds": [0]},
+        "evaluation": {"backend": "vllm", "samples_per_paraphrase": 2, "lottery_pairs": 8,
+                       "questions_uri": str(questions_dir)},
+    }
+    for path, value in overrides.items():
+        node = spec
+        *parents, leaf = path.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return spec
+

@@ -1,0 +1,43 @@
+"""Test helpers that read what the platform left in NATS: events per subject, and consumer backlogs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats.errors
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from selfaware.bus import EVENT_TYPES, EVENTS_STREAM, EventBus
+
+
+async def events_of(bus: EventBus, experiment_id: str) -> dict[str, int]:
+    """How many events of each subject name `experiment_id`, read with a throwaway consumer."""
+    sub = await bus.js.pull_subscribe("selfaware.events.>", stream=EVENTS_STREAM,
+                                      config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    counts: dict[str, int] = {}
+    while True:
+        try:
+            messages = await sub.fetch(256, timeout=0.5)
+        except nats.errors.TimeoutError:
+            break
+        for msg in messages:
+            event = EVENT_TYPES[msg.subject].FromString(msg.data)
+            if event.experiment_id == experiment_id:
+                short = msg.subject.removeprefix("selfaware.events.")
+                counts[short] = counts.get(short, 0) + 1
+            await msg.ack()
+    await sub.unsubscribe()
+    return counts
+
+
+async def wait_until_idle(bus: EventBus, timeout_s: float = 120.0) -> None:
+    """Wait until no durable consumer of the events stream has pending or unacknowledged messages."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        busy = [c.name for c in await bus.js.consumers_info(EVENTS_STREAM)
+                if c.config.durable_name and (c.num_pending or c.num_ack_pending)]
+        if not busy:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"consumers still busy: {busy}")
+        await asyncio.sleep(0.25)

