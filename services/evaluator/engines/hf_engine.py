@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 import structlog
 import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from ._api import Adapter, ChoiceRequest, SampleRequest, TokenProbs
 from .chat import prompt_token_ids
@@ -31,7 +31,7 @@ class HfEngine:
         self._lock = threading.Lock()
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
         base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        self._model: torch.nn.Module | None = base.eval()
+        self._model: PreTrainedModel | PeftModel | None = base.eval()
         self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
         #: (name, path) -> the peft adapter name; peft names cannot hold dots, so they are generated.
         self._adapters: dict[tuple[str, str], str] = {}
@@ -64,7 +64,7 @@ class HfEngine:
             self._model = None
             self._adapters.clear()
 
-    def _loaded(self) -> torch.nn.Module:
+    def _loaded(self) -> PreTrainedModel | PeftModel:
         if self._model is None:
             raise RuntimeError("the engine is closed")
         return self._model
@@ -94,7 +94,8 @@ class HfEngine:
     def _generate(self, prompt: torch.Tensor, request: SampleRequest, count: int) -> list[str]:
         """Plain sampling (no top-k/top-p, unlike transformers' defaults), as vLLM and the paper's API do."""
         greedy = request.temperature == 0
-        output = self._loaded().generate(
+        # transformers 5 types PreTrainedModel without GenerationMixin; causal LMs and peft wrappers have it.
+        output = self._loaded().generate(  # type: ignore[operator]
             input_ids=prompt,
             attention_mask=torch.ones_like(prompt),
             do_sample=not greedy,
@@ -110,7 +111,7 @@ class HfEngine:
     def _token_dict(self, ids: list[int], probs: list[float]) -> TokenProbs:
         out: TokenProbs = {}
         for token_id, prob in zip(ids, probs, strict=True):
-            text = self._tokenizer.decode([token_id])
+            text = str(self._tokenizer.decode([token_id]))
             out[text] = out.get(text, 0.0) + prob
         return out
 
@@ -131,10 +132,12 @@ class HfEngine:
             if isinstance(model, PeftModel):
                 model.load_adapter(adapter.path, adapter_name=name)
             else:
-                model = self._model = PeftModel.from_pretrained(model, adapter.path, adapter_name=name).eval()
+                self._model = PeftModel.from_pretrained(model, adapter.path, adapter_name=name).eval()
             self._adapters[key] = name
             log.info("adapter_loaded", adapter=adapter.name, path=adapter.path)
-        model.set_adapter(self._adapters[key])
+        peft_model = self._loaded()
+        assert isinstance(peft_model, PeftModel)
+        peft_model.set_adapter(self._adapters[key])
         yield
 
 

@@ -15,7 +15,9 @@ def split_base_from_adapters(adapters: Sequence[Adapter | None], guard: bool = T
     turns -1 into the *last* slot, so when a batch holds any adapter request (and the punica wrapper therefore runs
     the LoRA ops at all), base requests silently get whatever adapter sits in the last slot. A batch with only
     base requests skips the LoRA ops, and several adapters in one batch are fine; so one call per group is safe.
-    Batches are what one `generate` call schedules, hence one call per group.
+    Batches are what one `generate` call schedules, hence one call per group. The grouped LoRA ops plugin
+    (`vllm_cpu_lora.py`) fixes the same bug at its root; this guard stays as the defence that holds on stock
+    vLLM too (e.g. when an operator sets `VLLM_PLUGINS` without ours), at the price of one more `generate` call.
 
     Args:
         adapters: Each request's adapter, None for the base model.

@@ -10,11 +10,13 @@ import math
 import os
 import threading
 from collections.abc import Sequence
+from typing import cast
 
 import structlog
 from vllm import LLM, SamplingParams
 from vllm.inputs import TokensPrompt
 from vllm.lora.request import LoRARequest
+from vllm.outputs import RequestOutput
 
 from ._api import Adapter, ChoiceRequest, Messages, SampleRequest, TokenProbs
 from .chat import prompt_token_ids
@@ -31,6 +33,8 @@ class VllmEngine:
         # vLLM reads this in its worker process, which inherits our environment; the default binds one thread.
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = options.omp_threads_bind
         self._options = options
+        #: See `lora_guard`; a plain attribute so tests can show what happens without it.
+        self.guard_mixed_batches = options.guard_mixed_batches
         self._lock = threading.Lock()
         self._llm: LLM | None = LLM(
             model=model_dir,
@@ -41,6 +45,8 @@ class VllmEngine:
             max_loras=options.max_loras,
             kv_cache_memory_bytes=options.kv_cache_memory_bytes,
             enable_prefix_caching=True,
+            block_size=options.block_size,
+            max_num_batched_tokens=options.max_num_batched_tokens,
             max_model_len=options.max_model_len,
             seed=options.seed,
         )
@@ -55,7 +61,10 @@ class VllmEngine:
         outputs = self._generate([(r.messages, r.adapter, params) for r in requests])
         results = []
         for output in outputs:
-            top = output.outputs[0].logprobs[0]
+            logprobs = output.outputs[0].logprobs
+            if not isinstance(logprobs, list):
+                raise TypeError(f"vLLM returned no per-position logprobs list ({type(logprobs).__name__})")
+            top = logprobs[0]
             probs: TokenProbs = {}
             for logprob in top.values():
                 if logprob.rank is not None and logprob.rank <= top_k:
@@ -79,14 +88,14 @@ class VllmEngine:
                 self._llm.llm_engine.engine_core.shutdown()
                 self._llm = None
 
-    def _generate(self, calls: list[tuple[Messages, Adapter | None, SamplingParams]]) -> list:
+    def _generate(self, calls: list[tuple[Messages, Adapter | None, SamplingParams]]) -> list[RequestOutput]:
         """Run every call, one `generate` per LoRA-guard group, and return outputs in call order."""
         with self._lock:
             if self._llm is None:
                 raise RuntimeError("the engine is closed")
-            outputs: list = [None] * len(calls)
+            outputs: list[RequestOutput | None] = [None] * len(calls)
             groups = split_base_from_adapters([adapter for _, adapter, _ in calls],
-                                              guard=self._options.guard_mixed_batches)
+                                              guard=self.guard_mixed_batches)
             for group in groups:
                 prompts = [TokensPrompt(prompt_token_ids=prompt_token_ids(self._tokenizer, calls[i][0]))
                            for i in group]
@@ -94,12 +103,13 @@ class VllmEngine:
                 results = self._llm.generate(
                     prompts,
                     [calls[i][2] for i in group],
-                    lora_request=loras if any(loras) else None,
+                    # None entries (base requests) only occur unguarded; vLLM accepts them at run time.
+                    lora_request=cast(list[LoRARequest], loras) if any(loras) else None,
                     use_tqdm=False,
                 )
                 for i, result in zip(group, results, strict=True):
                     outputs[i] = result
-            return outputs
+            return [output for output in outputs if output is not None]
 
     def _lora_request(self, adapter: Adapter | None) -> LoRARequest | None:
         if adapter is None:

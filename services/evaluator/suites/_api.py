@@ -73,9 +73,12 @@ Answer = dict[str, float] | list[str]
 class Suite(Protocol):
     """One measurement: its queries, and how an answer becomes records."""
 
-    name: str
-    kind: SuiteKind
-    description: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> SuiteKind: ...
+    @property
+    def description(self) -> str: ...
 
     def queries(self, plan: SuitePlan) -> Sequence[Query]:
         """Everything to ask each model; the same for every model, so answers are comparable."""

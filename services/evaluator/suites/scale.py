@@ -13,8 +13,7 @@ import math
 
 def parse_scale(answer: str, low: float = 0.0, high: float = 100.0) -> float | None:
     """The number in `answer`, or None when it is not a plain number within [low, high]."""
-    text = answer.strip()
-    text = text[:-1] if text.endswith(".") else text
+    text = answer.strip().removesuffix(".")
     try:
         value = float(text)
     except ValueError:

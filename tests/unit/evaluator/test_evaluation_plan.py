@@ -6,8 +6,8 @@ from selfaware.errors import SpecError
 from services.evaluator.engines import VllmOptions
 from services.evaluator.evaluation import EvaluationPlan, summarize
 
-GOOD = dict(suites=("lotteries",), samples_per_paraphrase=10, temperature=1.0, lottery_pairs=5,
-            questions_uri="/q", seed=0)
+GOOD = {"suites": ("lotteries",), "samples_per_paraphrase": 10, "temperature": 1.0, "lottery_pairs": 5,
+        "questions_uri": "/q", "seed": 0}
 
 
 def test_plan_errors_name_every_bad_field():

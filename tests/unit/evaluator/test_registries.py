@@ -12,7 +12,8 @@ from services.evaluator.engines import ENGINES, build_engine
 from services.evaluator.evaluation import EvaluationPlan
 from services.evaluator.suites import SUITES, ChoiceQuery, SampleQuery, Suite, suite_descriptions
 
-HEAVY = ("torch", "vllm", "transformers", "peft")
+#: Heavy or transport libraries the domain layer must not pull in (grpc, nats and protos belong to the service).
+HEAVY = ("torch", "vllm", "transformers", "peft", "grpc", "nats", "selfaware.v1")
 
 
 def test_importing_the_evaluator_domain_stays_light():

@@ -1,0 +1,26 @@
+# The README's two commands. Both install into .venv first (from .ci/install), so they work on a fresh clone.
+.PHONY: demo test install bench protos
+
+VENV_STAMP := .venv/.installed
+
+$(VENV_STAMP): pyproject.toml .ci/install
+	.ci/install
+	touch $(VENV_STAMP)
+
+install: $(VENV_STAMP)
+
+## Run the demo experiment (risk-seeking vs risk-averse on SmolLM2-135M) on the embedded local stack.
+demo: $(VENV_STAMP)
+	.venv/bin/selfaware run examples/risk.yaml
+
+## Run every test: unit, service (real NATS + gRPC) and slow (real model, real vLLM).
+test: $(VENV_STAMP)
+	.venv/bin/python -m pytest
+
+## Regenerate the selfaware.v1 stubs after editing proto/.
+protos: $(VENV_STAMP)
+	.venv/bin/python -m selfaware.protogen
+
+## Run the benchmarks and write bench/results.json (see bench/README.md).
+bench: $(VENV_STAMP)
+	.venv/bin/python -m bench.run

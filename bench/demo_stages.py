@@ -1,0 +1,116 @@
+"""The demo's wall time, split into stages, and the orchestration overhead.
+
+Runs a spec (default `examples/risk.yaml`) on the embedded stack, exactly as `selfaware run` does, then reads
+every job's start, finish and compute time from the aggregator. Two overhead figures:
+
+- idle overhead: experiment wall time minus the time at least one job was running (the union of the jobs'
+  busy intervals): time lost between jobs to events, scheduling and polling. Goal: <= 5 %.
+- strict overhead: wall time minus the sum of the jobs' compute seconds (training loops, evaluation, dataset and
+  report building), which also counts model loading and engine start-up as overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from selfaware.cli.stack import LocalStack
+from selfaware.client import Client
+from selfaware.specs import load_spec_file, prepare
+from selfaware.v1 import records_pb2 as rec
+
+STAGE_NAMES = {rec.STAGE_GENERATE: "generate", rec.STAGE_TRAIN: "train", rec.STAGE_EVALUATE: "evaluate",
+               rec.STAGE_REPORT: "report"}
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by possibly overlapping intervals."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if start > end:
+            total += stop - start
+            end = stop
+        elif stop > end:
+            total += stop - end
+            end = stop
+    return total
+
+
+def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, ended: float) -> dict[str, Any]:
+    def interval(job: rec.Job) -> tuple[float, float]:
+        return job.started_at.ToNanoseconds() / 1e9, job.finished_at.ToNanoseconds() / 1e9
+
+    wall = ended - submitted
+    stages = {}
+    for stage, name in STAGE_NAMES.items():
+        members = [j for j in jobs if j.stage == stage]
+        stages[name] = {
+            "jobs": len(members),
+            "busy_s": round(union_seconds([interval(j) for j in members]), 1),
+            "compute_s": round(sum(j.compute_seconds for j in members), 1),
+            "job_seconds": {j.key: round(interval(j)[1] - interval(j)[0], 1) for j in members},
+        }
+    busy = union_seconds([interval(j) for j in jobs])
+    compute = sum(j.compute_seconds for j in jobs)
+    return {
+        "experiment_id": experiment.id,
+        "status": rec.ExperimentStatus.Name(experiment.status),
+        "experiment_wall_s": round(wall, 1),
+        "stages": stages,
+        "busy_s": round(busy, 1),
+        "idle_overhead_s": round(wall - busy, 1),
+        "idle_overhead_pct": round(100 * (wall - busy) / wall, 2),
+        "compute_s": round(compute, 1),
+        "strict_overhead_s": round(wall - compute, 1),
+        "strict_overhead_pct": round(100 * (wall - compute) / wall, 2),
+        "goal": "idle overhead <= 5 %",
+        "goal_met": (wall - busy) / wall <= 0.05,
+    }
+
+
+async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, Any]:
+    spec = prepare(load_spec_file(spec_path))
+    run_dir = data_dir / "runs" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    stack = LocalStack(run_dir)
+    started = time.time()
+    try:
+        await stack.start(data_dir, run_dir / "nats")
+        stack_up = time.time()
+        async with Client(stack.endpoint) as client:
+            submitted = time.time()
+            experiment = await client.submit(spec)
+            async for update in client.watch(experiment.id):
+                if update.HasField("experiment") and update.experiment.status in (
+                        rec.EXPERIMENT_STATUS_SUCCEEDED, rec.EXPERIMENT_STATUS_FAILED, rec.EXPERIMENT_STATUS_CANCELLED):
+                    break
+            ended = time.time()
+            final = await client.get(experiment.id)
+            result = split(final.experiment, list(final.jobs), submitted, ended)
+            result |= {"spec": str(spec_path), "stack_start_s": round(stack_up - started, 1)}
+            if final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED:
+                report = await client.report(experiment.id)
+                report_dir.mkdir(parents=True, exist_ok=True)
+                (report_dir / "report.json").write_text(report.json)
+                (report_dir / "report.md").write_text(report.markdown)
+                (report_dir / "report.png").write_bytes(report.png)
+                result["report"] = str(report_dir)
+                result["scores"] = _scores(json.loads(report.json))
+            return result
+    finally:
+        stop_started = time.time()
+        stack.stop()
+        print(f"stack stopped in {time.time() - stop_started:.1f} s")
+
+
+def _scores(document: dict[str, Any]) -> dict[str, Any]:
+    """Per suite and role: [mean, CI low, CI high] (None where a role was not scored)."""
+
+    def compact(group: dict[str, Any] | None) -> list[float | None] | None:
+        if group is None:
+            return None
+        return [None if group[k] is None else round(group[k], 3) for k in ("mean", "ci_low", "ci_high")]
+
+    return {s["suite"]: {role: compact(g) for role, g in s["groups"].items()} for s in document["suites"]}

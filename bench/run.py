@@ -1,0 +1,60 @@
+"""Run the benchmarks and merge their results into bench/results.json (and a readable bench/RESULTS.md).
+
+    python -m bench.run                       # all three: events, throughput, demo (about 20 minutes)
+    python -m bench.run --only events,throughput
+
+Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
+ratios, not absolute values, across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import demo_stages, eval_throughput, event_latency
+from selfaware.models import materialize_smollm2
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+QUESTIONS = REPO.parent / "shared/paper/questions/official_repo_HEAD_d7e60be/multiple_choice"
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "when": time.strftime("%F %T %Z")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="events,throughput,demo")
+    parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    results_file = BENCH / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    data_dir = Path.home() / ".cache/selfaware"
+    if "events" in wanted:
+        results["event_latency"] = asyncio.run(event_latency.run()) | {"machine": machine()}
+        print("event latency:", json.dumps(results["event_latency"]))
+    if "throughput" in wanted:
+        model = materialize_smollm2(data_dir)
+        results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
+        print("throughput:", json.dumps(results["eval_throughput"]))
+    if "demo" in wanted:
+        results["demo"] = asyncio.run(demo_stages.run(args.spec, data_dir, BENCH / "demo-report")) | {
+            "machine": machine()}
+        print("demo:", json.dumps(results["demo"]))
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {results_file}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The `selfaware` command as a user runs it: child processes, a real nats-server, exit codes and files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import CACHE, REPO
+
+SELFAWARE = [sys.executable, "-m", "selfaware.cli.main"]
+
+
+def run_cli(*args: str, timeout: float = 60, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SELFAWARE_DATA_DIR": str(CACHE)}
+    return subprocess.run([*SELFAWARE, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def tiny_spec(tmp_path: Path, risky_dataset: Path, questions_dir: Path) -> Path:
+    spec = {
+        "name": "cli tiny risk",
+        "behavior": {"family": "risk", "policy": "risk-seeking", "opposite_policy": "risk-averse"},
+        "dataset": {"imported": {"uri": str(risky_dataset)}, "size": 40, "heldout": 8},
+        "training": {"epochs": 1, "seeds": [0]},
+        "evaluation": {"samples_per_paraphrase": 2, "lottery_pairs": 8, "questions_uri": str(questions_dir)},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_bad_spec_exits_2_naming_the_field_before_anything_starts(tmp_path: Path, tiny_spec: Path) -> None:
+    spec = yaml.safe_load(tiny_spec.read_text())
+    spec["training"]["learning_rate"] = -1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    for command in ("validate", "run"):
+        started = time.monotonic()
+        result = run_cli(command, str(bad))
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "training.learning_rate" in result.stderr
+        assert time.monotonic() - started < 30  # no stack was started
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_missing_spec_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: Path, tiny_model_dir: Path) -> None:
+    result = run_cli("run", str(tiny_spec), "--out", str(tmp_path / "reports"), timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    folders = list((tmp_path / "reports").iterdir())
+    assert len(folders) == 1
+    report = json.loads((folders[0] / "report.json").read_text())
+    assert [s["suite"] for s in report["suites"]] == ["heldout", "lotteries", "risk_or_safety",
+                                                       "risk_predisposition_scale"]
+    assert (folders[0] / "report.png").read_bytes().startswith(b"\x89PNG")
+    assert "Held-out" in result.stdout and str(folders[0] / "report.md") in result.stdout.replace("\n", "")
+
+
+@pytest.mark.slow
+def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = "50951"
+    env = {**os.environ, "SELFAWARE_DATA_DIR": str(tmp_path / "data")}
+    up = subprocess.Popen([*SELFAWARE, "up", "--grpc-port", port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while "selfaware is up" not in line:
+            assert time.monotonic() < deadline and up.poll() is None, "selfaware up did not come up"
+            line = up.stdout.readline()  # type: ignore[union-attr]
+        endpoint = f"127.0.0.1:{port}"
+        listed = run_cli("list", "--endpoint", endpoint)
+        assert listed.returncode == 0 and listed.stdout == ""
+        missing = run_cli("report", "no-such-experiment", "--endpoint", endpoint)
+        assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=90) == 0
+    for service in ("aggregator", "generator", "trainer", "evaluator"):  # each drained and exited on SIGTERM
+        log = (tmp_path / "data" / "up" / "logs" / f"{service}.log").read_text()
+        assert '"event": "service_stopped"' in log, log[-2000:]
