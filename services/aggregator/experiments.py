@@ -72,10 +72,10 @@ class Experiments:
                 experiment.error = f"job {failed[0].key} failed: {failed[0].message}" if failed else "a job failed"
             return True
 
-        experiment = await self.state.update_experiment(experiment_id, update)
-        if experiment.status == rec.EXPERIMENT_STATUS_FAILED:
-            await self._close_jobs(experiment_id, "not run: the experiment failed")
-        return experiment
+        current = await self.state.get_experiment(experiment_id)
+        if derive_status(current.status, jobs) == rec.EXPERIMENT_STATUS_FAILED:
+            await self._close_jobs(experiment_id, "not run: the experiment failed")  # before watchers see FAILED
+        return await self.state.update_experiment(experiment_id, update)
 
     async def fail(self, experiment_id: str, error: str) -> rec.Experiment:
         """A dead-lettered event: the experiment cannot finish."""
@@ -90,9 +90,10 @@ class Experiments:
             experiment.updated_at.CopyFrom(now())
             return True
 
+        if (await self.state.get_experiment(experiment_id)).status not in TERMINAL:
+            note = "cancelled" if status == rec.EXPERIMENT_STATUS_CANCELLED else "not run: the experiment failed"
+            await self._close_jobs(experiment_id, note)  # before watchers see the experiment end
         experiment = await self.state.update_experiment(experiment_id, end)
-        note = "cancelled" if status == rec.EXPERIMENT_STATUS_CANCELLED else "not run: the experiment failed"
-        await self._close_jobs(experiment_id, note)
         log.info("experiment_ended", status=rec.ExperimentStatus.Name(experiment.status), error=experiment.error)
         return experiment
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
-from selfaware.bus import DLQ_STREAM, Delivery, EventBus, HandBack
+from selfaware.bus import DLQ_STREAM, EVENTS_STREAM, Delivery, EventBus, HandBack
 from selfaware.errors import DataError, NotFound
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
+
+
+@pytest.fixture(autouse=True)
+async def remove_test_consumers(nats_url: str) -> AsyncIterator[None]:
+    """The tests' consumers listen on a platform subject: left behind, they would pile up the platform's events."""
+    yield
+    bus = await connect(nats_url)
+    for consumer in await bus.js.consumers_info(EVENTS_STREAM):
+        if consumer.name.startswith("test-"):
+            await bus.js.delete_consumer(EVENTS_STREAM, consumer.name)
+    await bus.close()
 
 
 def new_id() -> str:

