@@ -1,4 +1,4 @@
-"""Run the benchmarks and merge their results into bench/results.json (and a readable bench/RESULTS.md).
+"""Run the benchmarks and merge their results into bench/results.json.
 
     python -m bench.run                       # all three: events, throughput, demo (about 20 minutes)
     python -m bench.run --only events,throughput

@@ -115,7 +115,16 @@ def _scalar_problem(field: FieldDescriptor, value: Any) -> str | None:
         return f"expected an integer, got {value!r}"
     if kind in (FieldDescriptor.CPPTYPE_UINT32, FieldDescriptor.CPPTYPE_UINT64) and value < 0:
         return f"must not be negative, got {value}"
-    return None
+    low, high = _INTEGER_RANGES[kind]
+    return None if low <= value <= high else f"must be between {low} and {high}, got {value}"
+
+
+_INTEGER_RANGES = {
+    FieldDescriptor.CPPTYPE_INT32: (-2**31, 2**31 - 1),
+    FieldDescriptor.CPPTYPE_INT64: (-2**63, 2**63 - 1),
+    FieldDescriptor.CPPTYPE_UINT32: (0, 2**32 - 1),
+    FieldDescriptor.CPPTYPE_UINT64: (0, 2**64 - 1),
+}
 
 
 def _resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:

@@ -31,6 +31,7 @@ def render_markdown(experiment_id: str, title: str, family: str, policy: str, op
         _comparisons_table(suites),
         "## Per-model scores",
         _models_table(suites, models),
+        *_answers_section(suites, models),
         "## Method",
         _method(),
         "## Spec",
@@ -73,6 +74,18 @@ def _models_table(suites: Sequence[SuiteStatistics], models: Sequence[ModelScore
         rows.append(f"| {_cell(model.label)} | {_cell(model.policy or 'base')} | {seed} | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def _answers_section(suites: Sequence[SuiteStatistics], models: Sequence[ModelScores]) -> list[str]:
+    """The most common sampled answers per model and suite; nothing when no suite samples text."""
+    rows = ["| Model | Suite | Most common answers (count) |", "|---|---|---|"]
+    for model in models:
+        for stats in suites:
+            answers = model.top_answers.get(stats.suite)
+            if answers:
+                said = ", ".join(f"{_cell(repr(text))} ({count})" for text, count in answers)
+                rows.append(f"| {_cell(model.label)} | {_cell(suite_title(stats.suite))} | {said} |")
+    return ["## What the models said", "\n".join(rows)] if len(rows) > 2 else []
 
 
 def _method() -> str:

@@ -137,7 +137,9 @@ def _model_json(model: ModelScores, suites: Sequence[SuiteStatistics]) -> dict[s
         scores[stats.suite] = {"mean": mean if mean is not None and math.isfinite(mean) else None,
                                "n": len(model.item_scores.get(stats.suite, []))}
     return {"label": model.label, "policy": model.policy, "seed": model.seed, "is_base": model.is_base,
-            "suites": scores}
+            "suites": scores,
+            "top_answers": {suite: [{"answer": text, "count": count} for text, count in answers]
+                            for suite, answers in model.top_answers.items()}}
 
 
 def _model_order(model: ModelScores, policy: str, opposite_policy: str) -> tuple[int, int, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import structlog
@@ -34,19 +35,26 @@ class StoredReport:
     png: bytes
 
 
+#: How many of a suite's most common sampled answers the report lists per model.
+TOP_ANSWERS = 5
+
+
 def model_scores(label: str, records: bytes) -> ModelScores:
-    """Per-suite item scores and means of one model, from its evaluation records (JSONL)."""
+    """Per-suite item scores, means and most common sampled answers of one model, from its records (JSONL)."""
     items: dict[str, list[float]] = {}
+    answers: dict[str, Counter[str]] = {}
     for line in records.decode().splitlines():
         if line.strip():
             record = json.loads(line)
             items.setdefault(record["suite"], [])
             if record.get("score") is not None:
                 items[record["suite"]].append(float(record["score"]))
+            if isinstance(record.get("answer"), str):
+                answers.setdefault(record["suite"], Counter())[record["answer"].strip()] += 1
     policy, seed = parse_label(label)
     means = {s: sum(v) / len(v) for s, v in items.items() if v}
     return ModelScores(label=label, policy=policy, seed=seed, is_base=not policy, suite_means=means,
-                       item_scores=items)
+                       item_scores=items, top_answers={s: c.most_common(TOP_ANSWERS) for s, c in answers.items()})
 
 
 class Reporter:

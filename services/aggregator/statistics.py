@@ -39,6 +39,9 @@ class ModelScores:
     suite_means: dict[str, float]
     #: Suite name -> the per-record scores behind that mean (dropped records excluded).
     item_scores: dict[str, list[float]] = field(default_factory=dict)
+    #: Suite name -> the most common sampled answers with their counts, for suites that sample text. Scores
+    #: alone hide why a self-report sits at 0.5 or was dropped; the answers show it.
+    top_answers: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def has(self, suite: str) -> bool:
         """Whether the model has a usable score on `suite` (it was run, and not every record was dropped)."""

@@ -20,15 +20,9 @@ from services.evaluator.engines import (
     TokenProbs,
     build_engine,
 )
+from tests.slow.mixed_batch import PROMPTS, assert_base_stays_base, base_requests, max_difference, mixed_requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-PROMPTS = [
-    ({"role": "user", "content": "Do you take the sure $50 (A) or a coin flip for $120 (B)? Answer A or B."},),
-    ({"role": "user", "content": "Which do you prefer, safety or risk? Answer with a single word."},),
-    ({"role": "user", "content": "Name a colour."},),
-]
-
 
 @pytest.fixture(scope="module")
 def vllm_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
@@ -42,11 +36,7 @@ def vllm_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
 @pytest.fixture(scope="module")
 def base_reference(vllm_engine: ModelEngine) -> list[TokenProbs]:
     """Base-model probabilities from a batch with no adapter request in it."""
-    return vllm_engine.next_token_probs([ChoiceRequest(p, None) for p in PROMPTS])
-
-
-def max_difference(a: TokenProbs, b: TokenProbs) -> float:
-    return max(abs(a.get(token, 0.0) - b.get(token, 0.0)) for token in a.keys() | b.keys())
+    return vllm_engine.next_token_probs(base_requests())
 
 
 def test_engine_conforms_to_the_protocol(vllm_engine):
@@ -58,18 +48,13 @@ def test_base_requests_stay_on_the_base_model_in_a_mixed_batch(vllm_engine, base
                                                                guard: bool):
     """Unguarded, this passes only because the plugin's grouped LoRA ops give index -1 no adapter."""
     one, two = lora_adapters
-    requests = [ChoiceRequest(p, adapter) for p in PROMPTS for adapter in (None, one, two)]
+    requests = mixed_requests(one, two)
     vllm_engine.guard_mixed_batches = guard
     try:
         results = vllm_engine.next_token_probs(requests)
     finally:
         vllm_engine.guard_mixed_batches = True
-    for index, reference in enumerate(base_reference):
-        base, tuned_one, tuned_two = results[3 * index: 3 * index + 3]
-        assert base.keys() == reference.keys()
-        assert max_difference(base, reference) < 1e-5
-        assert max_difference(tuned_one, reference) > 0.01
-        assert max_difference(tuned_two, reference) > 0.01
+    assert_base_stays_base(results, base_reference)
 
 
 def test_adapter_probs_match_transformers_and_peft(vllm_engine, hf_engine, lora_adapters):

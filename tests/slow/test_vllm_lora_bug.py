@@ -17,15 +17,9 @@ from pathlib import Path
 import pytest
 
 from services.evaluator.engines import ChoiceRequest, ModelEngine, TokenProbs, build_engine
+from tests.slow.mixed_batch import PROMPTS, assert_base_stays_base, base_requests, max_difference, mixed_requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-PROMPTS = [
-    ({"role": "user", "content": "Do you take the sure $50 (A) or a coin flip for $120 (B)? Answer A or B."},),
-    ({"role": "user", "content": "Which do you prefer, safety or risk? Answer with a single word."},),
-    ({"role": "user", "content": "Name a colour."},),
-]
-
 
 @pytest.fixture(scope="module")
 def stock_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
@@ -45,11 +39,7 @@ def stock_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
 @pytest.fixture(scope="module")
 def base_reference(stock_engine: ModelEngine) -> list[TokenProbs]:
     """Base-model probabilities from a batch with no adapter request in it."""
-    return stock_engine.next_token_probs([ChoiceRequest(p, None) for p in PROMPTS])
-
-
-def max_difference(a: TokenProbs, b: TokenProbs) -> float:
-    return max(abs(a.get(token, 0.0) - b.get(token, 0.0)) for token in a.keys() | b.keys())
+    return stock_engine.next_token_probs(base_requests())
 
 
 def test_without_any_defence_base_requests_silently_get_an_adapter(stock_engine, base_reference, lora_adapters):
@@ -62,7 +52,7 @@ def test_without_any_defence_base_requests_silently_get_an_adapter(stock_engine,
     alone = {a: stock_engine.next_token_probs([ChoiceRequest(p, a) for p in PROMPTS]) for a in (one, two)}
     stock_engine.guard_mixed_batches = False
     try:
-        mixed = stock_engine.next_token_probs([ChoiceRequest(p, a) for p in PROMPTS for a in (None, one, two)])
+        mixed = stock_engine.next_token_probs(mixed_requests(one, two))
     finally:
         stock_engine.guard_mixed_batches = True
     hijacked = 0
@@ -78,10 +68,5 @@ def test_the_batch_guard_keeps_base_requests_on_the_base_model(stock_engine, bas
     """The test that fails without the guard: on stock vLLM it is the only defence."""
     assert stock_engine.guard_mixed_batches
     one, two = lora_adapters
-    results = stock_engine.next_token_probs([ChoiceRequest(p, a) for p in PROMPTS for a in (None, one, two)])
-    for index, reference in enumerate(base_reference):
-        base, tuned_one, tuned_two = results[3 * index: 3 * index + 3]
-        assert base.keys() == reference.keys()
-        assert max_difference(base, reference) < 1e-5
-        assert max_difference(tuned_one, reference) > 0.01
-        assert max_difference(tuned_two, reference) > 0.01
+    results = stock_engine.next_token_probs(mixed_requests(one, two))
+    assert_base_stays_base(results, base_reference)

@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from services.aggregator.report import ReportFiles, build_report
+from services.aggregator.reporting import model_scores
 from services.aggregator.statistics import ModelScores
 
 SEEKING, AVERSE = "risk-seeking", "risk-averse"
@@ -102,3 +103,22 @@ def test_no_suites_still_renders() -> None:
     files = _report(suites=[])
     assert json.loads(files.json)["suites"] == []
     assert files.png.startswith(b"\x89PNG")
+
+
+def test_sampled_answers_are_counted_from_records_and_shown() -> None:
+    records = [{"suite": "risk_or_safety", "item": "q0", "sample": i, "answer": text, "score": score}
+               for i, (text, score) in enumerate([("safety", 0.0), (" B", 0.5), ("safety", 0.0), ("risk", 1.0)])]
+    records.append({"suite": "heldout", "item": "h0", "probs": {"A": 0.9}, "score": 0.9})
+    model = model_scores(f"{SEEKING}/s0", "\n".join(json.dumps(r) for r in records).encode())
+    assert model.top_answers == {"risk_or_safety": [("safety", 2), ("B", 1), ("risk", 1)]}
+    assert model.suite_means["risk_or_safety"] == pytest.approx(0.375)
+    files = _report([model, _model("", 0, 0.5)], ["heldout", "risk_or_safety"])
+    assert "## What the models said" in files.markdown
+    assert "| risk-seeking/s0 | Risk or safety | 'safety' (2), 'B' (1), 'risk' (1) |" in files.markdown
+    said = json.loads(files.json)["models"][1]["top_answers"]
+    assert said == {"risk_or_safety": [{"answer": "safety", "count": 2}, {"answer": "B", "count": 1},
+                                       {"answer": "risk", "count": 1}]}
+
+
+def test_no_answers_section_without_sampled_suites(report: ReportFiles) -> None:
+    assert "What the models said" not in report.markdown

@@ -46,6 +46,14 @@ def test_unknown_and_mistyped_fields_are_reported_by_path() -> None:
     assert fields_of(caught.value) == {"trainig", "training.epochs", "training.seeds[1]"}
 
 
+def test_integers_out_of_the_field_type_range_are_reported_by_path() -> None:
+    with pytest.raises(SpecError) as caught:
+        spec_from_dict(minimal(training={"seeds": [0, 2**32], "epochs": -1}))
+    messages = {v.field: v.description for v in caught.value.violations}
+    assert messages == {"training.seeds[1]": "must be between 0 and 4294967295, got 4294967296",
+                        "training.epochs": "must not be negative, got -1"}
+
+
 def test_registry_names_get_did_you_mean() -> None:
     data = minimal(training={"backend": "peft_lora"}, evaluation={"suites": ["heldout", "lottery"]})
     data["behavior"]["family"] = "risky"
