@@ -2,8 +2,9 @@
 
 Same model (the tiny SmolLM2), same prompts (the 10 "Risk or safety" paraphrases), same sampling settings
 (temperature 1, 4 new tokens, as the self-report suites use), in one run. The evaluator path asks the engine for
-all paraphrases at once (`n` samples each), as `evaluate_model` does; the naive loop calls `generate` once per
-sample. Both are timed after a warm-up; the figure is the median of the repeats.
+all paraphrases at once (`n` samples each), as `evaluate_model` does, with each of its two engines (vLLM, and
+transformers+peft, which computes each prompt once and decodes its samples from a shared cache); the naive loop
+calls `generate` once per sample. Both are timed after a warm-up; the figure is the median of the repeats.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ def run(model_dir: Path, questions_uri: str, per_prompt: int = 20, naive_samples
         ) -> dict[str, Any]:
     messages = prompts(questions_uri)
     evaluator = engine_rate("vllm", str(model_dir), messages, per_prompt, repeats)
-    hf_batched = engine_rate("hf", str(model_dir), messages, per_prompt, repeats)
+    hf_engine = engine_rate("hf", str(model_dir), messages, per_prompt, repeats)
     naive = naive_rate(str(model_dir), messages, naive_samples, repeats)
-    ratio = evaluator["samples_per_s"] / naive["samples_per_s"]
+    vllm_ratio = evaluator["samples_per_s"] / naive["samples_per_s"]
+    hf_ratio = hf_engine["samples_per_s"] / naive["samples_per_s"]
     return {"prompts": len(messages), "max_tokens": MAX_TOKENS, "evaluator_vllm": evaluator,
-            "hf_batched": hf_batched, "naive_hf_loop": naive, "speedup_vs_naive": round(ratio, 2),
-            "goal": ">= 10x the naive loop", "goal_met": ratio >= 10}
+            "evaluator_hf": hf_engine, "naive_hf_loop": naive, "speedup_vs_naive": round(vllm_ratio, 2),
+            "speedup_vs_naive_hf": round(hf_ratio, 2), "goal": ">= 10x the naive loop",
+            "goal_met": vllm_ratio >= 10, "goal_met_hf": hf_ratio >= 10}

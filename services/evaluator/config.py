@@ -16,7 +16,7 @@ class EvaluatorConfig(ServiceConfig):
     vllm_max_lora_rank: int = setting(64, "largest adapter rank vLLM serves (1, 8, 16, 32, 64, 128, 256, ...)")
     vllm_max_loras: int = setting(4, "adapters one vLLM batch can hold")
     vllm_omp_threads_bind: str = setting("0-1", "CPU cores vLLM's OpenMP threads are pinned to (VLLM_CPU_OMP_THREADS_BIND)")
-    hf_batch_sequences: int = setting(64, "most sequences per forward/generate call of the hf engine")
+    hf_batch_sequences: int = setting(256, "most sequences in one forward pass of the hf engine")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,8 +52,9 @@ class VllmOptions:
 class HfOptions:
     """How the transformers + peft engine batches its work."""
 
-    #: Most sequences in one forward or generate call (prompts for next-token probs, samples for sampling).
-    max_batch_sequences: int = 64
+    #: Most sequences in one forward pass: prompts for next-token probs, samples (rows sharing a prompt's cache)
+    #: for sampling.
+    max_batch_sequences: int = 256
     #: torch intra-op threads; None keeps torch's default.
     threads: int | None = None
 
