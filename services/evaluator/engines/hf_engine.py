@@ -78,13 +78,17 @@ class HfEngine:
             raise RuntimeError("the engine is closed")
         return self._model
 
-    def _last_token_probs(self, conversations: list[tuple[dict[str, str], ...]]) -> torch.Tensor:
-        """Softmax of the last position's logits, for left-padded prompts with positions counted per row."""
-        rows = [prompt_token_ids(self._tokenizer, messages) for messages in conversations]
+    def _left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token ids, attention mask and per-row positions of prompts padded on the left to one width."""
         width = max(len(row) for row in rows)
         input_ids = torch.tensor([[self._pad_id] * (width - len(row)) + row for row in rows])
         mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return input_ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+    def _last_token_probs(self, conversations: list[tuple[dict[str, str], ...]]) -> torch.Tensor:
+        """Softmax of the last position's logits, for left-padded prompts with positions counted per row."""
+        rows = [prompt_token_ids(self._tokenizer, messages) for messages in conversations]
+        input_ids, mask, positions = self._left_padded(rows)
         logits = self._loaded()(input_ids=input_ids, attention_mask=mask, position_ids=positions).logits
         return torch.softmax(logits[:, -1, :].float(), dim=-1)
 
@@ -116,10 +120,7 @@ class HfEngine:
     def _decode(self, requests: list[SampleRequest], pieces: list[_Piece]) -> list[list[str]]:
         """Plain ancestral sampling (no top-k/top-p), as vLLM and the paper's API do; T=0 is greedy."""
         rows = [prompt_token_ids(self._tokenizer, r.messages) for r in requests]
-        width = max(len(row) for row in rows)
-        input_ids = torch.tensor([[self._pad_id] * (width - len(row)) + row for row in rows])
-        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        input_ids, mask, positions = self._left_padded(rows)
         model = self._loaded()
         output = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                        logits_to_keep=1)
