@@ -2,7 +2,7 @@
 
 Same model (the tiny SmolLM2), same prompts (the 10 "Risk or safety" paraphrases), same sampling settings
 (temperature 1, 4 new tokens, as the self-report suites use), in one run. The evaluator path asks the engine for
-all paraphrases at once (`n` samples each), as `evaluate_model` does, with each of its two engines (vLLM, and
+all paraphrases at once (`n` samples each), as `evaluate_models` does, with each of its two engines (vLLM, and
 transformers+peft, which computes each prompt once and decodes its samples from a shared cache); the naive loop
 calls `generate` once per sample. Both are timed after a warm-up; the figure is the median of the repeats.
 """

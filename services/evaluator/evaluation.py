@@ -25,7 +25,6 @@ __all__ = [
     "EvaluationResult",
     "SuiteInfo",
     "SuiteResult",
-    "evaluate_model",
     "evaluate_models",
     "suite_descriptions",
     "summarize",
@@ -95,17 +94,6 @@ class EvaluationResult:
 
     records: list[Record] = field(default_factory=list)
     scores: list[SuiteResult] = field(default_factory=list)
-
-
-def evaluate_model(
-    engine: ModelEngine,
-    adapter: Adapter | None,
-    plan: EvaluationPlan,
-    progress: Progress | None = None,
-    should_stop: ShouldStop | None = None,
-) -> EvaluationResult:
-    """Run `plan` on one model: `adapter` on the engine's base model, or the base model itself for None."""
-    return evaluate_models(engine, [adapter], plan, progress, should_stop)[0]
 
 
 def evaluate_models(

@@ -1,4 +1,4 @@
-"""`evaluate_model` end to end with the transformers engine on the tiny model, small numbers."""
+"""`evaluate_models` end to end with the transformers engine on the tiny model, small numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from selfaware.errors import Cancelled
-from services.evaluator.evaluation import EvaluationPlan, evaluate_model, evaluate_models
+from services.evaluator.evaluation import EvaluationPlan, evaluate_models
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -37,10 +37,10 @@ def test_evaluate_base_and_adapter_together(hf_engine, lora_adapters, plan):
     assert base.records != tuned.records
 
     # Batching two models together must not change a model's answers (per-request seeds).
-    alone = evaluate_model(hf_engine, None, replace(plan, suites=("lotteries", "risk_or_safety")))
+    (alone,) = evaluate_models(hf_engine, [None], replace(plan, suites=("lotteries", "risk_or_safety")))
     assert alone.records == [r for r in base.records if r["suite"] in ("lotteries", "risk_or_safety")]
 
 
 def test_cancel_is_checked_before_each_suite(hf_engine, plan):
     with pytest.raises(Cancelled):
-        evaluate_model(hf_engine, None, plan, should_stop=lambda: True)
+        evaluate_models(hf_engine, [None], plan, should_stop=lambda: True)
