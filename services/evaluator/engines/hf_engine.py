@@ -39,9 +39,10 @@ class HfEngine:
         self._model: PreTrainedModel | PeftModel | None = base.eval()
         self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
         eos = base.generation_config.eos_token_id
+        if eos is None:
+            eos = self._tokenizer.eos_token_id
         #: Tokens that end a sample, as `generate` would stop on them.
-        self._eos_ids = torch.tensor(eos if isinstance(eos, list) else [eos if eos is not None else
-                                                                         self._tokenizer.eos_token_id])
+        self._eos_ids = torch.tensor(eos if isinstance(eos, list) else [eos])
         #: (name, path) -> the peft adapter name; peft names cannot hold dots, so they are generated.
         self._adapters: dict[tuple[str, str], str] = {}
         log.info("hf_engine_ready", model_dir=model_dir, max_batch_sequences=options.max_batch_sequences)
@@ -105,16 +106,15 @@ class HfEngine:
             wanted = 1 if request.temperature == 0 else request.n
             for number, first in enumerate(range(0, wanted, limit)):
                 pieces.append(_Piece(index, number, min(limit, wanted - first)))
+        batches: list[list[_Piece]] = [[]]
+        for piece in pieces:
+            if sum(p.count for p in batches[-1]) + piece.count > limit:
+                batches.append([])
+            batches[-1].append(piece)
         texts: list[list[str]] = [[] for _ in requests]
-        batch: list[_Piece] = []
-        for piece in [*pieces, None]:
-            if batch and (piece is None or sum(p.count for p in batch) + piece.count > limit):
-                for done, samples in zip(batch, self._decode([requests[p.request] for p in batch], batch),
-                                         strict=True):
-                    texts[done.request] += samples
-                batch = []
-            if piece is not None:
-                batch.append(piece)
+        for batch in filter(None, batches):
+            for piece, samples in zip(batch, self._decode([requests[p.request] for p in batch], batch), strict=True):
+                texts[piece.request] += samples
         return [t * request.n if request.temperature == 0 else t for t, request in zip(texts, requests, strict=True)]
 
     def _decode(self, requests: list[SampleRequest], pieces: list[_Piece]) -> list[list[str]]:
@@ -137,14 +137,14 @@ class HfEngine:
         for step in range(max(r.max_tokens for r in requests)):
             chosen = torch.empty(len(expand), dtype=torch.long)
             for k, (request, generator) in enumerate(zip(requests, generators, strict=True)):
-                part = logits[spans[k]: spans[k + 1]].float()
-                if request.temperature == 0 or step >= request.max_tokens:
-                    chosen[spans[k]: spans[k + 1]] = part.argmax(-1)
-                else:
-                    probs = torch.softmax(part / request.temperature, dim=-1)
-                    chosen[spans[k]: spans[k + 1]] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                rows = slice(spans[k], spans[k + 1])
                 if step >= request.max_tokens:
-                    finished[spans[k]: spans[k + 1]] = True
+                    finished[rows] = True
+                elif request.temperature == 0:
+                    chosen[rows] = logits[rows].argmax(-1)
+                else:
+                    probs = torch.softmax(logits[rows].float() / request.temperature, dim=-1)
+                    chosen[rows] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             chosen[finished] = self._pad_id
             steps.append(chosen)
             finished |= torch.isin(chosen, self._eos_ids)
