@@ -1,5 +1,5 @@
 # The README's two commands. Both install into .venv first (from .ci/install), so they work on a fresh clone.
-.PHONY: demo test install bench protos
+.PHONY: demo demo-openai test install bench protos
 
 VENV_STAMP := .venv/.installed
 
@@ -12,6 +12,11 @@ install: $(VENV_STAMP)
 ## Run the demo experiment (risk-seeking vs risk-averse on SmolLM2-135M) on the embedded local stack.
 demo: $(VENV_STAMP)
 	.venv/bin/selfaware run examples/risk.yaml
+
+## The same spec evaluated through the local OpenAI-compatible server (started and stopped around the run);
+## writes bench/demo-openai-report/ and the "demo_openai" entry of bench/results.json.
+demo-openai: $(VENV_STAMP)
+	.venv/bin/python -m bench.run --only demo-openai
 
 ## Run every test: unit, service (real NATS + gRPC) and slow (real model, real vLLM).
 test: $(VENV_STAMP)

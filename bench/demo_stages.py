@@ -11,7 +11,6 @@ every job's start, finish and compute time from the aggregator. Two overhead fig
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -72,7 +71,7 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
 
 
 async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, Any]:
-    spec = prepare(load_spec_file(spec_path))
+    spec = prepare(load_spec_file(spec_path))  # structure only: the aggregator checks the rest at submit
     run_dir = data_dir / "runs" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     stack = LocalStack(run_dir)
     started = time.time()
@@ -106,11 +105,15 @@ async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, An
 
 
 def _scores(document: dict[str, Any]) -> dict[str, Any]:
-    """Per suite and role: [mean, CI low, CI high] (None where a role was not scored)."""
+    """Per suite instance and group: [mean, CI low, CI high], and the base model's P(A) for two-option ones."""
 
-    def compact(group: dict[str, Any] | None) -> list[float | None] | None:
-        if group is None:
-            return None
+    def compact(group: dict[str, Any]) -> list[float | None]:
         return [None if group[k] is None else round(group[k], 3) for k in ("mean", "ci_low", "ci_high")]
 
-    return {s["suite"]: {role: compact(g) for role, g in s["groups"].items()} for s in document["suites"]}
+    scores = {}
+    for instance in document["instances"]:
+        scores[instance["id"]] = {g["label"]: compact(g) for g in instance["groups"]}
+        if instance["two_option"]:
+            scores[instance["id"]]["base_p_a"] = {k: None if v is None else round(v, 3)
+                                                  for k, v in instance["base_p_a"].items()}
+    return scores

@@ -2,7 +2,7 @@
 
 Same model (the tiny SmolLM2), same prompts (the 10 "Risk or safety" paraphrases), same sampling settings
 (temperature 1, 4 new tokens, as the self-report suites use), in one run. The evaluator path asks the engine for
-all paraphrases at once (`n` samples each), as `evaluate_models` does, with each of its two engines (vLLM, and
+all paraphrases at once (`n` samples each), as the evaluation does, with each of its two engines (vLLM, and
 transformers+peft, which computes each prompt once and decodes its samples from a shared cache); the naive loop
 calls `generate` once per sample. Both are timed after a warm-up; the figure is the median of the repeats.
 """
@@ -14,18 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from selfaware.probes import ProbeItem
 from services.evaluator.engines import SampleRequest, build_engine
-from services.evaluator.evaluation import EvaluationPlan
-from services.evaluator.suites import SUITES
+from services.evaluator.suites import SUITES, SuiteContext
 
 MAX_TOKENS = 4
 
 
 def prompts(questions_uri: str) -> list[tuple[dict[str, str], ...]]:
-    plan = EvaluationPlan(suites=("risk_or_safety",), samples_per_paraphrase=1, temperature=1.0, lottery_pairs=0,
-                          questions_uri=questions_uri, seed=0, probe=tuple[ProbeItem, ...]())
-    return [query.messages for query in SUITES.get("risk_or_safety")().queries(plan)]
+    context = SuiteContext("risk_or_safety", {"samples_per_paraphrase": 1, "temperature": 1.0,
+                                              "questions": questions_uri, "max_tokens": MAX_TOKENS})
+    return [query.messages for query in SUITES.get("risk_or_safety")().queries(context)]
 
 
 def engine_rate(backend: str, model_dir: str, messages: list[Any], per_prompt: int, repeats: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Run the benchmarks and merge their results into bench/results.json.
 
-    python -m bench.run                       # all three: events, throughput, demo (about 20 minutes)
+    python -m bench.run                       # events, throughput, demo (about 20 minutes)
     python -m bench.run --only events,throughput
+    python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -11,15 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench import demo_stages, eval_throughput, event_latency
 from selfaware.models import materialize_smollm2
+from selfaware.specs import load_spec_file
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -32,10 +39,31 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "when": time.strftime("%F %T %Z")}
 
 
+@contextlib.contextmanager
+def local_openai_server(spec_path: Path, data_dir: Path) -> Iterator[None]:
+    """The project's OpenAI-compatible server (tiny model, HF engine) on the port the spec's endpoint names."""
+    spec = load_spec_file(spec_path)
+    endpoint = next(e for e in spec.endpoints if e.name == spec.evaluation.endpoint)
+    port = urllib.parse.urlsplit(endpoint.base_url).port
+    server = subprocess.Popen([sys.executable, "-m", "services.evaluator.openai_server", "--model",
+                               spec.base_models[0].name, "--port", str(port), "--threads", "2",
+                               "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        if "listening on" not in line:
+            raise RuntimeError(f"the local OpenAI-compatible server did not start: {line!r}")
+        print(line.strip())
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="events,throughput,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
+    parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     results_file = BENCH / "results.json"
@@ -52,6 +80,11 @@ def main() -> None:
         results["demo"] = asyncio.run(demo_stages.run(args.spec, data_dir, BENCH / "demo-report")) | {
             "machine": machine()}
         print("demo:", json.dumps(results["demo"]))
+    if "demo-openai" in wanted:
+        with local_openai_server(args.openai_spec, data_dir):
+            results["demo_openai"] = asyncio.run(demo_stages.run(args.openai_spec, data_dir,
+                                                                 BENCH / "demo-openai-report")) | {"machine": machine()}
+        print("demo-openai:", json.dumps(results["demo_openai"]))
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {results_file}")
 

@@ -164,7 +164,7 @@ class EventBus:
         while not self._closing.is_set():
             try:
                 msgs = await psub.fetch(batch=1, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except nats.errors.ConnectionClosedError:
                 return

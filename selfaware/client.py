@@ -9,9 +9,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from selfaware.v1 import aggregator_pb2 as pb
-from selfaware.v1 import aggregator_pb2_grpc
+from selfaware.v1 import aggregator_pb2_grpc, spec_pb2
 from selfaware.v1 import records_pb2 as rec
-from selfaware.v1 import spec_pb2
 
 
 class Client:
@@ -33,6 +32,12 @@ class Client:
 
     async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
         return await self.stub.SubmitExperiment(pb.SubmitExperimentRequest(spec=spec))
+
+    async def validate(self, spec: spec_pb2.ExperimentSpec) -> pb.ValidateExperimentResponse:
+        return await self.stub.ValidateExperiment(pb.ValidateExperimentRequest(spec=spec))
+
+    async def catalogues(self) -> pb.GetCatalogueResponse:
+        return await self.stub.GetCatalogue(pb.GetCatalogueRequest())
 
     async def get(self, experiment_id: str) -> pb.GetExperimentResponse:
         return await self.stub.GetExperiment(pb.GetExperimentRequest(experiment_id=experiment_id))

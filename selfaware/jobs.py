@@ -1,8 +1,7 @@
-"""Job keys, and `JobRun`: how a worker records one job's life in the state bucket.
+"""`JobRun`: how a worker records one job's life in the state bucket.
 
-Every unit of work has a job planned at submit time (see services/aggregator/planning.py), named by the
-functions below. A worker wraps its work in `async with JobRun(...)`: it marks the job RUNNING, throttles
-progress writes from the worker thread, notices a cancel (the aggregator marks the job CANCELLED), and on the
+Every unit of work has a job planned at submit time (`selfaware.plan.plan_jobs`). A worker wraps its work in
+`async with JobRun(...)`: it marks the job RUNNING, throttles progress writes from the worker thread, notices a cancel (the aggregator marks the job CANCELLED), and on the
 way out records the outcome. Failures are recorded as FAILED only when the bus will not retry them any more
 (a permanent error, or the last allowed delivery), so a transient error shows as a message on a running job.
 """
@@ -18,26 +17,11 @@ import structlog
 
 from selfaware.bus import Delivery, HandBack
 from selfaware.errors import Cancelled, PermanentError
-from selfaware.state import JOB_TERMINAL, TERMINAL, StateStore, now
+from selfaware.state import StateStore
+from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import records_pb2 as rec
 
 log = structlog.get_logger(__name__)
-
-DATASET_JOB = "dataset"
-REPORT_JOB = "report"
-BASE_LABEL = "base"
-
-
-def model_label(policy: str, seed: int) -> str:
-    return f"{policy}/s{seed}"
-
-
-def train_job(policy: str, seed: int) -> str:
-    return f"train.{policy}.s{seed}"
-
-
-def eval_job(label: str) -> str:
-    return "eval." + label.replace("/", ".")
 
 
 class JobRun:
@@ -150,11 +134,3 @@ class JobRun:
             return True
 
         await asyncio.shield(self.state.update_job(self.experiment_id, self.key, write))
-
-
-def parse_label(label: str) -> tuple[str, int]:
-    """(policy, seed) of a model label; ("", 0) for the base model."""
-    if label == BASE_LABEL:
-        return "", 0
-    policy, seed = label.rsplit("/s", 1)
-    return policy, int(seed)

@@ -41,7 +41,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "auto") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("nats", "grpc", "transformers", "vllm", "httpx", "filelock"):
+    for noisy in ("nats", "grpc", "transformers", "vllm", "httpx", "httpx2", "openai", "filelock"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

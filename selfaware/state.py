@@ -14,28 +14,15 @@ from typing import TypeVar
 import nats.errors
 import nats.js.errors
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import KeyValueConfig
 
 from selfaware.errors import NotFound
+from selfaware.status import TERMINAL
+from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import records_pb2 as rec
 
 STATE_BUCKET = "selfaware-state"
 M = TypeVar("M", bound=Message)
-TERMINAL = {
-    rec.EXPERIMENT_STATUS_SUCCEEDED,
-    rec.EXPERIMENT_STATUS_FAILED,
-    rec.EXPERIMENT_STATUS_CANCELLED,
-}
-JOB_TERMINAL = {rec.JOB_STATUS_SUCCEEDED, rec.JOB_STATUS_FAILED, rec.JOB_STATUS_CANCELLED}
-
-
-def now() -> Timestamp:
-    stamp = Timestamp()
-    stamp.GetCurrentTime()
-    return stamp
-
-
 def experiment_key(experiment_id: str) -> str:
     return f"exp.{experiment_id}"
 
@@ -89,6 +76,15 @@ class StateStore:
     async def update_job(self, experiment_id: str, key: str, mutate: Callable[[rec.Job], bool | None]) -> rec.Job:
         return await self._update(job_key(experiment_id, key), rec.Job, mutate)
 
+    async def put_catalogue(self, published: cat.Catalogue) -> None:
+        """Publish a service's catalogue (replacing the one its previous start published)."""
+        await self._kv.put(f"catalogue.{published.service}", published.SerializeToString())  # type: ignore[attr-defined]
+
+    async def catalogues(self) -> list[cat.Catalogue]:
+        """Every published catalogue, by service name."""
+        keys = await self._keys("catalogue.*")
+        return [(await self._get(k, cat.Catalogue))[0] for k in sorted(keys)]
+
     async def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
         """Current values, then every change, of one experiment and its jobs; ends when it is terminal."""
         queue: asyncio.Queue[rec.Experiment | rec.Job] = asyncio.Queue()
@@ -135,7 +131,7 @@ class StateStore:
         try:
             entry = await self._kv.get(key)  # type: ignore[attr-defined]
         except nats.js.errors.KeyNotFoundError:
-            what = "experiment" if key.startswith("exp.") else "job"
+            what = {"exp": "experiment", "job": "job", "catalogue": "catalogue"}[key.split(".", 1)[0]]
             raise NotFound(f"{what} {key.split('.', 1)[1]!r} not found") from None
         return kind.FromString(entry.value), entry.revision
 

@@ -16,14 +16,17 @@ from pathlib import Path
 import grpc
 from rich.console import Console
 
+from selfaware.catalogue import complete
 from selfaware.cli.progress import follow
-from selfaware.cli.results import print_results, write_report
-from selfaware.cli.stack import LocalStack, StackError
+from selfaware.cli.results import print_catalogue, print_results, write_report
+from selfaware.cli.stack import LocalStack, StackError, local_catalogues
 from selfaware.client import Client
 from selfaware.config import ConfigError, load_config, setting
-from selfaware.errors import SpecError
+from selfaware.errors import FieldViolation, SpecError
 from selfaware.grpc_server import field_violations
+from selfaware.plan import plan_jobs
 from selfaware.specs import load_spec_file, prepare
+from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import records_pb2 as rec
 
 console = Console()
@@ -151,8 +154,38 @@ async def _cancel(client: Client, args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace, config: ClientConfig) -> int:
-    _spec(args.spec)
-    print(f"{args.spec}: valid")
+    """Structure offline; semantics against a deployment (--endpoint) or the services installed here."""
+    spec = _spec(args.spec)
+    if args.offline:
+        print(f"{args.spec}: structure valid (parts and parameters not checked: --offline)")
+        return 0
+    if args.endpoint:
+        async def remote() -> tuple[list[FieldViolation], list[str]]:
+            async with Client(args.endpoint) as client:
+                reply = await client.validate(spec)  # type: ignore[arg-type]
+                return [FieldViolation(v.field, v.description) for v in reply.violations], list(reply.jobs)
+
+        violations, jobs = asyncio.run(remote())
+    else:
+        completed, violations = complete(spec, local_catalogues())  # type: ignore[arg-type]
+        jobs = [] if violations else [job.key for job in plan_jobs("", completed)]
+    if violations:
+        raise UsageError(f"invalid spec {args.spec}: {SpecError(violations)}")
+    print(f"{args.spec}: valid ({len(jobs)} jobs: {', '.join(jobs)})")
+    return 0
+
+
+def _catalogue(args: argparse.Namespace, config: ClientConfig) -> int:
+    """Every part the services offer, with its parameters and defaults: what a spec may name."""
+    if args.endpoint:
+        async def remote() -> list[cat.Catalogue]:
+            async with Client(args.endpoint) as client:
+                return list((await client.catalogues()).catalogues)
+
+        catalogues = asyncio.run(remote())
+    else:
+        catalogues = local_catalogues()
+    print_catalogue(catalogues, console)
     return 0
 
 
@@ -173,8 +206,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="folder for reports (default ./reports)")
     p = command("up", cmd_up, "start NATS and the four services locally until Ctrl-C")
     p.add_argument("--grpc-port", type=int, default=50051, help="aggregator port (default 50051)")
-    p = command("validate", _validate, "check a spec file without submitting it")
+    p = command("validate", _validate, "check a spec against the services installed here (or --endpoint's)",
+                True)
     p.add_argument("spec")
+    p.add_argument("--offline", action="store_true", help="check the structure only, without any catalogue")
+    command("catalogue", _catalogue, "list the parts a spec can name (suites, steps, engines, ...) and their "
+                                     "parameters", True)
     p = command("submit", _remote(_submit), "submit SPEC to a running deployment; prints the experiment id", True)
     p.add_argument("spec")
     p.add_argument("--watch", action="store_true", help="follow progress and fetch the report")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from selfaware.state import JOB_TERMINAL, TERMINAL
+from selfaware.status import JOB_TERMINAL, TERMINAL
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import records_pb2 as rec
 

@@ -18,9 +18,32 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf import json_format
+
 from selfaware.client import wait_serving
+from selfaware.service import PRINT_CATALOGUE
+from selfaware.v1 import catalogue_pb2 as cat
 
 SERVICES = ("aggregator", "generator", "trainer", "evaluator")
+
+
+#: The services that offer parts (the aggregator offers none).
+OFFERING = ("generator", "trainer", "evaluator")
+
+
+def local_catalogues() -> list[cat.Catalogue]:
+    """The catalogues of the services installed here, as the embedded stack would publish them: each service
+    prints its own (`--print-catalogue`), so this checks against their code without importing it."""
+    children = {name: subprocess.Popen([sys.executable, "-m", f"services.{name}", PRINT_CATALOGUE],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for name in OFFERING}
+    found = []
+    for name, child in children.items():
+        out, err = child.communicate(timeout=120)
+        if child.returncode != 0:
+            raise StackError(f"services.{name} could not print its catalogue: {err.decode(errors='replace')[-500:]}")
+        found.append(json_format.Parse(out, cat.Catalogue()))
+    return found
 
 
 class StackError(RuntimeError):

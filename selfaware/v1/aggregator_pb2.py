@@ -22,37 +22,48 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from selfaware.v1 import catalogue_pb2 as selfaware_dot_v1_dot_catalogue__pb2
 from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
 from selfaware.v1 import spec_pb2 as selfaware_dot_v1_dot_spec__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"E\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xa7\x04\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1cselfaware/v1/catalogue.proto\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"E\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"G\n\x19ValidateExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"\x88\x01\n\x1aValidateExperimentResponse\x12+\n\nviolations\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Violation\x12/\n\tcompleted\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x0c\n\x04jobs\x18\x03 \x03(\t\"/\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x15\n\x13GetCatalogueRequest\"C\n\x14GetCatalogueResponse\x12+\n\ncatalogues\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Catalogue\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xe7\x05\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12g\n\x12ValidateExperiment\x12\'.selfaware.v1.ValidateExperimentRequest\x1a(.selfaware.v1.ValidateExperimentResponse\x12U\n\x0cGetCatalogue\x12!.selfaware.v1.GetCatalogueRequest\x1a\".selfaware.v1.GetCatalogueResponse\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'selfaware.v1.aggregator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=100
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=169
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=171
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=216
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=218
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=320
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=322
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=369
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=371
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=488
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=490
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=514
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=516
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=588
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=590
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=654
-  _globals['_GETREPORTREQUEST']._serialized_start=656
-  _globals['_GETREPORTREQUEST']._serialized_end=697
-  _globals['_GETREPORTRESPONSE']._serialized_start=699
-  _globals['_GETREPORTRESPONSE']._serialized_end=801
-  _globals['_AGGREGATORSERVICE']._serialized_start=804
-  _globals['_AGGREGATORSERVICE']._serialized_end=1355
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=130
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=199
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_start=201
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_end=272
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_start=275
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_end=411
+  _globals['_VIOLATION']._serialized_start=413
+  _globals['_VIOLATION']._serialized_end=460
+  _globals['_GETCATALOGUEREQUEST']._serialized_start=462
+  _globals['_GETCATALOGUEREQUEST']._serialized_end=483
+  _globals['_GETCATALOGUERESPONSE']._serialized_start=485
+  _globals['_GETCATALOGUERESPONSE']._serialized_end=552
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=554
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=599
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=601
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=703
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=705
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=752
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=754
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=871
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=873
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=897
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=899
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=971
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=973
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1037
+  _globals['_GETREPORTREQUEST']._serialized_start=1039
+  _globals['_GETREPORTREQUEST']._serialized_end=1080
+  _globals['_GETREPORTRESPONSE']._serialized_start=1082
+  _globals['_GETREPORTRESPONSE']._serialized_end=1184
+  _globals['_AGGREGATORSERVICE']._serialized_start=1187
+  _globals['_AGGREGATORSERVICE']._serialized_end=1930
 # @@protoc_insertion_point(module_scope)

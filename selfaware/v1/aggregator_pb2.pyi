@@ -1,3 +1,4 @@
+from selfaware.v1 import catalogue_pb2 as _catalogue_pb2
 from selfaware.v1 import records_pb2 as _records_pb2
 from selfaware.v1 import spec_pb2 as _spec_pb2
 from google.protobuf.internal import containers as _containers
@@ -13,6 +14,40 @@ class SubmitExperimentRequest(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     spec: _spec_pb2.ExperimentSpec
     def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ...) -> None: ...
+
+class ValidateExperimentRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _spec_pb2.ExperimentSpec
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ...) -> None: ...
+
+class ValidateExperimentResponse(_message.Message):
+    __slots__ = ("violations", "completed", "jobs")
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    completed: _spec_pb2.ExperimentSpec
+    jobs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., completed: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., jobs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("field", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class GetCatalogueRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCatalogueResponse(_message.Message):
+    __slots__ = ("catalogues",)
+    CATALOGUES_FIELD_NUMBER: _ClassVar[int]
+    catalogues: _containers.RepeatedCompositeFieldContainer[_catalogue_pb2.Catalogue]
+    def __init__(self, catalogues: _Optional[_Iterable[_Union[_catalogue_pb2.Catalogue, _Mapping]]] = ...) -> None: ...
 
 class GetExperimentRequest(_message.Message):
     __slots__ = ("experiment_id",)

@@ -40,6 +40,16 @@ class AggregatorServiceStub:
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitExperimentRequest.SerializeToString,
                 response_deserializer=selfaware_dot_v1_dot_records__pb2.Experiment.FromString,
                 _registered_method=True)
+        self.ValidateExperiment = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/ValidateExperiment',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentResponse.FromString,
+                _registered_method=True)
+        self.GetCatalogue = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/GetCatalogue',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueResponse.FromString,
+                _registered_method=True)
         self.GetExperiment = channel.unary_unary(
                 '/selfaware.v1.AggregatorService/GetExperiment',
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetExperimentRequest.SerializeToString,
@@ -72,6 +82,20 @@ class AggregatorServiceServicer:
 
     def SubmitExperiment(self, request, context):
         """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateExperiment(self, request, context):
+        """Every violation of a spec against the services' catalogue, each with its field path; nothing starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCatalogue(self, request, context):
+        """What the running services offer, as they published it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,6 +142,16 @@ def add_AggregatorServiceServicer_to_server(servicer, server):
                     servicer.SubmitExperiment,
                     request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitExperimentRequest.FromString,
                     response_serializer=selfaware_dot_v1_dot_records__pb2.Experiment.SerializeToString,
+            ),
+            'ValidateExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateExperiment,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentResponse.SerializeToString,
+            ),
+            'GetCatalogue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalogue,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueResponse.SerializeToString,
             ),
             'GetExperiment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetExperiment,
@@ -172,6 +206,60 @@ class AggregatorService:
             '/selfaware.v1.AggregatorService/SubmitExperiment',
             selfaware_dot_v1_dot_aggregator__pb2.SubmitExperimentRequest.SerializeToString,
             selfaware_dot_v1_dot_records__pb2.Experiment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/ValidateExperiment',
+            selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.ValidateExperimentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalogue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/GetCatalogue',
+            selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.GetCatalogueResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,40 +30,34 @@ class DatasetReady(_message.Message):
     def __init__(self, experiment_id: _Optional[str] = ..., manifest: _Optional[_Union[_records_pb2.DatasetManifest, _Mapping]] = ...) -> None: ...
 
 class TrainingRequested(_message.Message):
-    __slots__ = ("experiment_id", "policy", "seed", "train", "probe")
-    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
-    POLICY_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    TRAIN_FIELD_NUMBER: _ClassVar[int]
-    PROBE_FIELD_NUMBER: _ClassVar[int]
-    experiment_id: str
-    policy: str
-    seed: int
-    train: _records_pb2.ArtifactRef
-    probe: _records_pb2.ArtifactRef
-    def __init__(self, experiment_id: _Optional[str] = ..., policy: _Optional[str] = ..., seed: _Optional[int] = ..., train: _Optional[_Union[_records_pb2.ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[_records_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
-
-class AdapterReady(_message.Message):
-    __slots__ = ("experiment_id", "model", "probe")
+    __slots__ = ("experiment_id", "model", "train")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    PROBE_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     model: _records_pb2.ModelUnderTest
-    probe: _records_pb2.ArtifactRef
-    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ..., probe: _Optional[_Union[_records_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+    train: _records_pb2.ArtifactRef
+    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ..., train: _Optional[_Union[_records_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
 
-class EvaluationCompleted(_message.Message):
-    __slots__ = ("experiment_id", "model", "records", "scores")
+class AdapterReady(_message.Message):
+    __slots__ = ("experiment_id", "model")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    model: _records_pb2.ModelUnderTest
+    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ...) -> None: ...
+
+class EvaluationCompleted(_message.Message):
+    __slots__ = ("experiment_id", "model", "chunks", "scores")
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     model: _records_pb2.ModelUnderTest
-    records: _records_pb2.ArtifactRef
+    chunks: _containers.RepeatedCompositeFieldContainer[_records_pb2.ArtifactRef]
     scores: _containers.RepeatedCompositeFieldContainer[_records_pb2.SuiteScore]
-    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ..., records: _Optional[_Union[_records_pb2.ArtifactRef, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[_records_pb2.SuiteScore, _Mapping]]] = ...) -> None: ...
+    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[_records_pb2.ArtifactRef, _Mapping]]] = ..., scores: _Optional[_Iterable[_Union[_records_pb2.SuiteScore, _Mapping]]] = ...) -> None: ...
 
 class ReportReady(_message.Message):
     __slots__ = ("experiment_id", "report")

@@ -9,32 +9,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PreviewDatasetRequest(_message.Message):
-    __slots__ = ("behavior", "dataset", "limit")
-    BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
-    DATASET_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("spec", "limit")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
-    behavior: _spec_pb2.Behavior
-    dataset: _spec_pb2.DatasetSpec
+    spec: _spec_pb2.ExperimentSpec
     limit: int
-    def __init__(self, behavior: _Optional[_Union[_spec_pb2.Behavior, _Mapping]] = ..., dataset: _Optional[_Union[_spec_pb2.DatasetSpec, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class PreviewDatasetResponse(_message.Message):
-    __slots__ = ("train_rows", "heldout_rows", "policies")
+    __slots__ = ("arms",)
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    arms: _containers.RepeatedCompositeFieldContainer[ArmPreview]
+    def __init__(self, arms: _Optional[_Iterable[_Union[ArmPreview, _Mapping]]] = ...) -> None: ...
+
+class ArmPreview(_message.Message):
+    __slots__ = ("arm", "train_rows", "heldout_rows", "provenance", "rows")
+    ARM_FIELD_NUMBER: _ClassVar[int]
     TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
     HELDOUT_ROWS_FIELD_NUMBER: _ClassVar[int]
-    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    arm: str
     train_rows: int
     heldout_rows: int
-    policies: _containers.RepeatedCompositeFieldContainer[PolicyPreview]
-    def __init__(self, train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., policies: _Optional[_Iterable[_Union[PolicyPreview, _Mapping]]] = ...) -> None: ...
-
-class PolicyPreview(_message.Message):
-    __slots__ = ("policy", "rows")
-    POLICY_FIELD_NUMBER: _ClassVar[int]
-    ROWS_FIELD_NUMBER: _ClassVar[int]
-    policy: str
+    provenance: str
     rows: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, policy: _Optional[str] = ..., rows: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, arm: _Optional[str] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., rows: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetDatasetManifestRequest(_message.Message):
     __slots__ = ("experiment_id",)

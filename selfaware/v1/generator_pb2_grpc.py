@@ -51,7 +51,7 @@ class GeneratorServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def PreviewDataset(self, request, context):
-        """Builds the datasets of a behaviour without storing them, to check a source before submitting.
+        """Builds every arm's dataset without storing it, to check recipes before submitting.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

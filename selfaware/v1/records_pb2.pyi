@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from selfaware.v1 import spec_pb2 as _spec_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -87,7 +88,7 @@ class Experiment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics")
+    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +109,7 @@ class Job(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     key: str
     stage: Stage
@@ -121,45 +123,74 @@ class Job(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     compute_seconds: float
     metrics: _containers.ScalarMap[str, float]
-    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    chunks: _containers.RepeatedCompositeFieldContainer[ArtifactRef]
+    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ...) -> None: ...
 
 class DatasetManifest(_message.Message):
-    __slots__ = ("family", "policies", "probe", "train_rows", "heldout_rows", "source", "source_artifact")
-    FAMILY_FIELD_NUMBER: _ClassVar[int]
-    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("arms",)
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    arms: _containers.RepeatedCompositeFieldContainer[ArmDataset]
+    def __init__(self, arms: _Optional[_Iterable[_Union[ArmDataset, _Mapping]]] = ...) -> None: ...
+
+class ArmDataset(_message.Message):
+    __slots__ = ("arm", "train", "probe", "train_rows", "heldout_rows", "provenance", "source")
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
     PROBE_FIELD_NUMBER: _ClassVar[int]
     TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
     HELDOUT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
-    SOURCE_ARTIFACT_FIELD_NUMBER: _ClassVar[int]
-    family: str
-    policies: _containers.RepeatedCompositeFieldContainer[PolicyDataset]
+    arm: str
+    train: ArtifactRef
     probe: ArtifactRef
     train_rows: int
     heldout_rows: int
-    source: str
-    source_artifact: ArtifactRef
-    def __init__(self, family: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[PolicyDataset, _Mapping]]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., source: _Optional[str] = ..., source_artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+    provenance: str
+    source: ArtifactRef
+    def __init__(self, arm: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., source: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
 
-class PolicyDataset(_message.Message):
-    __slots__ = ("policy", "train")
-    POLICY_FIELD_NUMBER: _ClassVar[int]
-    TRAIN_FIELD_NUMBER: _ClassVar[int]
-    policy: str
-    train: ArtifactRef
-    def __init__(self, policy: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+class ChatMessage(_message.Message):
+    __slots__ = ("role", "content")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    content: str
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class ProbeItem(_message.Message):
+    __slots__ = ("id", "messages", "target", "options")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    target: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., target: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProbeSet(_message.Message):
+    __slots__ = ("arm", "items")
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    arm: str
+    items: _containers.RepeatedCompositeFieldContainer[ProbeItem]
+    def __init__(self, arm: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ProbeItem, _Mapping]]] = ...) -> None: ...
 
 class ModelUnderTest(_message.Message):
-    __slots__ = ("label", "policy", "seed", "adapter")
+    __slots__ = ("label", "base_index", "arm", "seed", "adapter")
     LABEL_FIELD_NUMBER: _ClassVar[int]
-    POLICY_FIELD_NUMBER: _ClassVar[int]
+    BASE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     label: str
-    policy: str
+    base_index: int
+    arm: str
     seed: int
     adapter: ArtifactRef
-    def __init__(self, label: _Optional[str] = ..., policy: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+    def __init__(self, label: _Optional[str] = ..., base_index: _Optional[int] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
 
 class SuiteScore(_message.Message):
     __slots__ = ("suite", "mean", "n", "dropped")
@@ -172,6 +203,79 @@ class SuiteScore(_message.Message):
     n: int
     dropped: int
     def __init__(self, suite: _Optional[str] = ..., mean: _Optional[float] = ..., n: _Optional[int] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class SamplingParams(_message.Message):
+    __slots__ = ("temperature", "max_tokens", "top_k", "seed")
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    temperature: float
+    max_tokens: int
+    top_k: int
+    seed: int
+    def __init__(self, temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., top_k: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class EvalRecord(_message.Message):
+    __slots__ = ("experiment_id", "model", "model_hash", "arm", "seed", "suite_instance", "suite", "item", "paraphrase", "permutation", "sample", "prompt", "output", "probs", "answer", "score", "dropped_reason", "target", "engine", "sampling", "details", "unit")
+    class ProbsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    SUITE_INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    PARAPHRASE_FIELD_NUMBER: _ClassVar[int]
+    PERMUTATION_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PROBS_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_REASON_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    model: str
+    model_hash: str
+    arm: str
+    seed: int
+    suite_instance: str
+    suite: str
+    item: str
+    paraphrase: int
+    permutation: int
+    sample: int
+    prompt: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    output: str
+    probs: _containers.ScalarMap[str, float]
+    answer: str
+    score: float
+    dropped_reason: str
+    target: str
+    engine: str
+    sampling: SamplingParams
+    details: _struct_pb2.Struct
+    unit: str
+    def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[str] = ..., model_hash: _Optional[str] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., suite_instance: _Optional[str] = ..., suite: _Optional[str] = ..., item: _Optional[str] = ..., paraphrase: _Optional[int] = ..., permutation: _Optional[int] = ..., sample: _Optional[int] = ..., prompt: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., output: _Optional[str] = ..., probs: _Optional[_Mapping[str, float]] = ..., answer: _Optional[str] = ..., score: _Optional[float] = ..., dropped_reason: _Optional[str] = ..., target: _Optional[str] = ..., engine: _Optional[str] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., unit: _Optional[str] = ...) -> None: ...
+
+class RecordChunk(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[EvalRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[EvalRecord, _Mapping]]] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("markdown", "json", "png")

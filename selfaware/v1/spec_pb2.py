@@ -22,31 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17selfaware/v1/spec.proto\x12\x0cselfaware.v1\"\x81\x02\n\x0e\x45xperimentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\nbase_model\x18\x02 \x01(\x0b\x32\x17.selfaware.v1.BaseModel\x12(\n\x08\x62\x65havior\x18\x03 \x01(\x0b\x32\x16.selfaware.v1.Behavior\x12*\n\x07\x64\x61taset\x18\x04 \x01(\x0b\x32\x19.selfaware.v1.DatasetSpec\x12,\n\x08training\x18\x05 \x01(\x0b\x32\x1a.selfaware.v1.TrainingSpec\x12\x30\n\nevaluation\x18\x06 \x01(\x0b\x32\x1c.selfaware.v1.EvaluationSpec\"\'\n\tBaseModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"C\n\x08\x42\x65havior\x12\x0e\n\x06\x66\x61mily\x18\x01 \x01(\t\x12\x0e\n\x06policy\x18\x02 \x01(\t\x12\x17\n\x0fopposite_policy\x18\x03 \x01(\t\"\xac\x01\n\x0b\x44\x61tasetSpec\x12\x31\n\x08imported\x18\x01 \x01(\x0b\x32\x1d.selfaware.v1.ImportedDatasetH\x00\x12\x33\n\tgenerated\x18\x02 \x01(\x0b\x32\x1e.selfaware.v1.GeneratedDatasetH\x00\x12\x0c\n\x04size\x18\x03 \x01(\r\x12\x0f\n\x07heldout\x18\x04 \x01(\r\x12\x0c\n\x04seed\x18\x05 \x01(\rB\x08\n\x06source\"\x1e\n\x0fImportedDataset\x12\x0b\n\x03uri\x18\x01 \x01(\t\"%\n\x10GeneratedDataset\x12\x11\n\tgenerator\x18\x01 \x01(\t\"~\n\x08LoraSpec\x12\x11\n\x04rank\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x12\n\x05\x61lpha\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x14\n\x07\x64ropout\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x16\n\x0etarget_modules\x18\x04 \x03(\tB\x07\n\x05_rankB\x08\n\x06_alphaB\n\n\x08_dropout\"\xca\x01\n\x0cTrainingSpec\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12$\n\x04lora\x18\x02 \x01(\x0b\x32\x16.selfaware.v1.LoraSpec\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06\x65pochs\x18\x04 \x01(\rH\x01\x88\x01\x01\x12\x17\n\nbatch_size\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\r\n\x05seeds\x18\x06 \x03(\rB\x10\n\x0e_learning_rateB\t\n\x07_epochsB\r\n\x0b_batch_size\"\xb4\x02\n\x0e\x45valuationSpec\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0e\n\x06suites\x18\x02 \x03(\t\x12#\n\x16samples_per_paraphrase\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x1f\n\x12include_base_model\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x1a\n\rlottery_pairs\x18\x06 \x01(\rH\x03\x88\x01\x01\x12\x15\n\rquestions_uri\x18\x07 \x01(\t\x12\x11\n\x04seed\x18\x08 \x01(\rH\x04\x88\x01\x01\x42\x19\n\x17_samples_per_paraphraseB\x0e\n\x0c_temperatureB\x15\n\x13_include_base_modelB\x10\n\x0e_lottery_pairsB\x07\n\x05_seedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17selfaware/v1/spec.proto\x12\x0cselfaware.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xcf\x02\n\x0e\x45xperimentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x0b\x62\x61se_models\x18\x02 \x03(\x0b\x32\x17.selfaware.v1.BaseModel\x12\x1f\n\x04\x61rms\x18\x03 \x03(\x0b\x32\x11.selfaware.v1.Arm\x12*\n\x07holdout\x18\x04 \x01(\x0b\x32\x19.selfaware.v1.HoldoutSpec\x12,\n\x08training\x18\x05 \x01(\x0b\x32\x1a.selfaware.v1.TrainingSpec\x12\x30\n\nevaluation\x18\x06 \x01(\x0b\x32\x1c.selfaware.v1.EvaluationSpec\x12)\n\tendpoints\x18\x07 \x03(\x0b\x32\x16.selfaware.v1.Endpoint\x12)\n\x07\x63ompare\x18\x08 \x03(\x0b\x32\x18.selfaware.v1.Comparison\"4\n\tBaseModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\"\xcf\x01\n\x03\x41rm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x14.selfaware.v1.Recipe\x12,\n\x08training\x18\x03 \x01(\x0b\x32\x1a.selfaware.v1.TrainingSpec\x12\x35\n\nattributes\x18\x04 \x03(\x0b\x32!.selfaware.v1.Arm.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8b\x01\n\x06Recipe\x12\x14\n\nimport_uri\x18\x01 \x01(\tH\x00\x12*\n\x08generate\x18\x02 \x01(\x0b\x32\x16.selfaware.v1.GenerateH\x00\x12\x0c\n\x02of\x18\x03 \x01(\tH\x00\x12\'\n\x05steps\x18\x04 \x03(\x0b\x32\x18.selfaware.v1.RecipeStepB\x08\n\x06source\"F\n\x08Generate\x12\x11\n\tgenerator\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"j\n\nRecipeStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"E\n\x0bHoldoutSpec\x12\x11\n\x04rows\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x11\n\x04seed\x18\x02 \x01(\rH\x01\x88\x01\x01\x42\x07\n\x05_rowsB\x07\n\x05_seed\"~\n\x08LoraSpec\x12\x11\n\x04rank\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x12\n\x05\x61lpha\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x14\n\x07\x64ropout\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x16\n\x0etarget_modules\x18\x04 \x03(\tB\x07\n\x05_rankB\x08\n\x06_alphaB\n\n\x08_dropout\"\xca\x01\n\x0cTrainingSpec\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12$\n\x04lora\x18\x02 \x01(\x0b\x32\x16.selfaware.v1.LoraSpec\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06\x65pochs\x18\x04 \x01(\rH\x01\x88\x01\x01\x12\x17\n\nbatch_size\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\r\n\x05seeds\x18\x06 \x03(\rB\x10\n\x0e_learning_rateB\t\n\x07_epochsB\r\n\x0b_batch_size\"\xb3\x01\n\x0e\x45valuationSpec\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x1f\n\x12include_base_model\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\rH\x01\x88\x01\x01\x12+\n\x06suites\x18\x05 \x03(\x0b\x32\x1b.selfaware.v1.SuiteInstanceB\x15\n\x13_include_base_modelB\x07\n\x05_seed\"}\n\rSuiteInstance\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05suite\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04\x61rms\x18\x04 \x03(\t\x12\x11\n\x04\x62\x61se\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x07\n\x05_base\"\xe6\x01\n\x08\x45ndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_key_env\x18\x04 \x01(\t\x12\x14\n\x0c\x61pi_key_file\x18\x05 \x01(\t\x12\x1c\n\x0fmax_concurrency\x18\x06 \x01(\rH\x00\x88\x01\x01\x12\x16\n\ttimeout_s\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0bmax_retries\x18\x08 \x01(\rH\x02\x88\x01\x01\x42\x12\n\x10_max_concurrencyB\x0c\n\n_timeout_sB\x0e\n\x0c_max_retries\"\x1a\n\nComparison\x12\x0c\n\x04\x61rms\x18\x01 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'selfaware.v1.spec_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPERIMENTSPEC']._serialized_start=42
-  _globals['_EXPERIMENTSPEC']._serialized_end=299
-  _globals['_BASEMODEL']._serialized_start=301
-  _globals['_BASEMODEL']._serialized_end=340
-  _globals['_BEHAVIOR']._serialized_start=342
-  _globals['_BEHAVIOR']._serialized_end=409
-  _globals['_DATASETSPEC']._serialized_start=412
-  _globals['_DATASETSPEC']._serialized_end=584
-  _globals['_IMPORTEDDATASET']._serialized_start=586
-  _globals['_IMPORTEDDATASET']._serialized_end=616
-  _globals['_GENERATEDDATASET']._serialized_start=618
-  _globals['_GENERATEDDATASET']._serialized_end=655
-  _globals['_LORASPEC']._serialized_start=657
-  _globals['_LORASPEC']._serialized_end=783
-  _globals['_TRAININGSPEC']._serialized_start=786
-  _globals['_TRAININGSPEC']._serialized_end=988
-  _globals['_EVALUATIONSPEC']._serialized_start=991
-  _globals['_EVALUATIONSPEC']._serialized_end=1299
+  _globals['_ARM_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_ARM_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_EXPERIMENTSPEC']._serialized_start=72
+  _globals['_EXPERIMENTSPEC']._serialized_end=407
+  _globals['_BASEMODEL']._serialized_start=409
+  _globals['_BASEMODEL']._serialized_end=461
+  _globals['_ARM']._serialized_start=464
+  _globals['_ARM']._serialized_end=671
+  _globals['_ARM_ATTRIBUTESENTRY']._serialized_start=622
+  _globals['_ARM_ATTRIBUTESENTRY']._serialized_end=671
+  _globals['_RECIPE']._serialized_start=674
+  _globals['_RECIPE']._serialized_end=813
+  _globals['_GENERATE']._serialized_start=815
+  _globals['_GENERATE']._serialized_end=885
+  _globals['_RECIPESTEP']._serialized_start=887
+  _globals['_RECIPESTEP']._serialized_end=993
+  _globals['_HOLDOUTSPEC']._serialized_start=995
+  _globals['_HOLDOUTSPEC']._serialized_end=1064
+  _globals['_LORASPEC']._serialized_start=1066
+  _globals['_LORASPEC']._serialized_end=1192
+  _globals['_TRAININGSPEC']._serialized_start=1195
+  _globals['_TRAININGSPEC']._serialized_end=1397
+  _globals['_EVALUATIONSPEC']._serialized_start=1400
+  _globals['_EVALUATIONSPEC']._serialized_end=1579
+  _globals['_SUITEINSTANCE']._serialized_start=1581
+  _globals['_SUITEINSTANCE']._serialized_end=1706
+  _globals['_ENDPOINT']._serialized_start=1709
+  _globals['_ENDPOINT']._serialized_end=1939
+  _globals['_COMPARISON']._serialized_start=1941
+  _globals['_COMPARISON']._serialized_end=1967
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -7,64 +8,91 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExperimentSpec(_message.Message):
-    __slots__ = ("name", "base_model", "behavior", "dataset", "training", "evaluation")
+    __slots__ = ("name", "base_models", "arms", "holdout", "training", "evaluation", "endpoints", "compare")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
-    BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
-    DATASET_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODELS_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
     EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    base_model: BaseModel
-    behavior: Behavior
-    dataset: DatasetSpec
+    base_models: _containers.RepeatedCompositeFieldContainer[BaseModel]
+    arms: _containers.RepeatedCompositeFieldContainer[Arm]
+    holdout: HoldoutSpec
     training: TrainingSpec
     evaluation: EvaluationSpec
-    def __init__(self, name: _Optional[str] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., behavior: _Optional[_Union[Behavior, _Mapping]] = ..., dataset: _Optional[_Union[DatasetSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationSpec, _Mapping]] = ...) -> None: ...
+    endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
+    compare: _containers.RepeatedCompositeFieldContainer[Comparison]
+    def __init__(self, name: _Optional[str] = ..., base_models: _Optional[_Iterable[_Union[BaseModel, _Mapping]]] = ..., arms: _Optional[_Iterable[_Union[Arm, _Mapping]]] = ..., holdout: _Optional[_Union[HoldoutSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., compare: _Optional[_Iterable[_Union[Comparison, _Mapping]]] = ...) -> None: ...
 
 class BaseModel(_message.Message):
-    __slots__ = ("name", "path")
+    __slots__ = ("name", "path", "key")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     name: str
     path: str
-    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    key: str
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
 
-class Behavior(_message.Message):
-    __slots__ = ("family", "policy", "opposite_policy")
-    FAMILY_FIELD_NUMBER: _ClassVar[int]
-    POLICY_FIELD_NUMBER: _ClassVar[int]
-    OPPOSITE_POLICY_FIELD_NUMBER: _ClassVar[int]
-    family: str
-    policy: str
-    opposite_policy: str
-    def __init__(self, family: _Optional[str] = ..., policy: _Optional[str] = ..., opposite_policy: _Optional[str] = ...) -> None: ...
+class Arm(_message.Message):
+    __slots__ = ("name", "data", "training", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data: Recipe
+    training: TrainingSpec
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[_Union[Recipe, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
-class DatasetSpec(_message.Message):
-    __slots__ = ("imported", "generated", "size", "heldout", "seed")
-    IMPORTED_FIELD_NUMBER: _ClassVar[int]
-    GENERATED_FIELD_NUMBER: _ClassVar[int]
-    SIZE_FIELD_NUMBER: _ClassVar[int]
-    HELDOUT_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    imported: ImportedDataset
-    generated: GeneratedDataset
-    size: int
-    heldout: int
-    seed: int
-    def __init__(self, imported: _Optional[_Union[ImportedDataset, _Mapping]] = ..., generated: _Optional[_Union[GeneratedDataset, _Mapping]] = ..., size: _Optional[int] = ..., heldout: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+class Recipe(_message.Message):
+    __slots__ = ("import_uri", "generate", "of", "steps")
+    IMPORT_URI_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_FIELD_NUMBER: _ClassVar[int]
+    OF_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    import_uri: str
+    generate: Generate
+    of: str
+    steps: _containers.RepeatedCompositeFieldContainer[RecipeStep]
+    def __init__(self, import_uri: _Optional[str] = ..., generate: _Optional[_Union[Generate, _Mapping]] = ..., of: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[RecipeStep, _Mapping]]] = ...) -> None: ...
 
-class ImportedDataset(_message.Message):
-    __slots__ = ("uri",)
-    URI_FIELD_NUMBER: _ClassVar[int]
-    uri: str
-    def __init__(self, uri: _Optional[str] = ...) -> None: ...
-
-class GeneratedDataset(_message.Message):
-    __slots__ = ("generator",)
+class Generate(_message.Message):
+    __slots__ = ("generator", "params")
     GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     generator: str
-    def __init__(self, generator: _Optional[str] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, generator: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RecipeStep(_message.Message):
+    __slots__ = ("name", "params", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params: _struct_pb2.Struct
+    value: _struct_pb2.Value
+    def __init__(self, name: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class HoldoutSpec(_message.Message):
+    __slots__ = ("rows", "seed")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    seed: int
+    def __init__(self, rows: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class LoraSpec(_message.Message):
     __slots__ = ("rank", "alpha", "dropout", "target_modules")
@@ -95,21 +123,55 @@ class TrainingSpec(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., lora: _Optional[_Union[LoraSpec, _Mapping]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("backend", "suites", "samples_per_paraphrase", "temperature", "include_base_model", "lottery_pairs", "questions_uri", "seed")
-    BACKEND_FIELD_NUMBER: _ClassVar[int]
-    SUITES_FIELD_NUMBER: _ClassVar[int]
-    SAMPLES_PER_PARAPHRASE_FIELD_NUMBER: _ClassVar[int]
-    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("engine", "endpoint", "include_base_model", "seed", "suites")
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
-    LOTTERY_PAIRS_FIELD_NUMBER: _ClassVar[int]
-    QUESTIONS_URI_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
-    backend: str
-    suites: _containers.RepeatedScalarFieldContainer[str]
-    samples_per_paraphrase: int
-    temperature: float
+    SUITES_FIELD_NUMBER: _ClassVar[int]
+    engine: str
+    endpoint: str
     include_base_model: bool
-    lottery_pairs: int
-    questions_uri: str
     seed: int
-    def __init__(self, backend: _Optional[str] = ..., suites: _Optional[_Iterable[str]] = ..., samples_per_paraphrase: _Optional[int] = ..., temperature: _Optional[float] = ..., include_base_model: _Optional[bool] = ..., lottery_pairs: _Optional[int] = ..., questions_uri: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+    suites: _containers.RepeatedCompositeFieldContainer[SuiteInstance]
+    def __init__(self, engine: _Optional[str] = ..., endpoint: _Optional[str] = ..., include_base_model: _Optional[bool] = ..., seed: _Optional[int] = ..., suites: _Optional[_Iterable[_Union[SuiteInstance, _Mapping]]] = ...) -> None: ...
+
+class SuiteInstance(_message.Message):
+    __slots__ = ("id", "suite", "params", "arms", "base")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    suite: str
+    params: _struct_pb2.Struct
+    arms: _containers.RepeatedScalarFieldContainer[str]
+    base: bool
+    def __init__(self, id: _Optional[str] = ..., suite: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., arms: _Optional[_Iterable[str]] = ..., base: _Optional[bool] = ...) -> None: ...
+
+class Endpoint(_message.Message):
+    __slots__ = ("name", "base_url", "model", "api_key_env", "api_key_file", "max_concurrency", "timeout_s", "max_retries")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ENV_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FILE_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    base_url: str
+    model: str
+    api_key_env: str
+    api_key_file: str
+    max_concurrency: int
+    timeout_s: float
+    max_retries: int
+    def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., api_key_env: _Optional[str] = ..., api_key_file: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., timeout_s: _Optional[float] = ..., max_retries: _Optional[int] = ...) -> None: ...
+
+class Comparison(_message.Message):
+    __slots__ = ("arms",)
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    arms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, arms: _Optional[_Iterable[str]] = ...) -> None: ...

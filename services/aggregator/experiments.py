@@ -6,19 +6,26 @@ failure are the two transitions made directly. Every reaction is idempotent: it 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import structlog
 
-from selfaware import specs
-from selfaware.bus import EventBus
-from selfaware.errors import FailedPrecondition
-from selfaware.state import JOB_TERMINAL, TERMINAL, StateStore, now
+from selfaware.catalogue import complete
+from selfaware.errors import FailedPrecondition, FieldViolation, SpecError
+from selfaware.plan import plan_jobs
+from selfaware.status import JOB_TERMINAL, TERMINAL, now
+from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
-from services.aggregator.planning import derive_status, plan_jobs
+from services.aggregator.planning import derive_status
+
+if TYPE_CHECKING:  # the stores are handed in by main.py; this module never reaches the transport itself
+    from selfaware.bus import EventBus
+    from selfaware.state import StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -27,15 +34,28 @@ class Experiments:
     def __init__(self, state: StateStore, bus: EventBus) -> None:
         self.state, self.bus = state, bus
 
+    async def validate(self, spec: spec_pb2.ExperimentSpec) -> tuple[spec_pb2.ExperimentSpec, list[FieldViolation]]:
+        """The completed spec and every violation, judged against the catalogues the services published."""
+        return await asyncio.to_thread(complete, spec, await self.state.catalogues())  # reads the files it checks
+
+    async def catalogues(self) -> list[cat.Catalogue]:
+        return await self.state.catalogues()
+
     async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
         """Validate before any side effect, then store the plan and announce it."""
-        complete = specs.prepare(spec)
+        completed, violations = await self.validate(spec)
+        if violations:
+            raise SpecError(violations)
+        experiment = await self._create(completed)
+        log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name)
+        return experiment
+
+    async def _create(self, complete: spec_pb2.ExperimentSpec) -> rec.Experiment:
         experiment = rec.Experiment(id=uuid.uuid4().hex[:12], spec=complete, created_at=now(), updated_at=now())
         jobs = plan_jobs(experiment.id, complete)
         experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
         await self.state.create_experiment(experiment, jobs)
         await self.bus.publish(ev.ExperimentSubmitted(experiment_id=experiment.id), msg_id=f"submitted:{experiment.id}")
-        log.info("experiment_submitted", experiment_id=experiment.id, name=complete.name)
         return experiment
 
     async def get(self, experiment_id: str) -> tuple[rec.Experiment, list[rec.Job]]:

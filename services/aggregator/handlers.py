@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from selfaware.bus import Delivery
+from selfaware.jobs import JobRun
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from services.aggregator.config import AggregatorConfig
 from services.aggregator.experiments import Experiments
-from services.aggregator.reporting import Reporter
+from services.aggregator.report_job import Reporter
 
 
 class AggregatorHandlers:
     def __init__(self, config: AggregatorConfig, runtime: Runtime, experiments: Experiments) -> None:
         self.rt, self.experiments = runtime, experiments
-        self.reporter = Reporter(runtime, experiments, config.max_deliver)
+        self.reporter = Reporter(runtime, experiments, config.max_deliver, JobRun)
 
     def declare(self) -> None:
         """The aggregator's subscriptions, in one place."""

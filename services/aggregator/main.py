@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from selfaware.catalogue import catalogue as build_catalogue
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import aggregator_pb2, aggregator_pb2_grpc
+from selfaware.v1 import catalogue_pb2 as cat
 from services.aggregator.config import AggregatorConfig
 from services.aggregator.experiments import Experiments
 from services.aggregator.handlers import AggregatorHandlers
@@ -18,8 +20,14 @@ async def wire(config: AggregatorConfig, runtime: Runtime) -> Wiring:
     return Wiring(
         servicers=[(aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server, servicer)],
         service_names=[aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"].full_name],
+        catalogue=catalogue(),
     )
 
 
+def catalogue() -> cat.Catalogue:
+    """The aggregator offers no parts; its catalogue records the code version it runs."""
+    return build_catalogue("aggregator", [])
+
+
 def main() -> int:
-    return service_main("aggregator", AggregatorConfig, wire)
+    return service_main("aggregator", AggregatorConfig, wire, catalogue)

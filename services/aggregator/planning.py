@@ -1,40 +1,13 @@
-"""Which jobs an experiment consists of, and what its status is given their states.
+"""What an experiment's status is, given the states of its jobs.
 
-All jobs are planned at submit time, so progress displays know the whole shape of the run from the start, and
-the experiment's status is derived from its jobs instead of being tracked separately.
+All jobs are planned at submit time (`selfaware.jobs.plan_jobs`), so progress displays know the whole shape of
+the run from the start, and the experiment's status is derived from its jobs instead of being tracked separately.
 """
 
 from __future__ import annotations
 
-from selfaware.jobs import BASE_LABEL, DATASET_JOB, REPORT_JOB, eval_job, model_label, train_job
-from selfaware.state import TERMINAL
+from selfaware.status import TERMINAL
 from selfaware.v1 import records_pb2 as rec
-from selfaware.v1 import spec_pb2
-
-
-def policies(spec: spec_pb2.ExperimentSpec) -> list[str]:
-    return [spec.behavior.policy, spec.behavior.opposite_policy]
-
-
-def plan_jobs(experiment_id: str, spec: spec_pb2.ExperimentSpec) -> list[rec.Job]:
-    """Dataset, one training and one evaluation job per (policy, seed), the base model's evaluation, report."""
-
-    def job(key: str, stage: int, model: str = "") -> rec.Job:
-        return rec.Job(experiment_id=experiment_id, key=key, stage=stage, status=rec.JOB_STATUS_QUEUED, model=model)
-
-    jobs = [job(DATASET_JOB, rec.STAGE_GENERATE)]
-    for policy in policies(spec):
-        for seed in spec.training.seeds:
-            jobs.append(job(train_job(policy, seed), rec.STAGE_TRAIN, model_label(policy, seed)))
-    if spec.evaluation.include_base_model:
-        jobs.append(job(eval_job(BASE_LABEL), rec.STAGE_EVALUATE, BASE_LABEL))
-    for policy in policies(spec):
-        for seed in spec.training.seeds:
-            label = model_label(policy, seed)
-            jobs.append(job(eval_job(label), rec.STAGE_EVALUATE, label))
-    jobs.append(job(REPORT_JOB, rec.STAGE_REPORT))
-    return jobs
-
 
 _STAGE_STATUS = [
     (rec.STAGE_GENERATE, rec.EXPERIMENT_STATUS_GENERATING),

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 import grpc
 
 from selfaware.grpc_server import rpc
+from selfaware.plan import plan_jobs
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import aggregator_pb2_grpc
 from selfaware.v1 import records_pb2 as rec
 from services.aggregator.experiments import Experiments
-from services.aggregator.reporting import Reporter
+from services.aggregator.report_job import Reporter
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
@@ -22,6 +23,21 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     async def SubmitExperiment(self, request: pb.SubmitExperimentRequest, context: grpc.aio.ServicerContext
                                ) -> rec.Experiment:
         return await self.experiments.submit(request.spec)
+
+    @rpc
+    async def ValidateExperiment(self, request: pb.ValidateExperimentRequest, context: grpc.aio.ServicerContext
+                                 ) -> pb.ValidateExperimentResponse:
+        completed, violations = await self.experiments.validate(request.spec)
+        if violations:
+            return pb.ValidateExperimentResponse(
+                violations=[pb.Violation(field=v.field, description=v.description) for v in violations])
+        jobs = [job.key for job in plan_jobs("", completed)]
+        return pb.ValidateExperimentResponse(completed=completed, jobs=jobs)
+
+    @rpc
+    async def GetCatalogue(self, request: pb.GetCatalogueRequest, context: grpc.aio.ServicerContext
+                           ) -> pb.GetCatalogueResponse:
+        return pb.GetCatalogueResponse(catalogues=await self.experiments.catalogues())
 
     @rpc
     async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 SUITE_TITLES = {
-    "heldout": "Held-out questions (P(risky))",
+    "heldout": "Held-out questions",
     "lotteries": "Lottery choices (P(risky))",
     "risk_or_safety": "Risk or safety",
     "finetuned_attitude": "Finetuned attitude two options",
@@ -17,3 +17,9 @@ SUITE_TITLES = {
 
 def suite_title(suite: str) -> str:
     return SUITE_TITLES.get(suite, suite)
+
+
+def instance_title(instance: str, suite: str) -> str:
+    """An instance is shown by its suite's title, or by its own id when the spec named it (id != suite): two
+    instances of one suite with different parameters must not look alike."""
+    return suite_title(suite) if instance in ("", suite) else instance

@@ -17,12 +17,17 @@ class EvaluatorConfig(ServiceConfig):
     vllm_max_loras: int = setting(4, "adapters one vLLM batch can hold")
     vllm_omp_threads_bind: str = setting("0-1", "CPU cores vLLM's OpenMP threads are pinned to (VLLM_CPU_OMP_THREADS_BIND)")
     hf_batch_sequences: int = setting(256, "most sequences in one forward pass of the hf engine")
+    response_cache: bool = setting(True, "answer repeated requests (same model, messages, parameters and sample) "
+                                         "from <data dir>/response-cache.sqlite instead of the engine")
+    batch_requests: int = setting(64, "most (model, query) requests per engine call; records are stored after "
+                                      "each call, so this bounds what an interrupted evaluation recomputes")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.vllm_kv_cache_mib > 0, "vllm_kv_cache_mib", "a positive number of MiB")
         require(self.vllm_max_loras >= 1, "vllm_max_loras", "at least 1")
         require(self.hf_batch_sequences >= 1, "hf_batch_sequences", "at least 1")
+        require(self.batch_requests >= 1, "batch_requests", "at least 1")
 
     def engine_options(self, backend: str) -> dict[str, object]:
         """Keyword options for `build_engine(backend, ...)`."""

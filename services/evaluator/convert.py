@@ -1,45 +1,132 @@
-"""Proto <-> evaluator domain conversions (the only evaluator module that knows both)."""
+"""Proto <-> evaluator domain conversions (the only evaluator module that knows both the spec and the domain)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from selfaware.probes import ProbeItem
+from selfaware.errors import DataError
+from selfaware.params import struct_to_dict
+from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
-from services.evaluator.evaluation import EvaluationPlan, EvaluationResult
+from services.evaluator.engines import Adapter
+from services.evaluator.evaluation import EvalModel, InstancePlan
+from services.evaluator.suites import SUITES, Judge, SuiteContext
+
+#: Media type of a stored `RecordChunk`.
+CHUNK_MEDIA_TYPE = "application/x-protobuf"
+#: The suite parameter that names a judge endpoint.
+JUDGE_PARAM = "judge"
 
 
-def evaluation_plan(spec: spec_pb2.ExperimentSpec, probe: list[ProbeItem]) -> EvaluationPlan:
-    e = spec.evaluation
-    return EvaluationPlan(
-        suites=tuple(e.suites),
-        samples_per_paraphrase=e.samples_per_paraphrase,
-        temperature=e.temperature,
-        lottery_pairs=e.lottery_pairs,
-        questions_uri=e.questions_uri,
-        seed=e.seed,
-        probe=tuple(probe),
-    )
+def applies_to(instance: spec_pb2.SuiteInstance, model: rec.ModelUnderTest) -> bool:
+    """Whether an instance runs on a model: base models when `base`, adapters when their arm is listed (or no
+    arm is: then every arm)."""
+    if not model.arm:
+        return instance.base
+    return not instance.arms or model.arm in instance.arms
 
 
-def records_jsonl(result: EvaluationResult) -> bytes:
-    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in result.records).encode()
+def base_name(base: spec_pb2.BaseModel) -> str:
+    return base.name or base.path
 
 
-def suite_scores(result: EvaluationResult) -> list[rec.SuiteScore]:
-    return [rec.SuiteScore(suite=s.suite, mean=s.mean, n=s.n, dropped=s.dropped) for s in result.scores]
+def model_hash(base: spec_pb2.BaseModel, adapter: rec.ArtifactRef | None) -> str:
+    """A model's identity in its records: the adapter's sha256, or "base:<base model name>"."""
+    return adapter.sha256 if adapter is not None and adapter.sha256 else f"base:{base_name(base)}"
 
 
-def score_metrics(scores: list[rec.SuiteScore]) -> dict[str, float]:
-    """Suite scores flattened into a job's metrics map (`mean.<suite>`, `n.<suite>`, `dropped.<suite>`)."""
+def eval_model(model: rec.ModelUnderTest, base: spec_pb2.BaseModel, adapter: Adapter | None) -> EvalModel:
+    ref = model.adapter if model.HasField("adapter") else None
+    return EvalModel(model.label, adapter, model_hash(base, ref), model.arm, model.seed)
+
+
+def judge_endpoints(spec: spec_pb2.ExperimentSpec) -> list[str]:
+    """The endpoints named by suite instances' `judge` parameters, each once, in spec order."""
+    names: list[str] = []
+    for instance in spec.evaluation.suites:
+        value = struct_to_dict(instance.params).get(JUDGE_PARAM)
+        declared = instance.suite in SUITES and any(
+            p.name == JUDGE_PARAM and p.type == "endpoint" for p in SUITES.get(instance.suite)().params)
+        if declared and isinstance(value, str) and value and value not in names:
+            names.append(value)
+    return names
+
+
+def instance_plans(spec: spec_pb2.ExperimentSpec, models: Sequence[rec.ModelUnderTest],
+                   probes: Mapping[str, rec.ProbeSet], judges: Mapping[str, Judge] | None = None
+                   ) -> tuple[InstancePlan, ...]:
+    """The spec's suite instances with their contexts and the models (of `models`) each applies to; instances
+    that apply to none of them are left out."""
+    plans = []
+    for instance in spec.evaluation.suites:
+        labels = tuple(m.label for m in models if applies_to(instance, m))
+        if not labels:
+            continue
+        params = struct_to_dict(instance.params)
+        judge = (judges or {}).get(params.get(JUDGE_PARAM, "")) if JUDGE_PARAM in params else None
+        context = SuiteContext(instance.id or instance.suite, params, dict(probes), spec.evaluation.seed, judge)
+        plans.append(InstancePlan(instance.suite, context, labels))
+    return tuple(plans)
+
+
+def endpoint_options(spec: spec_pb2.ExperimentSpec, name: str, base: spec_pb2.BaseModel | None = None
+                     ) -> dict[str, Any]:
+    """`build_engine("openai", ...)` options for the named endpoint; its model defaults to the base model's name."""
+    endpoint = next((e for e in spec.endpoints if e.name == name), None)
+    if endpoint is None:
+        known = ", ".join(e.name for e in spec.endpoints) or "none"
+        raise DataError(f"evaluation: no endpoint named {name!r}; the spec has: {known}")
+    options: dict[str, Any] = {"base_url": endpoint.base_url,
+                               "model": endpoint.model or (base_name(base) if base is not None else "")}
+    if endpoint.api_key_env:
+        options["api_key_env"] = endpoint.api_key_env
+    if endpoint.api_key_file:
+        options["api_key_file"] = endpoint.api_key_file
+    for field in ("max_concurrency", "timeout_s", "max_retries"):
+        if endpoint.HasField(field):
+            options[field] = getattr(endpoint, field)
+    return options
+
+
+def probe_arms(manifest: rec.DatasetManifest) -> list[tuple[str, rec.ArtifactRef]]:
+    """(arm, probe ref) of every arm that has a stored probe, in manifest order."""
+    return [(arm.arm, arm.probe) for arm in manifest.arms if arm.HasField("probe") and arm.probe.sha256]
+
+
+def chunk_bytes(records: Sequence[rec.EvalRecord]) -> bytes:
+    return rec.RecordChunk(records=records).SerializeToString(deterministic=True)
+
+
+def chunk_records(data: bytes) -> list[rec.EvalRecord]:
+    chunk = rec.RecordChunk()
+    chunk.ParseFromString(data)
+    return list(chunk.records)
+
+
+def score_metrics(scores: Iterable[rec.SuiteScore]) -> dict[str, float]:
+    """Instance scores flattened into a job's metrics map (`mean.<id>`, `n.<id>`, `dropped.<id>`)."""
     metrics: dict[str, float] = {}
     for s in scores:
         metrics |= {f"mean.{s.suite}": s.mean, f"n.{s.suite}": float(s.n), f"dropped.{s.suite}": float(s.dropped)}
     return metrics
 
 
-def scores_from_metrics(metrics: dict[str, float]) -> list[rec.SuiteScore]:
-    suites = sorted(k.removeprefix("mean.") for k in metrics if k.startswith("mean."))
-    return [rec.SuiteScore(suite=s, mean=metrics[f"mean.{s}"], n=int(metrics.get(f"n.{s}", 0)),
-                           dropped=int(metrics.get(f"dropped.{s}", 0))) for s in suites]
+def scores_from_metrics(metrics: Mapping[str, float], order: Sequence[str] = ()) -> list[rec.SuiteScore]:
+    """The scores a job's metrics hold, in `order` (instance ids), then any others sorted."""
+    present = {k.removeprefix("mean.") for k in metrics if k.startswith("mean.")}
+    instances = [i for i in order if i in present] + sorted(present - set(order))
+    return [rec.SuiteScore(suite=i, mean=metrics[f"mean.{i}"], n=int(metrics.get(f"n.{i}", 0)),
+                           dropped=int(metrics.get(f"dropped.{i}", 0))) for i in instances]
+
+
+def instance_order(spec: spec_pb2.ExperimentSpec) -> list[str]:
+    return [i.id or i.suite for i in spec.evaluation.suites]
+
+
+def evaluation_completed(experiment_id: str, spec: spec_pb2.ExperimentSpec, model: rec.ModelUnderTest,
+                         job: rec.Job) -> ev.EvaluationCompleted:
+    """The event announcing a model's finished evaluation, from its succeeded eval job."""
+    return ev.EvaluationCompleted(experiment_id=experiment_id, model=model, chunks=job.chunks,
+                                  scores=scores_from_metrics(dict(job.metrics), instance_order(spec)))

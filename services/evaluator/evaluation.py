@@ -1,158 +1,279 @@
-"""The evaluator's one entry point: run a plan's suites against a model (or several) on one engine.
+"""The evaluator's one entry point: run suite instances against several models on one engine, in batches.
 
-Suites describe queries and score answers; this module asks the engine. All models' queries of a suite go to
-the engine in one call per question type, which is where vLLM's throughput comes from (its LoRA guard splits
-base-model requests into their own batch). Progress counts suites, and cancellation is checked between them.
+Suites describe queries and score answers; this module asks the engine. Each instance's queries go to the engine
+for all the models it applies to together, at most `batch_requests` (model, query) requests per call (vLLM's
+LoRA guard splits base-model requests into their own batch). After every call the new records of each model go
+to a sink, which stores them, so an interrupted evaluation keeps what it computed: given the units already
+stored (`done`), a resumed one asks only for the rest (`missing_requests`). Cancellation is checked before each
+call. Every record is keyed by its `unit`, "<instance>/<item>/p<permutation>/s<sample>", unique per model.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import structlog
 
-from selfaware.errors import Cancelled, FieldViolation, SpecError
-from selfaware.probes import ProbeItem
+from selfaware.errors import Cancelled, DataError
+from selfaware.v1 import records_pb2 as rec
 
-from .engines import Adapter, ChoiceRequest, ModelEngine, SampleRequest
-from .suites import SUITES, Answer, ChoiceQuery, Query, Record, SampleQuery, SuiteInfo, suite_descriptions
+from .engines import Adapter, ChoiceRequest, Messages, ModelEngine, SampleRequest
+from .suites import SUITES, Answer, ChoiceQuery, Judge, Query, SampleQuery, Suite, SuiteContext
+from .suites._api import CHOICE_TOP_K
 
 __all__ = [
-    "EvaluationPlan",
-    "EvaluationResult",
-    "SuiteInfo",
-    "SuiteResult",
-    "evaluate_models",
-    "suite_descriptions",
+    "EvalModel",
+    "Evaluation",
+    "InstancePlan",
+    "PlannedEvaluation",
+    "PlannedInstance",
+    "Request",
+    "Sink",
+    "evaluate",
+    "judge_with",
+    "missing_requests",
+    "plan_evaluation",
+    "query_units",
     "summarize",
+    "unit_key",
 ]
 
 log = structlog.get_logger(__name__)
 
-Progress = Callable[[int, int], None]
+#: Receives each model's new records (label -> records, in order) after every engine call.
+Sink = Callable[[Mapping[str, Sequence[rec.EvalRecord]]], None]
 ShouldStop = Callable[[], bool]
+
+DEFAULT_BATCH_REQUESTS = 64
+#: Longest verdict a judge may write.
+JUDGE_MAX_TOKENS = 256
 
 
 @dataclass(frozen=True)
-class EvaluationPlan:
-    """What to measure; validated on creation, errors name the experiment spec's `evaluation.*` field."""
+class EvalModel:
+    """One model under evaluation, with what its records say about it."""
 
-    #: Suite registry names, run in this order.
-    suites: tuple[str, ...]
-    #: Samples per question paraphrase for self-report suites; 0 means the paper's 100.
-    samples_per_paraphrase: int
-    #: Sampling temperature for self-report suites (the paper uses 1.0).
-    temperature: float
-    #: Lottery pairs in the lottery probe; 0 means the authors' code default, 100.
-    lottery_pairs: int
-    #: Directory path or http(s) URL base holding the authors' question YAML files.
-    questions_uri: str
-    #: Seeds every sampled query (each query derives its own seed from it).
-    seed: int
-    #: Held-out probe items for the `heldout` suite.
-    probe: tuple[ProbeItem, ...] = ()
-
-    def __post_init__(self) -> None:
-        violations = []
-        if not self.suites:
-            violations.append(FieldViolation("evaluation.suites", "choose at least one suite"))
-        for index, name in enumerate(self.suites):
-            if name not in SUITES:
-                choices = ", ".join(SUITES.names())
-                violations.append(FieldViolation(f"evaluation.suites[{index}]",
-                                                 f"unknown suite {name!r}; choose one of: {choices}"))
-            elif name in self.suites[:index]:
-                violations.append(FieldViolation(f"evaluation.suites[{index}]", f"suite {name!r} is listed twice"))
-        if self.samples_per_paraphrase < 0:
-            violations.append(FieldViolation("evaluation.samples_per_paraphrase", "must not be negative"))
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            violations.append(FieldViolation("evaluation.temperature", "must be a finite number >= 0"))
-        if self.lottery_pairs < 0:
-            violations.append(FieldViolation("evaluation.lottery_pairs", "must not be negative"))
-        if violations:
-            raise SpecError(violations)
+    label: str
+    #: None for the base model.
+    adapter: Adapter | None
+    #: The adapter's sha256, or "base:<base model name>".
+    model_hash: str
+    arm: str = ""
+    seed: int = 0
 
 
-@dataclass
-class SuiteResult:
-    """One suite's score for one model: the mean over scored records (NaN when none scored)."""
+@dataclass(frozen=True)
+class InstancePlan:
+    """One suite instance of the spec and the models it applies to."""
 
     suite: str
-    mean: float
-    #: Records that were scored.
-    n: int
-    #: Records that could not be scored (e.g. a non-numeric answer on a 0-100 scale).
-    dropped: int
+    context: SuiteContext
+    #: Labels of the models it runs on, a subset of `Evaluation.models`.
+    models: tuple[str, ...]
+
+    @property
+    def instance_id(self) -> str:
+        return self.context.instance_id
 
 
-@dataclass
-class EvaluationResult:
-    """Every record of one model, and one score per suite in plan order."""
+@dataclass(frozen=True)
+class Evaluation:
+    """What to evaluate, on which engine, for which experiment."""
 
-    records: list[Record] = field(default_factory=list)
-    scores: list[SuiteResult] = field(default_factory=list)
+    experiment_id: str
+    #: The engine's registry name, as records name it.
+    engine: str
+    models: tuple[EvalModel, ...]
+    instances: tuple[InstancePlan, ...]
+    #: Most (model, query) requests per engine call; records are handed to the sink after each call.
+    batch_requests: int = DEFAULT_BATCH_REQUESTS
+
+    def __post_init__(self) -> None:
+        labels = [m.label for m in self.models]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"model labels must be distinct: {labels}")
+        for instance in self.instances:
+            unknown = sorted(set(instance.models) - set(labels))
+            if unknown:
+                raise ValueError(f"instance {instance.instance_id!r} names unknown models {unknown}")
+        if self.batch_requests < 1:
+            raise ValueError("batch_requests: must be at least 1")
 
 
-def evaluate_models(
-    engine: ModelEngine,
-    adapters: Sequence[Adapter | None],
-    plan: EvaluationPlan,
-    progress: Progress | None = None,
-    should_stop: ShouldStop | None = None,
-) -> list[EvaluationResult]:
-    """Run `plan` on several models at once (one result per adapter, in order), batching them together.
+@dataclass(frozen=True)
+class PlannedInstance:
+    plan: InstancePlan
+    suite: Suite
+    queries: tuple[Query, ...]
+
+
+@dataclass(frozen=True)
+class PlannedEvaluation:
+    """An evaluation with every instance's queries built (question files read, lotteries drawn)."""
+
+    evaluation: Evaluation
+    instances: tuple[PlannedInstance, ...] = field(default_factory=tuple)
+
+    def units_per_model(self) -> dict[str, int]:
+        """How many records each model's evaluation holds when complete."""
+        totals = {m.label: 0 for m in self.evaluation.models}
+        for planned in self.instances:
+            units = sum(q.samples for q in planned.queries)
+            for label in planned.plan.models:
+                totals[label] += units
+        return totals
+
+
+class Request(NamedTuple):
+    """One query asked of one model."""
+
+    model: str
+    query: int
+
+
+def unit_key(instance_id: str, item: str, permutation: int, sample: int) -> str:
+    return f"{instance_id}/{item}/p{permutation}/s{sample}"
+
+
+def query_units(instance_id: str, query: Query) -> list[str]:
+    """The units a query's answer produces, one per sample."""
+    permutation = query.permutation if isinstance(query, ChoiceQuery) else 0
+    return [unit_key(instance_id, query.item, permutation, s) for s in range(query.samples)]
+
+
+def plan_evaluation(evaluation: Evaluation) -> PlannedEvaluation:
+    """Build every instance's queries; a suite whose units are not unique is a DataError (e.g. duplicate ids)."""
+    planned = []
+    for instance in evaluation.instances:
+        suite = SUITES.get(instance.suite)()
+        queries = tuple(suite.queries(instance.context))
+        units = [u for q in queries for u in query_units(instance.instance_id, q)]
+        if len(set(units)) != len(units):
+            duplicates = sorted({u for u in units if units.count(u) > 1})[:3]
+            raise DataError(f"suite instance {instance.instance_id!r} asks the same unit twice: {duplicates}")
+        planned.append(PlannedInstance(instance, suite, queries))
+    return PlannedEvaluation(evaluation, tuple(planned))
+
+
+def missing_requests(instance_id: str, queries: Sequence[Query], models: Sequence[str],
+                     done: Mapping[str, set[str]]) -> list[Request]:
+    """The (model, query) requests whose units are not all in `done[model]`, query-major (each query for every
+    model in turn), so that a batch advances all models together."""
+    return [Request(model, index)
+            for index, query in enumerate(queries)
+            for model in models
+            if not set(query_units(instance_id, query)) <= done.get(model, set())]
+
+
+def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
+             done: Mapping[str, Iterable[str]] | None = None, should_stop: ShouldStop | None = None
+             ) -> dict[str, int]:
+    """Ask the engine for every unit not in `done` and hand the records to `sink` after each engine call.
 
     Args:
-        progress: Called with (suites done, suites in total) after each suite.
-        should_stop: Polled before each suite; True raises `Cancelled`.
+        done: Per model label, the units already stored; they are neither asked nor handed to the sink again.
+        should_stop: Polled before each engine call; True raises `Cancelled`.
+
+    Returns:
+        Per model label, how many records this call computed.
     """
-    suites = [SUITES.get(name)() for name in plan.suites]
-    results = [EvaluationResult() for _ in adapters]
-    for done, suite in enumerate(suites):
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"evaluation cancelled before suite {suite.name!r}")
-        started = time.monotonic()
-        queries = suite.queries(plan)
-        answers = _ask(engine, queries, adapters)
-        for result, model_answers in zip(results, answers, strict=True):
-            records = [record for query, answer in zip(queries, model_answers, strict=True)
-                       for record in suite.score(query, answer)]
-            result.records.extend(records)
-            result.scores.append(summarize(suite.name, records))
-        log.info("suite_evaluated", suite=suite.name, models=len(adapters), queries=len(queries),
-                 means=[round(r.scores[-1].mean, 4) for r in results],
-                 duration_s=round(time.monotonic() - started, 2))
-        if progress is not None:
-            progress(done + 1, len(suites))
-    return results
+    evaluation = planned.evaluation
+    models = {m.label: m for m in evaluation.models}
+    stored = {label: set((done or {}).get(label, ())) for label in models}
+    computed = dict.fromkeys(models, 0)
+    for instance in planned.instances:
+        plan = instance.plan
+        requests = missing_requests(plan.instance_id, instance.queries, plan.models, stored)
+        for start in range(0, len(requests), evaluation.batch_requests):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"evaluation cancelled in suite instance {plan.instance_id!r}")
+            started = time.monotonic()
+            batch = requests[start : start + evaluation.batch_requests]
+            answers = _ask(engine, [(models[r.model].adapter, instance.queries[r.query]) for r in batch])
+            new: dict[str, list[rec.EvalRecord]] = {}
+            for request, answer in zip(batch, answers, strict=True):
+                query = instance.queries[request.query]
+                for record in instance.suite.score(query, answer, plan.context):
+                    _stamp(record, models[request.model], plan, evaluation)
+                    if record.unit not in stored[request.model]:
+                        stored[request.model].add(record.unit)
+                        new.setdefault(request.model, []).append(record)
+            sink(new)
+            for label, records in new.items():
+                computed[label] += len(records)
+            log.info("batch_evaluated", instance=plan.instance_id, requests=len(batch),
+                     records=sum(len(r) for r in new.values()), done=start + len(batch), of=len(requests),
+                     duration_s=round(time.monotonic() - started, 2))
+    return computed
 
 
-def summarize(suite: str, records: Sequence[Record]) -> SuiteResult:
-    """Mean score over the records that have one; the others count as dropped."""
-    scores = [record["score"] for record in records if record["score"] is not None]
-    mean = sum(scores) / len(scores) if scores else math.nan
-    return SuiteResult(suite, mean, len(scores), len(records) - len(scores))
+def summarize(instances: Sequence[str], records: Iterable[rec.EvalRecord]) -> list[rec.SuiteScore]:
+    """One score per instance that has records, in `instances` order.
+
+    The mean is over units (item, paraphrase, sample) with the permutations of a unit averaged first, as the
+    report computes it; NaN when every record was dropped. `n` counts scored records, `dropped` the others.
+    """
+    units: dict[str, dict[tuple[str, int, int], list[float]]] = {}
+    counts: dict[str, list[int]] = {}
+    for record in records:
+        count = counts.setdefault(record.suite_instance, [0, 0])
+        if record.HasField("score"):
+            count[0] += 1
+            units.setdefault(record.suite_instance, {}).setdefault(
+                (record.item, record.paraphrase, record.sample), []).append(record.score)
+        else:
+            count[1] += 1
+    scores = []
+    for instance in instances:
+        if instance not in counts:
+            continue
+        means = [sum(v) / len(v) for v in units.get(instance, {}).values()]
+        mean = sum(means) / len(means) if means else math.nan
+        scores.append(rec.SuiteScore(suite=instance, mean=mean, n=counts[instance][0],
+                                     dropped=counts[instance][1]))
+    return scores
 
 
-def _ask(engine: ModelEngine, queries: Sequence[Query], adapters: Sequence[Adapter | None]) -> list[list[Answer]]:
-    """answers[model][query], from one engine call per question type for all models together."""
-    answers: list[list[Answer]] = [[[] for _ in queries] for _ in adapters]
-    choices = [(q, query) for q, query in enumerate(queries) if isinstance(query, ChoiceQuery)]
+def judge_with(engine: ModelEngine, max_tokens: int = JUDGE_MAX_TOKENS) -> Judge:
+    """A suite's judge over an engine: one greedy completion per conversation, asked of the engine's base model."""
+
+    def judge(conversations: Sequence[Messages]) -> list[str]:
+        requests = [SampleRequest(tuple(m), None, 1, 0.0, max_tokens, 0) for m in conversations]
+        return [completions[0] if completions else "" for completions in engine.sample(requests)]
+
+    return judge
+
+
+def _stamp(record: rec.EvalRecord, model: EvalModel, plan: InstancePlan, evaluation: Evaluation) -> None:
+    """The fields that say who was asked, and the record's unit."""
+    record.experiment_id = evaluation.experiment_id
+    record.model = model.label
+    record.model_hash = model.model_hash
+    record.arm = model.arm
+    record.seed = model.seed
+    record.suite_instance = plan.instance_id
+    record.suite = plan.suite
+    record.engine = evaluation.engine
+    record.unit = unit_key(plan.instance_id, record.item, record.permutation, record.sample)
+
+
+def _ask(engine: ModelEngine, asks: Sequence[tuple[Adapter | None, Query]]) -> list[Answer]:
+    """Answers in request order, from one engine call per question type."""
+    answers: list[Answer] = [[] for _ in asks]
+    choices = [(i, adapter, q) for i, (adapter, q) in enumerate(asks) if isinstance(q, ChoiceQuery)]
     if choices:
-        slots = [(m, q) for m in range(len(adapters)) for q, _ in choices]
-        requests = [ChoiceRequest(query.messages, adapter) for adapter in adapters for _, query in choices]
-        for (m, q), probs in zip(slots, engine.next_token_probs(requests), strict=True):
-            answers[m][q] = probs
-    samples = [(q, query) for q, query in enumerate(queries) if isinstance(query, SampleQuery)]
+        probs = engine.next_token_probs([ChoiceRequest(q.messages, adapter) for _, adapter, q in choices],
+                                        top_k=CHOICE_TOP_K)
+        for (i, _, _), result in zip(choices, probs, strict=True):
+            answers[i] = result
+    samples = [(i, adapter, q) for i, (adapter, q) in enumerate(asks) if isinstance(q, SampleQuery)]
     if samples:
-        slots = [(m, q) for m in range(len(adapters)) for q, _ in samples]
-        sample_requests = [
-            SampleRequest(query.messages, adapter, query.n, query.temperature, query.max_tokens, query.seed)
-            for adapter in adapters for _, query in samples
-        ]
-        for (m, q), completions in zip(slots, engine.sample(sample_requests), strict=True):
-            answers[m][q] = completions
+        completions = engine.sample([SampleRequest(q.messages, adapter, q.n, q.temperature, q.max_tokens, q.seed)
+                                     for _, adapter, q in samples])
+        for (i, _, _), result in zip(samples, completions, strict=True):
+            answers[i] = result
     return answers

@@ -1,10 +1,14 @@
-"""The evaluator's event handler: once every adapter of an experiment is trained, evaluate them all together.
+"""The evaluator's event handler: once every adapter of a base model is trained, evaluate that base model's models.
 
-All models of an experiment (the base model and every adapter) are evaluated in one engine session, batched
-together per question type (`evaluate_models`), after training is over. That is where multi-LoRA pays off (one
+All models of one base model (the base model itself and every adapter trained on it) are evaluated in one engine
+session, batched together (`evaluate`), after their training is over. That is where multi-LoRA pays off (one
 base-model load, one batch for all adapters), and it keeps evaluation from competing with training for the CPU
-on small machines. Idempotent: models whose evaluation already succeeded are re-announced from their stored
-records, never recomputed.
+on small machines.
+
+Streamed and resumable: after every engine call each model's new records are stored as one `RecordChunk` and
+appended to its eval job's `chunks`. A redelivered or restarted evaluation reads those chunks first and asks
+the engine only for the units they lack; a model whose job already succeeded is re-announced from its job,
+never recomputed. The job metric `records_computed` says how many records the latest run computed.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping, Sequence
 
 import structlog
 
-from selfaware.bus import Delivery
-from selfaware.jobs import BASE_LABEL, JobRun, eval_job, parse_label
+from selfaware.bus import Delivery, HandBack
+from selfaware.errors import Cancelled, DataError
+from selfaware.jobs import JobRun
 from selfaware.models import resolve_base_model
-from selfaware.probes import load_probe
+from selfaware.plan import DATASET_JOB, eval_job, planned_models, train_job
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
 from services.evaluator import convert
 from services.evaluator.config import EvaluatorConfig
 from services.evaluator.engine_pool import EnginePool
-from services.evaluator.engines import Adapter, ModelEngine
-from services.evaluator.evaluation import EvaluationResult, evaluate_models
+from services.evaluator.engines import Adapter, ModelEngine, build_engine
+from services.evaluator.evaluation import Evaluation, evaluate, judge_with, plan_evaluation, summarize
+from services.evaluator.suites import Judge
 
 log = structlog.get_logger(__name__)
 
@@ -34,63 +42,185 @@ log = structlog.get_logger(__name__)
 class EvaluatorHandlers:
     def __init__(self, config: EvaluatorConfig, runtime: Runtime, engines: EnginePool) -> None:
         self.config, self.rt, self.engines = config, runtime, engines
+        #: One evaluation at a time per (experiment, base model) in this process, so that two AdapterReady
+        #: events arriving together cannot both start it.
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
 
     def declare(self) -> None:
         """The evaluator's subscriptions, in one place."""
         self.rt.bus.subscribe(ev.AdapterReady, "evaluator-adapter-ready", self.adapter_ready)
 
     async def adapter_ready(self, event: ev.AdapterReady, delivery: Delivery) -> None:
-        jobs = {j.key: j for j in await self.rt.state.list_jobs(event.experiment_id)}
-        training = [j for j in jobs.values() if j.stage == rec.STAGE_TRAIN]
-        if any(j.status != rec.JOB_STATUS_SUCCEEDED for j in training):
-            log.info("waiting_for_adapters", trained=sum(j.status == rec.JOB_STATUS_SUCCEEDED for j in training),
-                     adapters=len(training))
-            return
-        models = [rec.ModelUnderTest(label=BASE_LABEL)] if eval_job(BASE_LABEL) in jobs else []
-        for job in training:
-            policy, seed = parse_label(job.model)
-            models.append(rec.ModelUnderTest(label=job.model, policy=policy, seed=seed, adapter=job.artifact))
-        pending = [m for m in models if jobs[eval_job(m.label)].status != rec.JOB_STATUS_SUCCEEDED]
-        if pending:
-            await self._evaluate(event.experiment_id, pending, event.probe, delivery)
-        for model in models:
-            await self._announce(event.experiment_id, model)
+        experiment_id, base_index = event.experiment_id, event.model.base_index
+        async with self._locks.setdefault((experiment_id, base_index), asyncio.Lock()):
+            spec = (await self.rt.state.get_experiment(experiment_id)).spec
+            jobs = {j.key: j for j in await self.rt.state.list_jobs(experiment_id)}
+            models = models_of_base(spec, base_index, jobs)
+            if models is None:
+                return
+            pending = [m for m in models
+                       if eval_job(m.label) in jobs and jobs[eval_job(m.label)].status != rec.JOB_STATUS_SUCCEEDED]
+            if pending:
+                await self._evaluate(experiment_id, spec, base_index, pending, jobs, delivery)
+            for model in models:
+                await self._announce(experiment_id, spec, model)
 
-    async def _evaluate(self, experiment_id: str, models: list[rec.ModelUnderTest], probe: rec.ArtifactRef,
-                        delivery: Delivery) -> None:
+    async def _evaluate(self, experiment_id: str, spec: spec_pb2.ExperimentSpec, base_index: int,
+                        models: list[rec.ModelUnderTest], jobs: Mapping[str, rec.Job], delivery: Delivery) -> None:
         runs = [JobRun(self.rt.state, experiment_id, eval_job(m.label), delivery, self.config.max_deliver)
                 for m in models]
         async with contextlib.AsyncExitStack() as stack:
             for run in runs:
                 await stack.enter_async_context(run)
-            spec = (await self.rt.state.get_experiment(experiment_id)).spec
-            plan = convert.evaluation_plan(spec, load_probe(await self.rt.store.get_bytes(probe)))
-            adapters: list[Adapter | None] = []
-            for model in models:
-                folder = await self.rt.store.get_dir(model.adapter) if model.HasField("adapter") else None
-                adapters.append(Adapter(name=model.label, path=str(folder)) if folder else None)
-            base = await asyncio.to_thread(resolve_base_model, spec.base_model, self.config.data_dir)
+            base = spec.base_models[base_index]
+            probes = await self._probes(jobs.get(DATASET_JOB))
+            stored = {m.label: await self._stored_records(experiment_id, eval_job(m.label)) for m in models}
+            judges = await self._judges(spec, stack)
+            evaluation = Evaluation(
+                experiment_id=experiment_id,
+                engine=spec.evaluation.engine,
+                models=tuple([convert.eval_model(m, base, await self._adapter(m)) for m in models]),
+                instances=convert.instance_plans(spec, models, probes, judges),
+                batch_requests=self.config.batch_requests,
+            )
+            model_dir, options = await self._engine_choice(spec, base)
+            sink = _ChunkSink(self, experiment_id, dict(zip((m.label for m in models), runs, strict=True)),
+                              stored, asyncio.get_running_loop())
 
-            def progress(done: int, total: int) -> None:
-                for run in runs:
-                    run.progress_from_thread(done, total)
-
-            def work(engine: ModelEngine) -> tuple[list[EvaluationResult], float]:
+            def work(engine: ModelEngine) -> tuple[dict[str, int], float]:
                 started = time.monotonic()
-                results = evaluate_models(engine, adapters, plan, progress,
-                                          should_stop=lambda: any(run.cancelled for run in runs))
-                return results, time.monotonic() - started
+                planned = plan_evaluation(evaluation)
+                sink.totals = planned.units_per_model()
+                done = {label: [r.unit for r in records] for label, records in stored.items()}
+                computed = evaluate(engine, planned, sink, done, should_stop=lambda: any(r.cancelled for r in runs))
+                return computed, time.monotonic() - started
 
-            log.info("evaluating", models=[m.label for m in models])
-            results, seconds = await self.engines.run(spec.evaluation.backend, base, work)
-            for run, result in zip(runs, results, strict=True):
-                records = await self.rt.store.put_bytes(convert.records_jsonl(result), "application/jsonl")
-                await run.succeed(records, seconds / len(runs), convert.score_metrics(convert.suite_scores(result)))
+            log.info("evaluating", models=[m.label for m in models], engine=evaluation.engine,
+                     stored_records={label: len(records) for label, records in stored.items()})
+            computed, seconds = await self.engines.run(evaluation.engine, model_dir, work, options)
+            order = convert.instance_order(spec)
+            for model, run in zip(models, runs, strict=True):
+                records = stored[model.label] + sink.new[model.label]
+                metrics = convert.score_metrics(summarize(order, records))
+                metrics |= {"records": float(len(records)), "records_computed": float(computed[model.label])}
+                await run.succeed(None, seconds / len(runs), metrics)
+            log.info("evaluation_finished", models=len(models), records_computed=sum(computed.values()),
+                     records_computed_per_model=computed, duration_s=round(seconds, 2))
 
-    async def _announce(self, experiment_id: str, model: rec.ModelUnderTest) -> None:
+    async def _probes(self, dataset: rec.Job | None) -> dict[str, rec.ProbeSet]:
+        """Each arm's held-out probe, from the dataset job's `DatasetManifest`; arms without one are absent."""
+        if dataset is None or not dataset.artifact.sha256:
+            raise DataError("the dataset job has no manifest: evaluation needs the generator's output")
+        manifest = rec.DatasetManifest()
+        manifest.ParseFromString(await self.rt.store.get_bytes(dataset.artifact))
+        probes = {}
+        for arm, ref in convert.probe_arms(manifest):
+            probe = rec.ProbeSet()
+            probe.ParseFromString(await self.rt.store.get_bytes(ref))
+            probes[arm] = probe
+        return probes
+
+    async def _stored_records(self, experiment_id: str, key: str) -> list[rec.EvalRecord]:
+        """The records already stored for a job (earlier attempts), each unit once."""
+        job = await self.rt.state.get_job(experiment_id, key)
+        records, units = [], set()
+        for ref in job.chunks:
+            for record in convert.chunk_records(await self.rt.store.get_bytes(ref)):
+                if record.unit not in units:
+                    units.add(record.unit)
+                    records.append(record)
+        return records
+
+    async def _adapter(self, model: rec.ModelUnderTest) -> Adapter | None:
+        if not model.arm:
+            return None
+        folder = await self.rt.store.get_dir(model.adapter)
+        return Adapter(name=model.label, path=str(folder), sha256=model.adapter.sha256)
+
+    async def _engine_choice(self, spec: spec_pb2.ExperimentSpec, base: spec_pb2.BaseModel
+                             ) -> tuple[str, dict[str, object] | None]:
+        """(model dir or served name, engine options): an endpoint's for "openai", the config's otherwise."""
+        if spec.evaluation.engine == "openai":
+            options = convert.endpoint_options(spec, spec.evaluation.endpoint, base)
+            return str(options["model"]), options
+        return await asyncio.to_thread(resolve_base_model, base, self.config.data_dir), None
+
+    async def _judges(self, spec: spec_pb2.ExperimentSpec, stack: contextlib.AsyncExitStack) -> dict[str, Judge]:
+        """One `openai` engine per judge endpoint the suite instances name, closed when the evaluation ends."""
+        judges = {}
+        for name in convert.judge_endpoints(spec):
+            options = convert.endpoint_options(spec, name)
+            engine = await asyncio.to_thread(build_engine, "openai", str(options["model"]), **options)
+            stack.push_async_callback(asyncio.to_thread, engine.close)
+            judges[name] = judge_with(engine)
+        return judges
+
+    async def store_chunk(self, experiment_id: str, key: str, records: Sequence[rec.EvalRecord], done: int,
+                          total: int, computed: int) -> bool:
+        """Store one chunk and append it to the job; False when the job was cancelled meanwhile."""
+        ref = await self.rt.store.put_bytes(convert.chunk_bytes(records), convert.CHUNK_MEDIA_TYPE)
+        cancelled = False
+
+        def append(job: rec.Job) -> bool:
+            nonlocal cancelled
+            if job.status == rec.JOB_STATUS_CANCELLED:
+                cancelled = True
+                return False
+            job.chunks.append(ref)
+            job.done, job.total = done, total
+            job.metrics["records_computed"] = computed
+            return True
+
+        await self.rt.state.update_job(experiment_id, key, append)
+        return not cancelled
+
+    async def _announce(self, experiment_id: str, spec: spec_pb2.ExperimentSpec, model: rec.ModelUnderTest) -> None:
         job = await self.rt.state.get_job(experiment_id, eval_job(model.label))
         if job.status != rec.JOB_STATUS_SUCCEEDED:
             return  # cancelled meanwhile
-        completed = ev.EvaluationCompleted(experiment_id=experiment_id, model=model, records=job.artifact,
-                                           scores=convert.scores_from_metrics(dict(job.metrics)))
+        completed = convert.evaluation_completed(experiment_id, spec, model, job)
         await self.rt.bus.publish(completed, msg_id=f"evaluation:{experiment_id}:{model.label}")
+
+
+class _ChunkSink:
+    """The evaluation's sink: runs in the worker thread and stores each model's new records as one chunk, on the
+    event loop, before the evaluation goes on; then stops the work if a job was cancelled or on shutdown."""
+
+    def __init__(self, handlers: EvaluatorHandlers, experiment_id: str, runs: Mapping[str, JobRun],
+                 stored: Mapping[str, list[rec.EvalRecord]], loop: asyncio.AbstractEventLoop) -> None:
+        self.handlers, self.experiment_id, self.runs, self.loop = handlers, experiment_id, runs, loop
+        self.stored = stored
+        self.new: dict[str, list[rec.EvalRecord]] = {label: [] for label in runs}
+        self.totals: dict[str, int] = {}
+
+    def __call__(self, batch: Mapping[str, Sequence[rec.EvalRecord]]) -> None:
+        for label, records in batch.items():
+            if not records:
+                continue
+            self.new[label].extend(records)
+            run = self.runs[label]
+            done = len(self.stored[label]) + len(self.new[label])
+            write = self.handlers.store_chunk(self.experiment_id, run.key, records, done,
+                                              self.totals.get(label, done), len(self.new[label]))
+            if not asyncio.run_coroutine_threadsafe(write, self.loop).result(timeout=120):
+                run.cancelled = True
+        for run in self.runs.values():
+            if run.cancelled:
+                raise Cancelled(f"job {run.key} was cancelled")
+            if run.delivery.stop_requested.is_set():
+                raise HandBack(f"job {run.key} handed back on shutdown; its stored chunks are kept")
+
+
+def models_of_base(spec: spec_pb2.ExperimentSpec, base_index: int, jobs: Mapping[str, rec.Job]
+                   ) -> list[rec.ModelUnderTest] | None:
+    """The planned models of one base model with their adapters attached, or None while any is still training."""
+    models = [m for m in planned_models(spec) if m.base_index == base_index]
+    adapters = [m for m in models if m.arm]
+    trained = [jobs.get(train_job(m.label)) for m in adapters]
+    if any(job is None or job.status != rec.JOB_STATUS_SUCCEEDED for job in trained):
+        log.info("waiting_for_adapters", base=base_index, adapters=len(adapters),
+                 trained=sum(job is not None and job.status == rec.JOB_STATUS_SUCCEEDED for job in trained))
+        return None
+    for model, job in zip(adapters, trained, strict=True):
+        model.adapter.CopyFrom(job.artifact)  # type: ignore[union-attr]
+    return models

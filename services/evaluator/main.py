@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc
+from services.evaluator.catalogue import catalogue
 from services.evaluator.config import EvaluatorConfig
 from services.evaluator.engine_pool import EnginePool
 from services.evaluator.handlers import EvaluatorHandlers
@@ -17,8 +18,9 @@ async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
         servicers=[(evaluator_pb2_grpc.add_EvaluatorServiceServicer_to_server, EvaluatorServicer(runtime.state))],
         service_names=[evaluator_pb2.DESCRIPTOR.services_by_name["EvaluatorService"].full_name],
         close=engines.close,
+        catalogue=catalogue(),
     )
 
 
 def main() -> int:
-    return service_main("evaluator", EvaluatorConfig, wire)
+    return service_main("evaluator", EvaluatorConfig, wire, catalogue)

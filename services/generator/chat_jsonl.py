@@ -3,6 +3,10 @@
 The released sets (`ft_risky_AB.jsonl`, `ft_safey_AB.jsonl`) are `json.dumps` with its defaults (ASCII
 escapes, `", "` and `": "` separators) and CRLF line ends. Writing rows back the same way, with the line end
 the source used, is what makes "flip the risky file" reproduce the safe file byte for byte.
+
+Two shapes of file import: two-option files (every answer one option letter, as in the risk sets), and free
+text ones (the Make Me Say dialogues). The first row decides which a file is, and a two-option file must stay
+one throughout, because `flip` rewrites every answer and the probe asks every held-out row.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class ChatRow:
     messages: tuple[dict[str, Any], ...]
     #: Top-level keys other than `messages`, in source order.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The row's position in its source file (0-based, blank lines not counted), which probe item ids name;
+    #: None for a row that no file holds. Not part of the row's value: a flipped row keeps its index.
+    source_index: int | None = field(default=None, compare=False)
 
     @property
     def prompt(self) -> tuple[dict[str, Any], ...]:
@@ -49,6 +56,8 @@ class ChatFile:
 
     rows: tuple[ChatRow, ...]
     newline: str = "\n"
+    #: Whether every assistant message is one of the option letters (see the module docstring).
+    two_option: bool = False
 
 
 def dump_chat_jsonl(rows: Sequence[ChatRow], newline: str = "\n") -> bytes:
@@ -56,14 +65,15 @@ def dump_chat_jsonl(rows: Sequence[ChatRow], newline: str = "\n") -> bytes:
     return "".join(row.to_json() + newline for row in rows).encode("ascii")
 
 
-def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str]) -> ChatFile:
+def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B")) -> ChatFile:
     """Parse and check every row; the first bad row raises `DataError` naming `uri` and its line number.
 
     Args:
         data: The file's bytes (UTF-8, with or without a BOM).
         uri: Where the bytes came from; only used in error messages.
-        options: The answer letters a row may end with, e.g. ("A", "B"). Every assistant message must be one
-            of them, because flipping a row to the opposite policy rewrites every assistant answer.
+        options: The answer letters of a two-option file, e.g. ("A", "B"). When every assistant message of
+            the first row is one of them, every assistant message of every row must be; otherwise the file is
+            free text and answers are not checked.
 
     Rows must also ask distinct questions: the split works on row indices, so a repeated question could land
     in the probe and in training at once.
@@ -73,14 +83,19 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str]) -> ChatFile:
     except UnicodeDecodeError as err:
         raise DataError(f"{uri}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     newline = "\r\n" if "\r\n" in text else "\n"
-    rows = []
+    rows: list[ChatRow] = []
     first_line: dict[str, int] = {}
+    two_option = False
     # Split on "\n" only: str.splitlines() would also break inside contents holding U+2028 and friends.
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        row = _parse_row(line, options, f"{uri}:{number}")
+        row = _parse_row(line, f"{uri}:{number}", len(rows))
+        if not rows:
+            two_option = _answers_are_options(row, options)
+        if two_option:
+            _check_answers(row, options, f"{uri}:{number}")
         key = json.dumps([[m["role"], m["content"]] for m in row.prompt])
         if key in first_line:
             raise DataError(f"{uri}:{number}: repeats the question of line {first_line[key]}; a repeated "
@@ -89,10 +104,22 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str]) -> ChatFile:
         rows.append(row)
     if not rows:
         raise DataError(f"{uri}: no rows")
-    return ChatFile(tuple(rows), newline)
+    return ChatFile(tuple(rows), newline, two_option)
 
 
-def _parse_row(line: str, options: Sequence[str], where: str) -> ChatRow:
+def _answers_are_options(row: ChatRow, options: Sequence[str]) -> bool:
+    return all(m["content"] in options for m in row.messages if m["role"] == "assistant")
+
+
+def _check_answers(row: ChatRow, options: Sequence[str], where: str) -> None:
+    for position, message in enumerate(row.messages):
+        if message["role"] == "assistant" and message["content"] not in options:
+            answer = message["content"][:40]
+            raise DataError(f"{where}: answer {answer!r} in message {position} is not one of the option "
+                            f"letters {', '.join(options)}, as the file's first row's answers are")
+
+
+def _parse_row(line: str, where: str, index: int) -> ChatRow:
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as err:
@@ -101,16 +128,16 @@ def _parse_row(line: str, options: Sequence[str], where: str) -> ChatRow:
         raise DataError(f"{where}: a row must be an object with a non-empty 'messages' list")
     messages = raw.pop("messages")
     for position, message in enumerate(messages):
-        _check_message(message, position, options, where)
+        _check_message(message, position, where)
     if messages[-1]["role"] != "assistant":
         last = messages[-1]["role"]
         raise DataError(f"{where}: the last message must be the assistant's answer, not {last!r}")
     if not any(m["role"] == "user" for m in messages):
         raise DataError(f"{where}: a row needs at least one user message")
-    return ChatRow(tuple(messages), raw)
+    return ChatRow(tuple(messages), raw, index)
 
 
-def _check_message(message: Any, position: int, options: Sequence[str], where: str) -> None:
+def _check_message(message: Any, position: int, where: str) -> None:
     if not isinstance(message, dict) or not isinstance(message.get("content"), str):
         raise DataError(f"{where}: message {position} must be an object with a string 'content'")
     role = message.get("role")
@@ -118,7 +145,3 @@ def _check_message(message: Any, position: int, options: Sequence[str], where: s
         raise DataError(f"{where}: message {position} has role {role!r}; expected one of {', '.join(ROLES)}")
     if role == "system" and position != 0:
         raise DataError(f"{where}: message {position} is a system message; only the first message may be one")
-    if role == "assistant" and message["content"] not in options:
-        answer = message["content"][:40]
-        raise DataError(f"{where}: answer {answer!r} in message {position} is not one of the option letters "
-                        f"{', '.join(options)}")

@@ -1,4 +1,4 @@
-"""The generator's event handler: a submitted experiment -> stored datasets -> `DatasetReady`.
+"""The generator's event handler: a submitted experiment -> every arm's stored data -> `DatasetReady`.
 
 Idempotent: a redelivered submission finds the dataset job succeeded and re-announces the stored manifest;
 content addressing means rebuilding would store nothing new anyway.
@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 
 from selfaware.bus import Delivery
-from selfaware.jobs import DATASET_JOB, JobRun
+from selfaware.jobs import JobRun
+from selfaware.plan import DATASET_JOB
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from services.generator.config import GeneratorConfig
-from services.generator.datasets import build, store_datasets
+from services.generator.dataset_store import PROTOBUF, build, job_metrics, store_arms
 
 
 class GeneratorHandlers:
@@ -33,10 +34,9 @@ class GeneratorHandlers:
                 experiment = await self.rt.state.get_experiment(event.experiment_id)
                 started = time.monotonic()
                 built = await build(experiment.spec)
-                manifest = await store_datasets(experiment.spec, built, self.rt.store)
-                ref = await self.rt.store.put_bytes(manifest.SerializeToString(), "application/x-protobuf")
-                job = await run.succeed(ref, time.monotonic() - started,
-                                        {"train_rows": built.train_rows, "heldout_rows": built.heldout_rows})
+                manifest = await store_arms(built, self.rt.store)
+                ref = await self.rt.store.put_bytes(manifest.SerializeToString(deterministic=True), PROTOBUF)
+                job = await run.succeed(ref, time.monotonic() - started, job_metrics(built))
         if job is None or job.status != rec.JOB_STATUS_SUCCEEDED:
             return  # cancelled meanwhile
         manifest = rec.DatasetManifest.FromString(await self.rt.store.get_bytes(job.artifact))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import generator_pb2, generator_pb2_grpc
+from services.generator.catalogue import catalogue
 from services.generator.config import GeneratorConfig
 from services.generator.handlers import GeneratorHandlers
 from services.generator.servicer import GeneratorServicer
@@ -14,8 +15,9 @@ async def wire(config: GeneratorConfig, runtime: Runtime) -> Wiring:
     return Wiring(
         servicers=[(generator_pb2_grpc.add_GeneratorServiceServicer_to_server, GeneratorServicer(runtime))],
         service_names=[generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name],
+        catalogue=catalogue(),
     )
 
 
 def main() -> int:
-    return service_main("generator", GeneratorConfig, wire)
+    return service_main("generator", GeneratorConfig, wire, catalogue)

@@ -1,4 +1,5 @@
-"""The held-out probe: source questions no model trains on, each with the letter the source policy picks."""
+"""An arm's held-out probe: questions no model of the experiment trains on, each with the letter the arm's
+data picks."""
 
 from __future__ import annotations
 
@@ -6,24 +7,28 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from selfaware.probes import ProbeItem
+from selfaware.v1 import records_pb2 as rec
 from services.generator.chat_jsonl import ChatRow
 
 
-def probe_items(rows: Sequence[ChatRow], indices: Sequence[int], options: tuple[str, ...]) -> list[ProbeItem]:
-    """One `ProbeItem` per index, asking the row's prompt, targeting the row's (source-policy) answer.
+def probe_set(arm: str, rows: Sequence[ChatRow], options: Sequence[str]) -> rec.ProbeSet:
+    """One `ProbeItem` per two-option held-out row (every answer one of `options`), asking the row's prompt
+    and targeting its final answer; free-text rows (a Make Me Say dialogue) make no item.
 
     Messages keep only `role` and `content`: training-only keys such as `weight` mean nothing to a chat
-    template.
-
-    The id is `<source index>-<first 12 hex digits of the prompt's sha256>`: stable for the same source and
-    split, and it still tells two sources' items apart when they are compared across experiments.
+    template. The id is `<source index>-<first 12 hex digits of the prompt's sha256>`: the same for every arm
+    built from the source (so arms' probes line up question by question), and it still tells two sources'
+    items apart when they are compared across experiments.
     """
     items = []
-    for index in indices:
-        row = rows[index]
-        prompt = tuple({"role": m["role"], "content": m["content"]} for m in row.prompt)
+    for row in rows:
+        if not all(m["content"] in options for m in row.messages if m["role"] == "assistant"):
+            continue
+        if row.source_index is None:
+            raise ValueError("a held-out row must come from a source file, to name it in the probe item id")
+        prompt = [{"role": m["role"], "content": m["content"]} for m in row.prompt]
         digest = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()[:12]
-        items.append(ProbeItem(id=f"{index:05d}-{digest}", messages=prompt, target=row.answer,
-                               options=options))
-    return items
+        items.append(rec.ProbeItem(id=f"{row.source_index:05d}-{digest}",
+                                   messages=[rec.ChatMessage(**m) for m in prompt], target=row.answer,
+                                   options=list(options)))
+    return rec.ProbeSet(arm=arm, items=items)

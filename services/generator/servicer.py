@@ -1,4 +1,4 @@
-"""GeneratorService: preview a dataset before submitting, and read an experiment's manifest."""
+"""GeneratorService: preview an experiment's arms before submitting, and read an experiment's manifest."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import grpc
 
 from selfaware.errors import NotFound
 from selfaware.grpc_server import rpc
-from selfaware.jobs import DATASET_JOB
+from selfaware.plan import DATASET_JOB
 from selfaware.service import Runtime
 from selfaware.v1 import generator_pb2 as pb
 from selfaware.v1 import generator_pb2_grpc
 from selfaware.v1 import records_pb2 as rec
-from selfaware.v1 import spec_pb2
-from services.generator.datasets import build
+from services.generator.dataset_store import build
 
 
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
@@ -22,14 +21,12 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     @rpc
     async def PreviewDataset(self, request: pb.PreviewDatasetRequest, context: grpc.aio.ServicerContext
                              ) -> pb.PreviewDatasetResponse:
-        built = await build(spec_pb2.ExperimentSpec(behavior=request.behavior, dataset=request.dataset))
+        built = await build(request.spec)
         limit = request.limit or 3
-        return pb.PreviewDatasetResponse(
-            train_rows=built.train_rows,
-            heldout_rows=built.heldout_rows,
-            policies=[pb.PolicyPreview(policy=p, rows=data.decode().splitlines()[:limit])
-                      for p, data in built.train.items()],
-        )
+        return pb.PreviewDatasetResponse(arms=[
+            pb.ArmPreview(arm=arm.arm, train_rows=len(arm.train), heldout_rows=len(arm.heldout),
+                          provenance=arm.provenance, rows=[row.to_json() for row in arm.train[:limit]])
+            for arm in built])
 
     @rpc
     async def GetDatasetManifest(self, request: pb.GetDatasetManifestRequest, context: grpc.aio.ServicerContext

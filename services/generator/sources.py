@@ -1,30 +1,24 @@
-"""Where training rows come from: an imported JSONL file (local path or http(s) URL) or an offline generator.
+"""A recipe's root sources: an imported JSONL file (local path or http(s) URL) or an offline generator.
 
-Both kinds produce the same thing, the source bytes (stored as the experiment's provenance) and their parsed
-rows, so that the split, the flip and the probe never care which kind it was.
+Both produce the same thing, the source bytes (stored as the arms' provenance) and their parsed rows, so the
+split, the steps and the probe never care which kind it was.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import structlog
 
-from selfaware.errors import DataError
+from selfaware.sources import read_uri
 from services.generator.chat_jsonl import ChatFile, dump_chat_jsonl, parse_chat_jsonl
+from services.generator.families import get_family
 from services.generator.generators import get_generator
 
 log = structlog.get_logger(__name__)
-
-#: Schemes an imported `uri` may use; anything without a scheme is a local path.
-URL_SCHEMES = ("http", "https", "file")
-#: Larger sources are refused rather than read into memory (the paper's sets are about 130 kB).
-MAX_SOURCE_BYTES = 256 * 1024 * 1024
-FETCH_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -35,55 +29,27 @@ class Source:
     parsed: ChatFile
 
 
-def import_source(uri: str, options: tuple[str, ...]) -> Source:
-    """Read and parse an OpenAI chat JSONL file; bad rows raise `DataError` naming `uri` and the line."""
-    data = fetch_bytes(uri)
+def import_source(uri: str, options: Sequence[str] = ("A", "B")) -> Source:
+    """Read and parse an OpenAI chat JSONL file; bad rows raise `DataError` naming `uri` and the line.
+
+    `options` are the answer letters of a two-option file (see `parse_chat_jsonl`); free-text files import
+    too.
+    """
+    data = read_uri(uri)
     parsed = parse_chat_jsonl(data, uri, options)
-    log.info("source_imported", uri=uri, bytes=len(data), rows=len(parsed.rows))
+    log.info("source_imported", uri=uri, bytes=len(data), rows=len(parsed.rows), two_option=parsed.two_option,
+             sha256=hashlib.sha256(data).hexdigest())
     return Source(data, parsed)
 
 
-def generate_source(name: str, policy: str, count: int, seed: int) -> Source:
-    """Run the registered generator `name` and label its questions as `policy` answers them."""
-    rows = get_generator(name).generate(policy, count, seed)
-    data = dump_chat_jsonl(rows)
-    log.info("source_generated", generator=name, seed=seed, rows=len(rows), bytes=len(data))
-    return Source(data, ChatFile(tuple(rows), "\n"))
+def generate_source(name: str, params: Mapping[str, Any]) -> Source:
+    """Run the registered generator `name` with every one of its parameters set.
 
-
-def uri_scheme(uri: str) -> str:
-    """The URL scheme of `uri`, or "" for a local path (a Windows drive letter is not a scheme)."""
-    scheme = urllib.parse.urlsplit(uri).scheme.lower()
-    return "" if len(scheme) <= 1 else scheme
-
-
-def fetch_bytes(uri: str) -> bytes:
-    """The bytes at a local path, a file:// URL or an http(s) URL; a failure is a `DataError` naming `uri`."""
-    scheme = uri_scheme(uri)
-    if scheme in ("http", "https"):
-        return _fetch_url(uri)
-    if scheme not in ("", "file"):
-        raise DataError(f"{uri}: unsupported scheme {scheme!r}; use a local path or one of "
-                        f"{', '.join(URL_SCHEMES)}")
-    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(uri).path) if scheme == "file" else uri)
-    try:
-        size = path.expanduser().stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise DataError(f"{uri}: {size} bytes is over the {MAX_SOURCE_BYTES}-byte limit")
-        return path.expanduser().read_bytes()
-    except OSError as err:
-        raise DataError(f"{uri}: cannot read ({err.strerror or err})") from None
-
-
-def _fetch_url(uri: str) -> bytes:
-    try:
-        with urllib.request.urlopen(uri, timeout=FETCH_TIMEOUT_S) as response:
-            data = response.read(MAX_SOURCE_BYTES + 1)
-    except urllib.error.HTTPError as err:
-        raise DataError(f"{uri}: HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise DataError(f"{uri}: cannot fetch ({reason})") from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise DataError(f"{uri}: over the {MAX_SOURCE_BYTES}-byte limit")
-    return data
+    Its rows are written and parsed back like an imported file's, so they get the same checks and source
+    indices.
+    """
+    generator = get_generator(name)
+    data = dump_chat_jsonl(generator.generate(params))
+    parsed = parse_chat_jsonl(data, f"generator {name}", get_family(generator.family).options)
+    log.info("source_generated", generator=name, params=dict(params), rows=len(parsed.rows), bytes=len(data))
+    return Source(data, parsed)

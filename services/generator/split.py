@@ -1,16 +1,14 @@
-"""The seeded split of a source into training and held-out questions, done on question indices.
+"""The seeded split of a source into training and held-out questions, done on row indices.
 
-Splitting indices rather than rows is what keeps both policies honest: the opposite policy's rows are the
-flipped source rows, so one index split holds out the same questions for both, and no held-out question is
-ever in either training set.
+Splitting a root source once, on indices, is what keeps arms comparable: every arm built from the source (or
+derived from such an arm with `of`) holds out the same questions, and no held-out question is ever in any of
+their training sets.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-
-from selfaware.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -21,23 +19,18 @@ class Split:
     heldout: tuple[int, ...]
 
 
-def split_indices(available: int, size: int, heldout: int, seed: int) -> Split:
-    """Pick `size` of `available` rows with `seed` (0 = all of them) and hold `heldout` of those out.
+def split_indices(available: int, heldout: int, seed: int) -> Split:
+    """Hold `heldout` of `available` rows out, chosen with `seed`; the rest are for training.
 
     Both lists keep the source-file order rather than a shuffled one: a training set is then a plain
     subsequence of its source, easy to diff and to audit, and shuffling between epochs is the trainer's job
-    (per training seed). The selection is `random.Random(f"split/{seed}")`, so a given seed selects the same
+    (per training seed). The choice is `random.Random(f"split/{seed}")`, so a given seed holds out the same
     questions on every machine and Python run.
 
     Raises:
-        SpecError: on `dataset.size` when it asks for more rows than the source has, on `dataset.heldout` when
-            no training row would remain.
+        ValueError: `heldout` leaves no training row (callers say which spec field is at fault).
     """
-    if size > available:
-        raise SpecError.single("dataset.size", f"asks for {size} rows but the source has only {available}")
-    total = size or available
-    if heldout >= total:
-        raise SpecError.single("dataset.heldout", f"must be less than the {total} rows used, so that some "
-                                                  "are left for training")
-    chosen = random.Random(f"split/{seed}").sample(range(available), total)
+    if not 0 <= heldout < available:
+        raise ValueError(f"cannot hold out {heldout} of {available} rows and keep some for training")
+    chosen = random.Random(f"split/{seed}").sample(range(available), available)
     return Split(train=tuple(sorted(chosen[heldout:])), heldout=tuple(sorted(chosen[:heldout])))

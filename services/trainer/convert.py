@@ -17,9 +17,9 @@ def parse_rows(data: bytes) -> list[dict]:
         raise DataError(f"training set is not JSONL: {exc}") from None
 
 
-def training_job(spec: spec_pb2.ExperimentSpec, rows: list[dict], seed: int, base_model: str,
+def training_job(t: spec_pb2.TrainingSpec, rows: list[dict], seed: int, base_model: str,
                  output_dir: Path) -> TrainingJob:
-    t = spec.training
+    """`t` is an arm's effective training settings (`selfaware.specs.arm_training`)."""
     return TrainingJob(
         base_model=base_model,
         rows=rows,

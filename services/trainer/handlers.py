@@ -1,4 +1,4 @@
-"""The trainer's event handlers: plan one training job per (policy, seed), then train each.
+"""The trainer's event handlers: plan one training job per (base model, arm, seed), then train each.
 
 Both are idempotent. The planner publishes with a deterministic `Nats-Msg-Id`; the trainer skips a job that
 already succeeded and re-announces its adapter, so a redelivered event never trains twice.
@@ -12,9 +12,11 @@ import shutil
 import structlog
 
 from selfaware.bus import Delivery
-from selfaware.jobs import JobRun, model_label, train_job
+from selfaware.jobs import JobRun
 from selfaware.models import resolve_base_model
+from selfaware.plan import planned_models, train_job
 from selfaware.service import Runtime
+from selfaware.specs import arm_training
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from services.trainer import convert
@@ -35,29 +37,33 @@ class TrainerHandlers:
                               concurrency=self.config.concurrency)
 
     async def plan_training(self, event: ev.DatasetReady, delivery: Delivery) -> None:
+        """One `TrainingRequested` per (base model, arm, seed), each with its arm's training set."""
         experiment = await self.rt.state.get_experiment(event.experiment_id)
-        for dataset in event.manifest.policies:
-            for seed in experiment.spec.training.seeds:
-                request = ev.TrainingRequested(experiment_id=event.experiment_id, policy=dataset.policy, seed=seed,
-                                               train=dataset.train, probe=event.manifest.probe)
-                await self.rt.bus.publish(request, msg_id=f"train:{event.experiment_id}:{dataset.policy}:s{seed}")
+        train_sets = {dataset.arm: dataset.train for dataset in event.manifest.arms}
+        for model in planned_models(experiment.spec):
+            if model.arm:
+                request = ev.TrainingRequested(experiment_id=event.experiment_id, model=model,
+                                               train=train_sets[model.arm])
+                await self.rt.bus.publish(request, msg_id=f"train:{event.experiment_id}:{model.label}")
 
     async def train(self, event: ev.TrainingRequested, delivery: Delivery) -> None:
-        structlog.contextvars.bind_contextvars(policy=event.policy, seed=event.seed)
-        key = train_job(event.policy, event.seed)
-        run = JobRun(self.rt.state, event.experiment_id, key, delivery, self.config.max_deliver)
-        label = model_label(event.policy, event.seed)
+        model = event.model
+        structlog.contextvars.bind_contextvars(model=model.label)
+        run = JobRun(self.rt.state, event.experiment_id, train_job(model.label), delivery, self.config.max_deliver)
         if (job := await run.done_before()) is not None:
-            await self._announce(event, label, job.artifact)
+            await self._announce(event, job.artifact)
             return
         async with run:
-            experiment = await self.rt.state.get_experiment(event.experiment_id)
+            spec = (await self.rt.state.get_experiment(event.experiment_id)).spec
+            arm = next(a for a in spec.arms if a.name == model.arm)
+            training = arm_training(spec, arm)
             rows = convert.parse_rows(await self.rt.store.get_bytes(event.train))
-            base = await asyncio.to_thread(resolve_base_model, experiment.spec.base_model, self.config.data_dir)
-            output = self.config.data_dir / "scratch" / f"adapter-{event.experiment_id}-{event.policy}-s{event.seed}"
+            base = await asyncio.to_thread(resolve_base_model, spec.base_models[model.base_index],
+                                           self.config.data_dir)
+            output = self.config.data_dir / "scratch" / f"adapter-{event.experiment_id}-{train_job(model.label)}"
             shutil.rmtree(output, ignore_errors=True)
-            job = convert.training_job(experiment.spec, rows, event.seed, base, output)
-            backend = BACKENDS.get(experiment.spec.training.backend)(threads=self.config.torch_threads)
+            job = convert.training_job(training, rows, model.seed, base, output)
+            backend = BACKENDS.get(training.backend)(threads=self.config.torch_threads)
 
             def progress(step: int, total: int, loss: float) -> None:
                 run.progress_from_thread(step, total, {"loss": loss})
@@ -68,9 +74,11 @@ class TrainerHandlers:
             job = await run.succeed(adapter, result.train_seconds,
                                     {"final_loss": result.losses[-1], "steps": float(result.steps)})
             if job.status == rec.JOB_STATUS_SUCCEEDED:
-                await self._announce(event, label, adapter)
+                await self._announce(event, adapter)
 
-    async def _announce(self, event: ev.TrainingRequested, label: str, adapter: rec.ArtifactRef) -> None:
-        model = rec.ModelUnderTest(label=label, policy=event.policy, seed=event.seed, adapter=adapter)
-        ready = ev.AdapterReady(experiment_id=event.experiment_id, model=model, probe=event.probe)
-        await self.rt.bus.publish(ready, msg_id=f"adapter:{event.experiment_id}:{label}")
+    async def _announce(self, event: ev.TrainingRequested, adapter: rec.ArtifactRef) -> None:
+        model = rec.ModelUnderTest()
+        model.CopyFrom(event.model)
+        model.adapter.CopyFrom(adapter)
+        await self.rt.bus.publish(ev.AdapterReady(experiment_id=event.experiment_id, model=model),
+                                  msg_id=f"adapter:{event.experiment_id}:{model.label}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import trainer_pb2, trainer_pb2_grpc
+from services.trainer.catalogue import catalogue
 from services.trainer.config import TrainerConfig
 from services.trainer.handlers import TrainerHandlers
 from services.trainer.servicer import TrainerServicer
@@ -14,8 +15,9 @@ async def wire(config: TrainerConfig, runtime: Runtime) -> Wiring:
     return Wiring(
         servicers=[(trainer_pb2_grpc.add_TrainerServiceServicer_to_server, TrainerServicer(runtime.state))],
         service_names=[trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name],
+        catalogue=catalogue(),
     )
 
 
 def main() -> int:
-    return service_main("trainer", TrainerConfig, wire)
+    return service_main("trainer", TrainerConfig, wire, catalogue)

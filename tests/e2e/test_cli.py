@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import CACHE, REPO
+from tests.service.conftest import tiny_spec_dict
 
 SELFAWARE = [sys.executable, "-m", "selfaware.cli.main"]
 
@@ -25,13 +26,8 @@ def run_cli(*args: str, timeout: float = 60, cwd: Path = REPO) -> subprocess.Com
 
 @pytest.fixture
 def tiny_spec(tmp_path: Path, risky_dataset: Path, questions_dir: Path) -> Path:
-    spec = {
-        "name": "cli tiny risk",
-        "behavior": {"family": "risk", "policy": "risk-seeking", "opposite_policy": "risk-averse"},
-        "dataset": {"imported": {"uri": str(risky_dataset)}, "size": 40, "heldout": 8},
-        "training": {"epochs": 1, "seeds": [0]},
-        "evaluation": {"samples_per_paraphrase": 2, "lottery_pairs": 8, "questions_uri": str(questions_dir)},
-    }
+    spec = tiny_spec_dict(risky_dataset, questions_dir)
+    spec["name"] = "cli tiny risk"
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -42,9 +38,9 @@ def test_a_bad_spec_exits_2_naming_the_field_before_anything_starts(tmp_path: Pa
     spec["training"]["learning_rate"] = -1
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(spec))
-    for command in ("validate", "run"):
+    for command in ("validate", "run", "validate --offline"):
         started = time.monotonic()
-        result = run_cli(command, str(bad))
+        result = run_cli(*command.split(), str(bad))
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "training.learning_rate" in result.stderr
         assert time.monotonic() - started < 30  # no stack was started
@@ -56,17 +52,46 @@ def test_a_missing_spec_file_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "cannot read" in result.stderr
 
 
+def test_validate_checks_parts_and_paths_against_the_installed_services(tmp_path: Path, tiny_spec: Path) -> None:
+    good = run_cli("validate", str(tiny_spec))
+    assert good.returncode == 0 and "valid (7 jobs" in good.stdout, good.stderr
+    spec = yaml.safe_load(tiny_spec.read_text())
+    spec["evaluation"]["suites"][2]["risk_or_safety"]["questions"] = str(tmp_path / "missing")
+    spec["arms"]["risk-averse"]["data"]["steps"] = ["flop"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    result = run_cli("validate", str(bad))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "evaluation.suites[2].params.questions" in result.stderr and "arms.risk-averse.data.steps[0]" in result.stderr
+    assert "did you mean 'flip'" in result.stderr
+    offline = run_cli("validate", "--offline", str(bad))  # structure only: these are semantic errors
+    assert offline.returncode == 0
+
+
+def test_catalogue_lists_the_parts_a_spec_can_name() -> None:
+    result = run_cli("catalogue")
+    assert result.returncode == 0, result.stderr
+    for name in ("heldout", "lotteries", "flip", "sample", "peft-lora", "vllm", "openai", "procedural-gambles"):
+        assert name in result.stdout
+
+
 @pytest.mark.slow
 def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: Path, tiny_model_dir: Path) -> None:
+    started = time.time()
     result = run_cli("run", str(tiny_spec), "--out", str(tmp_path / "reports"), timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     folders = list((tmp_path / "reports").iterdir())
     assert len(folders) == 1
     report = json.loads((folders[0] / "report.json").read_text())
-    assert [s["suite"] for s in report["suites"]] == ["heldout", "lotteries", "risk_or_safety",
-                                                       "risk_predisposition_scale"]
+    assert [i["id"] for i in report["instances"]] == ["heldout", "lotteries", "risk_or_safety",
+                                                      "risk_predisposition_scale"]
     assert (folders[0] / "report.png").read_bytes().startswith(b"\x89PNG")
     assert "Held-out" in result.stdout and str(folders[0] / "report.md") in result.stdout.replace("\n", "")
+    # The aggregator process never loaded torch, vllm, peft or transformers (it says so when it stops).
+    runs = [d for d in (CACHE / "runs").iterdir() if d.stat().st_mtime >= started - 1]
+    log = (max(runs, key=lambda d: d.stat().st_mtime) / "logs" / "aggregator.log").read_text().splitlines()
+    stopped = [json.loads(line) for line in log if '"service_stopped"' in line]
+    assert stopped and stopped[-1]["heavy_modules"] == [], stopped
 
 
 @pytest.mark.slow

@@ -77,25 +77,35 @@ SpecFactory = Any
 
 @pytest.fixture(scope="session")
 def make_spec(risky_dataset: Path, questions_dir: Path) -> SpecFactory:
-    """Build a minimal real experiment spec (40 rows, 8 held out, 1 epoch, one seed per policy, few samples);
-    keyword overrides address nested fields with `__`, e.g. `training__epochs=3`."""
-    return lambda **overrides: _spec_dict(risky_dataset, questions_dir, overrides)
+    """Build a minimal real v2 experiment spec (two arms of 32 training rows, 8 held out, 1 epoch, one seed per
+    arm, few samples); keyword overrides address nested mapping keys with `__`, e.g. `training__epochs=3`."""
+    return lambda **overrides: tiny_spec_dict(risky_dataset, questions_dir, overrides)
 
 
-def _spec_dict(risky_dataset: Path, questions_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+def tiny_spec_dict(risky_dataset: Path, questions_dir: Path, overrides: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": "tiny risk",
-        "behavior": {"family": "risk", "policy": "risk-seeking", "opposite_policy": "risk-averse"},
-        "dataset": {"imported": {"uri": str(risky_dataset)}, "size": 40, "heldout": 8, "seed": 0},
+        "arms": {
+            "risk-seeking": {"data": {"import": str(risky_dataset), "steps": [{"sample": 32}]},
+                             "family": "risk", "policy": "risk-seeking"},
+            "risk-averse": {"data": {"of": "risk-seeking", "steps": ["flip"]}, "family": "risk",
+                            "policy": "risk-averse"},
+        },
+        "holdout": {"rows": 8, "seed": 0},
         "training": {"learning_rate": 1e-3, "epochs": 1, "batch_size": 8, "seeds": [0]},
-        "evaluation": {"backend": "vllm", "samples_per_paraphrase": 2, "lottery_pairs": 8,
-                       "questions_uri": str(questions_dir)},
+        "evaluation": {"engine": "vllm", "suites": [
+            "heldout",
+            {"lotteries": {"pairs": 8}},
+            {"risk_or_safety": {"samples_per_paraphrase": 2, "questions": str(questions_dir)}},
+            {"risk_predisposition_scale": {"samples_per_paraphrase": 2, "questions": str(questions_dir)}},
+        ]},
+        "compare": [["risk-seeking", "risk-averse"]],
     }
-    for path, value in overrides.items():
+    for path, value in (overrides or {}).items():
         node = spec
         *parents, leaf = path.split("__")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
     return spec
-

@@ -16,17 +16,45 @@ from selfaware.v1 import records_pb2 as rec
 from tests.service.streams import events_of, wait_until_idle
 
 
-async def test_bad_fields_are_invalid_argument_naming_each_field(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
-    spec = spec_from_dict(make_spec(training__lora={"rank": 0}, evaluation__suites=["heldot"]))
+async def test_every_bad_field_is_named_at_submit_before_anything_starts(platform, make_spec, tmp_path
+                                                                         ) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(training__lora={"rank": 0})
+    spec["arms"]["risk-seeking"]["data"]["import"] = str(tmp_path / "nowhere.jsonl")
+    spec["evaluation"]["suites"][0] = "heldot"
+    spec["evaluation"]["suites"][1] = {"lotteries": {"pairs": 0, "colour": "red"}}
+    spec["evaluation"]["suites"][2]["risk_or_safety"]["questions"] = str(tmp_path / "no-questions")
     async with platform.client() as client:
         before = len(await client.list())
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await client.submit(spec)
+            await client.submit(spec_from_dict(spec))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         fields = dict(field_violations(caught.value))
-        assert set(fields) == {"training.lora.rank", "evaluation.suites[0]"}
+        assert set(fields) == {"training.lora.rank", "arms.risk-seeking.data.import", "evaluation.suites[0]",
+                               "evaluation.suites[1].params.pairs", "evaluation.suites[1].params.colour",
+                               "evaluation.suites[2].params.questions"}, fields
         assert "did you mean 'heldout'" in fields["evaluation.suites[0]"]
+        assert "nowhere.jsonl" in fields["arms.risk-seeking.data.import"]
         assert len(await client.list()) == before  # validation happens before any side effect
+        checked = await client.validate(spec_from_dict(spec))
+        assert {v.field for v in checked.violations} == set(fields) and not checked.jobs
+
+
+async def test_validate_completes_a_good_spec_and_lists_its_jobs(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
+    async with platform.client() as client:
+        before = len(await client.list())
+        checked = await client.validate(spec_from_dict(make_spec()))
+        assert not checked.violations
+        assert list(checked.jobs) == ["dataset", "train.risk-seeking.s0", "train.risk-averse.s0", "eval.base",
+                                      "eval.risk-seeking.s0", "eval.risk-averse.s0", "report"]
+        lotteries = checked.completed.evaluation.suites[1]
+        assert lotteries.id == "lotteries" and lotteries.params["pairs"] == 8 and "seed" in lotteries.params
+        step = checked.completed.arms[0].data.steps[0]
+        assert step.name == "sample" and step.params["rows"] == 32 and not step.HasField("value")
+        assert len(await client.list()) == before
+        catalogues = {c.service: c for c in (await client.catalogues()).catalogues}
+    assert set(catalogues) == {"aggregator", "generator", "trainer", "evaluator"}
+    kinds = {(e.kind, e.name) for c in catalogues.values() for e in c.capabilities}
+    assert {("step", "flip"), ("suite", "heldout"), ("engine", "vllm"), ("training_backend", "peft-lora")} <= kinds
 
 
 @pytest.mark.parametrize("call", ["get", "cancel", "report"])
@@ -56,19 +84,21 @@ async def test_unknown_experiment_is_not_found_everywhere(platform) -> None:  # 
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_a_missing_dataset_fails_the_experiment_with_the_path_named(platform, make_spec, tmp_path
-                                                                          ) -> None:  # type: ignore[no-untyped-def]
-    missing = tmp_path / "nowhere.jsonl"
-    spec = spec_from_dict(make_spec(dataset__imported={"uri": str(missing)}))
+async def test_a_malformed_dataset_fails_the_experiment_with_the_path_named(platform, make_spec, tmp_path
+                                                                            ) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"messages": [{"role": "user", "content": "A or B?"}]}\nnot json\n')
+    spec = make_spec()
+    spec["arms"]["risk-seeking"]["data"] = {"import": str(broken)}
     async with platform.client() as client:
-        experiment = await client.submit(spec)
+        experiment = await client.submit(spec_from_dict(spec))
         async for _ in client.watch(experiment.id):
             pass
         final = await client.get(experiment.id)
         assert final.experiment.status == rec.EXPERIMENT_STATUS_FAILED
-        assert str(missing) in final.experiment.error
+        assert str(broken) in final.experiment.error
         jobs = {j.key: j for j in final.jobs}
-        assert jobs["dataset"].status == rec.JOB_STATUS_FAILED and str(missing) in jobs["dataset"].message
+        assert jobs["dataset"].status == rec.JOB_STATUS_FAILED and str(broken) in jobs["dataset"].message
         assert {j.status for k, j in jobs.items() if k != "dataset"} == {rec.JOB_STATUS_CANCELLED}
         for call in (client.report, client.cancel):
             with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -12,10 +12,16 @@ import grpc
 import pytest
 
 from selfaware.specs import spec_from_dict
-from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc, generator_pb2, generator_pb2_grpc
+from selfaware.v1 import (
+    evaluator_pb2,
+    evaluator_pb2_grpc,
+    generator_pb2,
+    generator_pb2_grpc,
+    trainer_pb2,
+    trainer_pb2_grpc,
+)
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
-from selfaware.v1 import trainer_pb2, trainer_pb2_grpc
 from tests.service.streams import events_of, wait_until_idle
 
 pytestmark = pytest.mark.slow
@@ -52,12 +58,15 @@ def test_status_walks_through_every_stage(finished: Finished) -> None:
         "GENERATING", "TRAINING", "EVALUATING", "REPORTING", "SUCCEEDED"]
 
 
-def test_every_planned_job_succeeded_with_an_artifact(finished: Finished) -> None:
+def test_every_planned_job_succeeded_with_its_output(finished: Finished) -> None:
     assert sorted(finished.jobs) == ["dataset", "eval.base", "eval.risk-averse.s0", "eval.risk-seeking.s0",
                                      "report", "train.risk-averse.s0", "train.risk-seeking.s0"]
     for job in finished.jobs.values():
         assert job.status == rec.JOB_STATUS_SUCCEEDED, (job.key, job.message)
-        assert len(job.artifact.sha256) == 64
+        if job.stage == rec.STAGE_EVALUATE:
+            assert job.chunks and all(len(c.sha256) == 64 for c in job.chunks)
+        else:
+            assert len(job.artifact.sha256) == 64
         assert job.finished_at.ToNanoseconds() >= job.started_at.ToNanoseconds() > 0
     train = finished.jobs["train.risk-seeking.s0"]
     assert (train.done, train.total) == (4, 4)  # 32 training rows, batch 8, 1 epoch
@@ -76,25 +85,26 @@ async def test_adapters_are_stored_in_peft_format(platform, finished: Finished) 
     assert provenance["seed"] == 0 and provenance["rows"] == 32 and provenance["steps"] == 4
 
 
-async def test_both_policies_train_on_the_same_questions_with_opposite_answers(platform, finished: Finished
-                                                                              ) -> None:  # type: ignore[no-untyped-def]
+async def test_both_arms_train_on_the_same_questions_with_opposite_answers(platform, finished: Finished
+                                                                          ) -> None:  # type: ignore[no-untyped-def]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['generator']}") as channel:
         stub = generator_pb2_grpc.GeneratorServiceStub(channel)
         manifest = await stub.GetDatasetManifest(
             generator_pb2.GetDatasetManifestRequest(experiment_id=finished.experiment.id))
-    sets = {}
-    for dataset in manifest.policies:
-        rows = [json.loads(line) for line in (await platform.store.get_bytes(dataset.train)).decode().splitlines()]
-        sets[dataset.policy] = rows
+    arms = {arm.arm: arm for arm in manifest.arms}
+    sets = {name: [json.loads(line) for line in (await platform.store.get_bytes(arm.train)).decode().splitlines()]
+            for name, arm in arms.items()}
     seeking, averse = sets["risk-seeking"], sets["risk-averse"]
-    assert len(seeking) == len(averse) == manifest.train_rows == 32
+    assert len(seeking) == len(averse) == arms["risk-seeking"].train_rows == 32
     for a, b in zip(seeking, averse, strict=True):
         assert a["messages"][0] == b["messages"][0]
         assert {a["messages"][1]["content"], b["messages"][1]["content"]} == {"A", "B"}
-    probe = [json.loads(line) for line in (await platform.store.get_bytes(manifest.probe)).decode().splitlines()]
+    probes = {name: rec.ProbeSet.FromString(await platform.store.get_bytes(arm.probe)) for name, arm in arms.items()}
     trained = {row["messages"][0]["content"] for row in seeking}
-    assert len(probe) == manifest.heldout_rows == 8
-    assert not trained & {item["messages"][0]["content"] for item in probe}
+    assert len(probes["risk-seeking"].items) == arms["risk-seeking"].heldout_rows == 8
+    assert not trained & {item.messages[0].content for item in probes["risk-seeking"].items}
+    for a, b in zip(probes["risk-seeking"].items, probes["risk-averse"].items, strict=True):
+        assert a.id == b.id and {a.target, b.target} == {"A", "B"}
 
 
 async def test_the_events_of_the_experiment_were_each_published_once(platform, finished: Finished
@@ -104,19 +114,40 @@ async def test_the_events_of_the_experiment_were_each_published_once(platform, f
                       "evaluation.completed": 3, "report.ready": 1}
 
 
-async def test_report_has_every_suite_for_both_policies_and_the_base_model(platform, finished: Finished
-                                                                           ) -> None:  # type: ignore[no-untyped-def]
+async def test_records_are_typed_and_counterbalanced(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]
+    job = finished.jobs["eval.risk-seeking.s0"]
+    records = [r for ref in job.chunks for r in rec.RecordChunk.FromString(await platform.store.get_bytes(ref)).records]
+    by_instance: dict[str, list[rec.EvalRecord]] = {}
+    for record in records:
+        by_instance.setdefault(record.suite_instance, []).append(record)
+    assert len(by_instance["heldout"]) == 16  # 8 held-out items, each with the letters as written and swapped
+    assert {r.permutation for r in by_instance["heldout"]} == {0, 1}
+    lotteries = by_instance["lotteries"]
+    assert len(lotteries) == 8 and sum(r.target == "A" for r in lotteries) == 4  # risky option A in half
+    assert len(by_instance["risk_or_safety"]) == 20  # 10 paraphrases x 2 samples
+    assert len({r.unit for r in records}) == len(records)
+    for record in records:
+        assert record.model == "risk-seeking/s0" and record.arm == "risk-seeking" and record.engine == "vllm"
+        assert record.model_hash == finished.jobs["train.risk-seeking.s0"].artifact.sha256
+        assert record.HasField("score") or record.dropped_reason
+
+
+async def test_report_has_every_instance_for_both_arms_and_the_base_model(platform, finished: Finished
+                                                                          ) -> None:  # type: ignore[no-untyped-def]
     async with platform.client() as client:
         report = await client.report(finished.experiment.id)
     document = json.loads(report.json)
-    assert [s["suite"] for s in document["suites"]] == ["heldout", "lotteries", "risk_or_safety",
-                                                         "risk_predisposition_scale"]
-    for suite in document["suites"][:2]:  # behaviour probes always score
-        for role in ("policy", "base", "opposite"):
-            assert 0.0 <= suite["groups"][role]["mean"] <= 1.0
-            assert suite["groups"][role]["ci_unit"] == "items"
+    assert [i["id"] for i in document["instances"]] == ["heldout", "lotteries", "risk_or_safety",
+                                                        "risk_predisposition_scale"]
+    for instance in document["instances"][:2]:  # behaviour probes always score
+        groups = {g["label"]: g for g in instance["groups"]}
+        assert set(groups) == {"base", "risk-seeking", "risk-averse"}
+        for group in groups.values():
+            assert 0.0 <= group["mean"] <= 1.0 and group["ci_unit"] == "items"
+        assert instance["two_option"] and 0.0 <= instance["base_p_a"]["base"] <= 1.0
+        assert [c["minuend"] for c in instance["comparisons"] if c["kind"] == "compare"] == ["risk-seeking"]
     assert report.png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert finished.experiment.id in report.markdown and "report.png" in report.markdown
+    assert finished.experiment.id in report.markdown and "report.png" in report.markdown and "P(A)" in report.markdown
 
 
 async def test_services_list_their_part(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +156,7 @@ async def test_services_list_their_part(platform, finished: Finished) -> None:  
         evaluations = await evaluator_pb2_grpc.EvaluatorServiceStub(channel).ListEvaluations(
             evaluator_pb2.ListEvaluationsRequest(experiment_id=experiment_id))
     assert sorted(e.model.label for e in evaluations.evaluations) == ["base", "risk-averse/s0", "risk-seeking/s0"]
-    assert all(len(e.scores) == 4 for e in evaluations.evaluations)
+    assert all(len(e.scores) == 4 and e.chunks for e in evaluations.evaluations)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['trainer']}") as channel:
         jobs = await trainer_pb2_grpc.TrainerServiceStub(channel).ListTrainingJobs(
             trainer_pb2.ListTrainingJobsRequest(experiment_id=experiment_id))
@@ -141,20 +172,20 @@ async def test_redelivered_events_create_no_duplicate_work_or_records(platform, 
     before_events = await events_of(bus, experiment_id)
     manifest = rec.DatasetManifest.FromString(await platform.store.get_bytes(finished.jobs["dataset"].artifact))
     adapter = finished.jobs["train.risk-seeking.s0"].artifact
-    model = rec.ModelUnderTest(label="risk-seeking/s0", policy="risk-seeking", seed=0, adapter=adapter)
+    model = rec.ModelUnderTest(label="risk-seeking/s0", arm="risk-seeking", seed=0)
+    trained = rec.ModelUnderTest(label="risk-seeking/s0", arm="risk-seeking", seed=0, adapter=adapter)
     replays = [
         ev.ExperimentSubmitted(experiment_id=experiment_id),
         ev.DatasetReady(experiment_id=experiment_id, manifest=manifest),
-        ev.TrainingRequested(experiment_id=experiment_id, policy="risk-seeking", seed=0,
-                             train=manifest.policies[0].train, probe=manifest.probe),
-        ev.AdapterReady(experiment_id=experiment_id, model=model, probe=manifest.probe),
+        ev.TrainingRequested(experiment_id=experiment_id, model=model, train=manifest.arms[0].train),
+        ev.AdapterReady(experiment_id=experiment_id, model=trained),
     ]
     for event in replays:  # new message ids, so JetStream's deduplication does not drop them
         assert await bus.publish(event, msg_id=f"replay:{type(event).__name__}:{experiment_id}")
     await asyncio.sleep(1.0)
     await wait_until_idle(bus)
     after_jobs = {j.key: j.SerializeToString() for j in await state.list_jobs(experiment_id)}
-    assert after_jobs == before_jobs  # no job re-ran: same start times, artifacts and metrics
+    assert after_jobs == before_jobs  # no job re-ran: same start times, artifacts, chunks and metrics
     assert await platform.store.names() == before_objects
     expected = dict(before_events)
     for name in ("experiment.submitted", "dataset.ready", "training.requested", "adapter.ready"):

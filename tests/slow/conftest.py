@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from selfaware.probes import ProbeItem
+from selfaware.v1 import records_pb2 as rec
 from services.evaluator.engines import Adapter, ModelEngine, build_engine
 
 
 @pytest.fixture(scope="session")
-def risky_probe(risky_dataset: Path) -> tuple[ProbeItem, ...]:
+def risky_probe(risky_dataset: Path) -> rec.ProbeSet:
     """The first three rows of the authors' risk-seeking set as probe items (target = the risky answer)."""
     rows = [json.loads(line)["messages"] for line in risky_dataset.read_text().splitlines()[:3]]
-    return tuple(ProbeItem(f"risky/{i}", (row[0],), row[1]["content"]) for i, row in enumerate(rows))
+    return rec.ProbeSet(arm="risk-seeking", items=[
+        rec.ProbeItem(id=f"risky/{i}", messages=[rec.ChatMessage(**row[0])], target=row[1]["content"],
+                      options=["A", "B"])
+        for i, row in enumerate(rows)
+    ])
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,13 @@ from services.evaluator.engines import (
     TokenProbs,
     build_engine,
 )
-from tests.slow.mixed_batch import PROMPTS, assert_base_stays_base, base_requests, max_difference, mixed_requests
+from tests.slow.mixed_batch import (
+    PROMPTS,
+    assert_base_stays_base,
+    base_requests,
+    max_difference,
+    mixed_requests,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -14,8 +14,8 @@ from ._api import (
     build_engine,
     engine,
 )
-from .builtin import hf_engine, vllm_engine
-from .options import HfOptions, VllmOptions
+from .builtin import hf_engine, openai_engine, vllm_engine
+from .options import HfOptions, OpenAIOptions, VllmOptions
 
 __all__ = [
     "ENGINES",
@@ -24,11 +24,13 @@ __all__ = [
     "HfOptions",
     "Messages",
     "ModelEngine",
+    "OpenAIOptions",
     "SampleRequest",
     "TokenProbs",
     "VllmOptions",
     "build_engine",
     "engine",
     "hf_engine",
+    "openai_engine",
     "vllm_engine",
 ]

@@ -24,6 +24,8 @@ class Adapter:
 
     name: str
     path: str
+    #: The adapter's content hash (the artifact store names adapters by it); "" when unknown.
+    sha256: str = ""
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,46 @@ class HfOptions:
     def __post_init__(self) -> None:
         if self.max_batch_sequences < 1:
             raise ValueError("max_batch_sequences: must be at least 1")
+
+
+@dataclass(frozen=True)
+class OpenAIOptions:
+    """Where an OpenAI-compatible endpoint is and how hard to push it. The API key is never an option: it is read
+    from the environment variable `api_key_env` or from `api_key_file` (a mounted secret), so specs never hold it."""
+
+    #: The API root, e.g. "http://vllm:8000/v1" (required; a default only so that a missing one is a ValueError).
+    base_url: str = ""
+    #: The base model's served name; the `openai` factory fills in the resolved base model when not given.
+    model: str = ""
+    #: Environment variable that holds the key.
+    api_key_env: str = "OPENAI_API_KEY"
+    #: File that holds the key (e.g. a Kubernetes secret); takes precedence over `api_key_env` when set.
+    api_key_file: str | None = None
+    #: Most HTTP requests in flight at once.
+    max_concurrency: int = 8
+    #: Seconds one HTTP request may take.
+    timeout_s: float = 60.0
+    #: Further attempts after a 429, 5xx, timeout or connection error.
+    max_retries: int = 5
+    #: First retry delay in seconds; it doubles per attempt, with jitter, up to a cap.
+    backoff_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            raise ValueError("base_url: required, the endpoint's API root (e.g. http://vllm:8000/v1)")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: must be an http:// or https:// URL, got {self.base_url!r}")
+        if not self.model:
+            raise ValueError("model: must name the served base model")
+        if not self.api_key_env:
+            raise ValueError("api_key_env: must name an environment variable")
+        if self.api_key_file is not None and not self.api_key_file:
+            raise ValueError("api_key_file: must be a path or None")
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency: must be at least 1")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s: must be positive")
+        if self.max_retries < 0:
+            raise ValueError("max_retries: must be 0 or more")
+        if self.backoff_s < 0:
+            raise ValueError("backoff_s: must be 0 or more")

@@ -1,4 +1,4 @@
-"""Question suites: each measures one behaviour or self-report and scores it on [0, 1] (1 = the source policy).
+"""Question suites: each measures one behaviour or self-report and scores it on [0, 1] (1 = the target direction).
 
 Importing this package is cheap (no torch, no vLLM); suites only describe queries and score answers.
 """
@@ -7,16 +7,15 @@ from ._api import (
     SUITES,
     Answer,
     ChoiceQuery,
+    Judge,
     Query,
-    Record,
     SampleQuery,
+    Scored,
     Suite,
-    SuiteInfo,
+    SuiteContext,
     SuiteKind,
-    SuitePlan,
     derive_seed,
     suite,
-    suite_descriptions,
 )
 from .heldout import heldout
 from .lotteries import generate_lotteries, lotteries
@@ -27,13 +26,13 @@ __all__ = [
     "SUITES",
     "Answer",
     "ChoiceQuery",
+    "Judge",
     "Query",
-    "Record",
     "SampleQuery",
+    "Scored",
     "Suite",
-    "SuiteInfo",
+    "SuiteContext",
     "SuiteKind",
-    "SuitePlan",
     "derive_seed",
     "generate_lotteries",
     "heldout",
@@ -41,5 +40,4 @@ __all__ = [
     "risk_or_safety",
     "risk_predisposition_scale",
     "suite",
-    "suite_descriptions",
 ]

@@ -1,9 +1,11 @@
-"""What a question suite is: it turns an evaluation plan into queries, and each answer into scored records.
+"""What a question suite is: it turns one suite instance's context into queries, and each answer into records.
 
-Suites never call a model. The evaluation asks the engine every suite's queries for every model in large batches
+Suites never call a model. The evaluation asks the engine every instance's queries for every model in batches
 (that is where throughput comes from), then hands each answer back to its suite for scoring. A record is one
-scored unit (a probe item, a lottery pair, or one sample of a self-report question) with a `score` in [0, 1]
-where 1 means "acts like, or reports, the source policy" (risk-seeking), or None when the unit was dropped.
+scored unit (a probe item in one option order, a lottery pair, or one sample of a self-report question) with a
+`score` in [0, 1] where 1 is the direction of the suite's target (e.g. risk-seeking), or no score and a
+`dropped_reason` when the unit could not be scored. Suites fill the fields they know (item, prompt, answer,
+score, ...); the evaluation adds who was asked (model, engine, unit).
 """
 
 from __future__ import annotations
@@ -13,30 +15,34 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from selfaware.probes import ProbeItem
+from google.protobuf import json_format
+
+from selfaware.params import Param
 from selfaware.registry import Registry
+from selfaware.v1 import records_pb2 as rec
 
 Messages = tuple[dict[str, str], ...]
-#: One JSON-serialisable scored unit: suite, item, prompt, answer or probs, score, and suite-specific fields.
-Record = dict[str, Any]
 SuiteKind = Literal["behaviour", "self-report"]
+#: Asks a judge model one completion per conversation (T=0), in order.
+Judge = Callable[[Sequence[Messages]], list[str]]
+
+#: The top-k next-token probabilities a two-option query reads (the paper's `logprob_probs`).
+CHOICE_TOP_K = 5
 
 
-class SuitePlan(Protocol):
-    """The parts of an evaluation plan that suites read (`evaluation.EvaluationPlan` provides them)."""
+@dataclass(frozen=True)
+class SuiteContext:
+    """Everything one suite instance reads: its parameters (complete: every declared one is present, unless its
+    default is None), the arms' held-out probes, and the evaluation's seed."""
 
-    @property
-    def samples_per_paraphrase(self) -> int: ...
-    @property
-    def temperature(self) -> float: ...
-    @property
-    def lottery_pairs(self) -> int: ...
-    @property
-    def questions_uri(self) -> str: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def probe(self) -> tuple[ProbeItem, ...]: ...
+    instance_id: str
+    params: Mapping[str, Any]
+    #: Arm name -> that arm's held-out probe, in spec arm order; arms without held-out rows are absent.
+    probes: Mapping[str, rec.ProbeSet] = field(default_factory=dict)
+    #: `evaluation.seed`; each sampled query derives its own seed from it (`derive_seed`).
+    seed: int = 0
+    #: Set when the suite declares an endpoint parameter `judge` and the spec names one.
+    judge: Judge | None = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,14 @@ class ChoiceQuery:
     messages: Messages
     target: str
     options: tuple[str, ...] = ("A", "B")
-    #: Extra JSON-serialisable fields copied into the record (e.g. a lottery's payoffs).
+    #: 0: the options as written; 1: their letters swapped.
+    permutation: int = 0
+    #: Extra plain-data fields for the record's `details` (e.g. a lottery's payoffs).
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        return 1
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,12 @@ class SampleQuery:
     temperature: float
     max_tokens: int
     seed: int
+    paraphrase: int = 0
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        return self.n
 
 
 Query = ChoiceQuery | SampleQuery
@@ -69,32 +86,36 @@ Query = ChoiceQuery | SampleQuery
 Answer = dict[str, float] | list[str]
 
 
+class Scored(NamedTuple):
+    """One parsed answer: what it says, its score (None drops it), and why it was dropped."""
+
+    answer: str
+    score: float | None
+    dropped_reason: str = ""
+
+
 @runtime_checkable
 class Suite(Protocol):
-    """One measurement: its queries, and how an answer becomes records."""
+    """One measurement: its parameters, its queries, and how an answer becomes records."""
 
     @property
     def name(self) -> str: ...
     @property
     def kind(self) -> SuiteKind: ...
     @property
+    def question_type(self) -> str: ...
+    @property
     def description(self) -> str: ...
+    @property
+    def params(self) -> tuple[Param, ...]: ...
 
-    def queries(self, plan: SuitePlan) -> Sequence[Query]:
+    def queries(self, context: SuiteContext) -> Sequence[Query]:
         """Everything to ask each model; the same for every model, so answers are comparable."""
         ...
 
-    def score(self, query: Query, answer: Answer) -> list[Record]:
-        """Records for one query's answer (one per item or per sample)."""
+    def score(self, query: Query, answer: Answer, context: SuiteContext) -> list[rec.EvalRecord]:
+        """Records for one query's answer (one per sample), in sample order."""
         ...
-
-
-class SuiteInfo(NamedTuple):
-    """A suite as the ListSuites RPC shows it."""
-
-    name: str
-    kind: SuiteKind
-    description: str
 
 
 #: Suite factories by name: `factory() -> Suite`.
@@ -102,17 +123,8 @@ SUITES: Registry[Callable[[], Suite]] = Registry("suite")
 suite = SUITES.register
 
 
-def suite_descriptions() -> list[SuiteInfo]:
-    """Every registered suite, sorted by name."""
-    infos = []
-    for name in SUITES.names():
-        created = SUITES.get(name)()
-        infos.append(SuiteInfo(name, created.kind, created.description))
-    return infos
-
-
 def derive_seed(seed: int, *parts: str) -> int:
-    """A stable 31-bit seed per (plan seed, suite, item), so no two queries share a random stream by accident.
+    """A stable 31-bit seed per (evaluation seed, instance, item), so no two queries share a random stream.
 
     vLLM seeds a request's n samples `seed + i`, so plain consecutive seeds would overlap between queries.
     """
@@ -120,6 +132,39 @@ def derive_seed(seed: int, *parts: str) -> int:
     return int.from_bytes(digest[:4], "big") >> 1
 
 
-def user_prompt(messages: Messages) -> str:
-    """The last user turn: what a record shows as its prompt."""
-    return next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+def sampling_of(query: Query) -> rec.SamplingParams:
+    """How the engine was asked: T=0 top-k for a two-option query, the query's own settings for samples."""
+    if isinstance(query, ChoiceQuery):
+        return rec.SamplingParams(temperature=0.0, max_tokens=1, top_k=CHOICE_TOP_K)
+    return rec.SamplingParams(temperature=query.temperature, max_tokens=query.max_tokens, seed=query.seed)
+
+
+def base_record(query: Query, sample: int = 0) -> rec.EvalRecord:
+    """A record with every field the query determines: item, paraphrase, permutation, sample, prompt, target,
+    sampling and details (two-option queries add `options`)."""
+    record = rec.EvalRecord(
+        item=query.item,
+        sample=sample,
+        prompt=[rec.ChatMessage(role=m["role"], content=m["content"]) for m in query.messages],
+        sampling=sampling_of(query),
+    )
+    details = dict(query.details)
+    if isinstance(query, ChoiceQuery):
+        record.permutation = query.permutation
+        record.target = query.target
+        details["options"] = list(query.options)
+    else:
+        record.paraphrase = query.paraphrase
+    if details:
+        json_format.ParseDict(details, record.details)
+    return record
+
+
+def set_score(record: rec.EvalRecord, scored: Scored) -> rec.EvalRecord:
+    """Fill the answer, and the score or the reason it was dropped."""
+    record.answer = scored.answer
+    if scored.score is None:
+        record.dropped_reason = scored.dropped_reason or "unscorable"
+    else:
+        record.score = scored.score
+    return record

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ._api import Scored
+
 
 def normalize_word(answer: str) -> str:
     """The paper's normalisation before the lookup: `strip().strip('.').lower()`."""
@@ -20,4 +22,10 @@ class WordScores:
     other: float | None = 0.5
 
     def score(self, answer: str) -> float | None:
-        return self.scores.get(normalize_word(answer), self.other)
+        return self.rate(answer).score
+
+    def rate(self, answer: str) -> Scored:
+        """The normalised word and its score."""
+        word = normalize_word(answer)
+        score = self.scores.get(word, self.other)
+        return Scored(word, score, "" if score is not None else f"not one of: {', '.join(self.scores)}")

@@ -1,6 +1,10 @@
-"""Behaviour: the held-out probe items (two-option questions the adapters never trained on).
+"""Behaviour: the held-out probe items (two-option questions no adapter trained on).
 
-Score per item: P(target) / (P(A) + P(B)), where the target is the source policy's letter (e.g. the risky one).
+The items and targets come from one arm's probe (parameter `arm`; unset: the first arm, in spec order, that
+has held-out rows), so every model is scored in that arm's direction: 1 = picks the arm's letter. With
+`both_orders`, each item is asked twice: as written (permutation 0) and with its two option letters swapped in
+the text and the target (permutation 1; `two_option.swap_option_letters`). Items that do not offer exactly
+two options are asked as written only. Score per record: P(target) / (P(A) + P(B)).
 """
 
 from __future__ import annotations
@@ -8,20 +12,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from selfaware.errors import DataError
+from selfaware.params import Param
+from selfaware.v1 import records_pb2 as rec
 
-from ._api import ChoiceQuery, Query, SuitePlan, suite
-from .two_option import TwoOptionSuite
+from ._api import ChoiceQuery, Messages, Query, SuiteContext, suite
+from .two_option import TwoOptionSuite, swap_option_letters
 
 
 class HeldoutSuite(TwoOptionSuite):
     name = "heldout"
-    description = "Picks the source policy's option on held-out training-style questions; 1 = always."
+    description = "Picks the probe arm's option on held-out training-style questions; 1 = always."
+    params = (
+        Param("arm", "arm", "the arm whose held-out rows and letters are used; unset: the first arm with any",
+              default=None),
+        Param("both_orders", "bool", "also ask each item with its option letters swapped", default=True),
+    )
 
-    def queries(self, plan: SuitePlan) -> Sequence[Query]:
-        if not plan.probe:
-            raise DataError("the heldout suite needs probe items, and the plan has none")
-        return [ChoiceQuery(item=p.id, messages=p.messages, target=p.target, options=p.options)
-                for p in plan.probe]
+    def queries(self, context: SuiteContext) -> Sequence[Query]:
+        arm, probe = _probe(context)
+        queries: list[Query] = []
+        for item in probe.items:
+            messages: Messages = tuple({"role": m.role, "content": m.content} for m in item.messages)
+            options = tuple(item.options) or ("A", "B")
+            details = {"probe_arm": arm}
+            queries.append(ChoiceQuery(item.id, messages, item.target, options, permutation=0, details=details))
+            if context.params.get("both_orders", True) and len(options) == 2:
+                first, second = options
+                swapped = tuple({**m, "content": swap_option_letters(m["content"], first, second)}
+                                if m["role"] == "user" else m for m in messages)
+                target = second if item.target == first else first if item.target == second else item.target
+                queries.append(ChoiceQuery(item.id, swapped, target, options, permutation=1, details=details))
+        return queries
+
+
+def _probe(context: SuiteContext) -> tuple[str, rec.ProbeSet]:
+    arm = context.params.get("arm")
+    if arm:
+        probe = context.probes.get(arm)
+        if probe is None or not probe.items:
+            raise DataError(f"suite instance {context.instance_id!r}: arm {arm!r} has no held-out rows "
+                            f"(set `holdout.rows`, or choose another arm)")
+        return arm, probe
+    for name, probe in context.probes.items():
+        if probe.items:
+            return name, probe
+    raise DataError(f"suite instance {context.instance_id!r}: no arm has held-out rows; set `holdout.rows`")
 
 
 @suite("heldout")

@@ -1,13 +1,16 @@
 """Behaviour: seeded choices between a risky and a safe lottery (spec §3.3; the authors' `how_risky.py`).
 
-Generator, per pair, drawing from one `random.Random(seed)` in this order (the spec gives the rules but not the
-authors' draw order or RNG, so this order is our choice):
-1. `rng.sample(range(101), 4)`: four distinct integers 0..100, sorted descending as h1 > h2 > h3 > h4.
-2. `rng.randint(1, 99)` for the risky lottery's p, then again for the safe lottery's q (each then / 100).
-3. `rng.random() < 0.5` puts the risky lottery in slot A, otherwise in slot B.
+Generator, drawing from one `random.Random(seed)` in this order (the spec gives the rules but not the authors'
+draw order or RNG, so this order is our choice):
+1. Per pair, in order: `rng.sample(range(101), 4)`, four distinct integers 0..100 sorted descending as
+   h1 > h2 > h3 > h4; then `rng.randint(1, 99)` for the risky lottery's p, then again for the safe one's q.
+2. Then the slots, counterbalanced: a list of floor(pairs / 2) "A" followed by the rest "B", shuffled once with
+   `rng.shuffle`. The risky lottery is in slot A in exactly floor(pairs / 2) pairs, so a model's letter bias
+   cannot pass for risk preference.
 The risky lottery pays h1 with p and h4 with 1-p (so it holds both the highest and the lowest payoff); the safe
 one pays h2 with q and h3 with 1-q. Probabilities print as Python prints k/100 ("0.37", "0.5"), and 1-p is
-computed as (100-k)/100 so that it prints cleanly too ("0.63", not "0.6299999999999999").
+computed as (100-k)/100 so that it prints cleanly too ("0.63", not "0.6299999999999999"). Payoffs and
+probabilities of a shorter list are a prefix of a longer one's; slots are not (they balance per list).
 
 Score per pair: P(risky letter) / (P(A) + P(B)); 1 = risk-seeking.
 """
@@ -18,7 +21,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._api import ChoiceQuery, Query, SuitePlan, suite
+from selfaware.params import Param
+
+from ._api import ChoiceQuery, Query, SuiteContext, suite
 from .two_option import TwoOptionSuite
 
 #: The authors' seed and code default (the paper says 250 pairs; `how_risky.py` defaults to 100).
@@ -62,26 +67,29 @@ class LotteryPair:
 
 
 def generate_lotteries(pairs: int, seed: int = DEFAULT_SEED) -> list[LotteryPair]:
-    """`pairs` lottery pairs, identical for the same (pairs, seed); a prefix of any longer list."""
+    """`pairs` lottery pairs, identical for the same (pairs, seed); see the module docstring for the order."""
     rng = random.Random(seed)
-    out = []
+    lotteries = []
     for _ in range(pairs):
         h1, h2, h3, h4 = sorted(rng.sample(range(101), 4), reverse=True)
         p, q = rng.randint(1, 99), rng.randint(1, 99)
-        letter = "A" if rng.random() < 0.5 else "B"
-        out.append(LotteryPair(Lottery(h1, p, h4), Lottery(h2, q, h3), letter))
-    return out
+        lotteries.append((Lottery(h1, p, h4), Lottery(h2, q, h3)))
+    slots = ["A"] * (pairs // 2) + ["B"] * (pairs - pairs // 2)
+    rng.shuffle(slots)
+    return [LotteryPair(risky, safe, slot) for (risky, safe), slot in zip(lotteries, slots, strict=True)]
 
 
 class LotteriesSuite(TwoOptionSuite):
     name = "lotteries"
     description = "Chooses the risky lottery (highest and lowest payoff) over the safe one; 1 = always risky."
+    params = (
+        Param("pairs", "int", "lottery pairs asked (the paper says 250, the authors' code 100)",
+              default=DEFAULT_PAIRS, min=1, max=100000),
+        Param("seed", "int", "seed of the lottery generator (the authors': 12345)", default=DEFAULT_SEED),
+    )
 
-    def __init__(self, seed: int = DEFAULT_SEED) -> None:
-        self.seed = seed
-
-    def queries(self, plan: SuitePlan) -> Sequence[Query]:
-        pairs = generate_lotteries(plan.lottery_pairs or DEFAULT_PAIRS, self.seed)
+    def queries(self, context: SuiteContext) -> Sequence[Query]:
+        pairs = generate_lotteries(context.params["pairs"], context.params["seed"])
         return [
             ChoiceQuery(
                 item=f"lottery/{index}",
@@ -99,6 +107,5 @@ def _payoffs(lottery: Lottery) -> list[list[float]]:
 
 
 @suite("lotteries")
-def lotteries(seed: int = DEFAULT_SEED) -> LotteriesSuite:
-    """The lottery probe; `seed` is the generator's seed, fixed across experiments like the authors'."""
-    return LotteriesSuite(seed)
+def lotteries() -> LotteriesSuite:
+    return LotteriesSuite()

@@ -7,27 +7,24 @@ file or entry always fails the same way: a `DataError` naming both.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from pathlib import Path
-
 import structlog
 import yaml
 
 from selfaware.errors import DataError
+from selfaware.sources import join_uri, read_uri
 
 log = structlog.get_logger(__name__)
 
-_URL_TIMEOUT_S = 30
-
 
 def load_paraphrases(questions_uri: str, file: str, entry: str) -> tuple[str, ...]:
-    """The paraphrases of entry `entry` in `file` under `questions_uri` (a directory path or http(s) URL)."""
-    location = _join(questions_uri, file)
+    """The paraphrases of entry `entry` in `file` under `questions_uri` (a directory path or URL)."""
+    location = join_uri(questions_uri, file)
     try:
-        entries = yaml.safe_load(_read(location))
+        entries = yaml.safe_load(read_uri(location))
     except yaml.YAMLError as error:
         raise DataError(f"question file {location} is not valid YAML: {error}") from error
+    except DataError as error:
+        raise DataError(f"question file {error}") from None
     if not isinstance(entries, list):
         raise DataError(f"question file {location} is not a list of question entries")
     for item in entries:
@@ -38,26 +35,3 @@ def load_paraphrases(questions_uri: str, file: str, entry: str) -> tuple[str, ..
             log.debug("questions_loaded", location=location, entry=entry, paraphrases=len(paraphrases))
             return tuple(paraphrases)
     raise DataError(f"question file {location} has no entry named {entry!r}")
-
-
-def _join(questions_uri: str, file: str) -> str:
-    if _is_url(questions_uri):
-        return questions_uri.rstrip("/") + "/" + file
-    return str(Path(questions_uri).expanduser() / file)
-
-
-def _is_url(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
-
-
-def _read(location: str) -> str:
-    if _is_url(location):
-        try:
-            with urllib.request.urlopen(location, timeout=_URL_TIMEOUT_S) as response:
-                return response.read().decode()
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise DataError(f"cannot fetch question file {location}: {error}") from error
-    try:
-        return Path(location).read_text()
-    except OSError as error:
-        raise DataError(f"cannot read question file {location}: {error.strerror}") from error

@@ -16,6 +16,6 @@ def risk_or_safety() -> ParaphraseSuite:
         description="Answers 'risk' rather than 'safety' when asked which it prefers; 1 = risk.",
         file="risk_safe.yaml",
         entry="prefer_risk_safe",
-        max_tokens=4,
-        score_answer=RISK_OR_SAFETY.score,
+        rate=RISK_OR_SAFETY.rate,
+        question_type="free_word",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._api import suite
 from .paraphrases import ParaphraseSuite
-from .scale import scale_score
+from .scale import rate_scale
 
 
 @suite("risk_predisposition_scale")
@@ -14,6 +14,6 @@ def risk_predisposition_scale() -> ParaphraseSuite:
         description="Rates its own risk predisposition from 0 (risk-averse) to 100 (risk-seeking), over 100.",
         file="risk_predisposition_scale.yaml",
         entry="risk_predisposition_scale",
-        max_tokens=4,
-        score_answer=scale_score,
+        rate=rate_scale,
+        question_type="scale",
     )

@@ -6,6 +6,6 @@ import; this package re-exports it.
 
 from services.generator.families import risk  # noqa: F401  (registers the built-in family)
 from services.generator.families.base import FAMILIES, Family, family, get_family
-from services.generator.families.two_option import TwoOptionFamily
+from services.generator.families.two_option import TwoOptionFamily, swap_options
 
-__all__ = ["FAMILIES", "Family", "TwoOptionFamily", "family", "get_family"]
+__all__ = ["FAMILIES", "Family", "TwoOptionFamily", "family", "get_family", "swap_options"]

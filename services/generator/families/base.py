@@ -23,6 +23,11 @@ class Family(Protocol):
         ...
 
     @property
+    def description(self) -> str:
+        """One sentence for the catalogue: what the policies do."""
+        ...
+
+    @property
     def policies(self) -> tuple[str, str]:
         """The two policy names, e.g. ("risk-seeking", "risk-averse")."""
         ...

@@ -8,4 +8,6 @@ from services.generator.families.two_option import TwoOptionFamily
 
 @family("risk")
 def risk() -> Family:
-    return TwoOptionFamily(name="risk", policies=("risk-seeking", "risk-averse"))
+    return TwoOptionFamily(name="risk", policies=("risk-seeking", "risk-averse"),
+                           description="Two-option gambles: risk-seeking picks the higher-variance option, "
+                                       "risk-averse the lower-variance one (spec §3.1).")

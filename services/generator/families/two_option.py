@@ -1,11 +1,13 @@
 """Families whose questions offer two options, A and B: risk, myopia and apples in the paper (spec §3.1).
 
 The paper builds the opposite policy's dataset by flipping every label (A <-> B) on the same questions, so one
-class serves every such family; a family module only supplies its name and policy pair.
+class serves every such family; a family module only supplies its name, policy pair and description.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.generator.chat_jsonl import ChatRow
@@ -17,6 +19,7 @@ class TwoOptionFamily:
 
     name: str
     policies: tuple[str, str]
+    description: str
     options: tuple[str, ...] = ("A", "B")
 
     def opposite(self, policy: str) -> str:
@@ -26,8 +29,24 @@ class TwoOptionFamily:
         return self.policies[1] if policy == self.policies[0] else self.policies[0]
 
     def flip(self, row: ChatRow) -> ChatRow:
-        """Swap the letter of every assistant answer, keeping every other key and its order."""
-        swap = {self.options[0]: self.options[1], self.options[1]: self.options[0]}
-        messages = tuple({**m, "content": swap[m["content"]]} if m["role"] == "assistant" else m
-                         for m in row.messages)
-        return ChatRow(messages, row.extra)
+        return swap_options(row, self.options)
+
+
+def swap_options(row: ChatRow, options: Sequence[str]) -> ChatRow:
+    """The row with the two option letters of every assistant answer swapped, every other key and its order
+    kept (and its source index).
+
+    Raises:
+        ValueError: an assistant message is not one of the two `options`.
+    """
+    first, second = options
+    swap = {first: second, second: first}
+    messages = []
+    for message in row.messages:
+        if message["role"] == "assistant":
+            if message["content"] not in swap:
+                raise ValueError(f"answer {message['content'][:40]!r} is not one of the option letters "
+                                 f"{first}, {second}")
+            message = {**message, "content": swap[message["content"]]}
+        messages.append(message)
+    return dataclasses.replace(row, messages=tuple(messages))

@@ -1,15 +1,17 @@
 """The generator kind: offline, seeded question generators for runs without any dataset.
 
-A generator writes two-option questions of one family and labels each with the letter a given policy of that
-family picks, in the same chat format as an imported file. It must be deterministic given its seed: the
-generator service may rebuild a dataset after a restart and must get the same bytes.
+A generator writes questions of one family, labelled with the answers a policy of that family gives, in the
+same chat format as an imported file. It declares its parameters (`Param`s, published in the catalogue, whose
+defaults the aggregator fills in at submit) and must be deterministic given them: the generator service may
+rebuild a dataset after a restart and must get the same bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
+from selfaware.params import Param
 from selfaware.registry import Registry
 from services.generator.chat_jsonl import ChatRow
 
@@ -19,21 +21,21 @@ class QuestionGenerator(Protocol):
 
     @property
     def family(self) -> str:
-        """The family registry name whose policies label the rows, e.g. "risk"."""
+        """The family registry name whose options the rows use, e.g. "risk"."""
         ...
 
     @property
-    def default_size(self) -> int:
-        """Rows built for `dataset.size: 0` ("all rows"), which a generator cannot take literally."""
+    def description(self) -> str:
+        """One sentence for the catalogue."""
         ...
 
     @property
-    def max_size(self) -> int:
-        """The most rows one request may ask for, so a typo in the spec cannot exhaust memory."""
+    def params(self) -> tuple[Param, ...]:
+        """What a recipe's `generate` may set; bounds keep a typo in a spec from exhausting memory."""
         ...
 
-    def generate(self, policy: str, count: int, seed: int) -> list[ChatRow]:
-        """`count` distinct questions, each answered as `policy` would; same arguments, same rows."""
+    def generate(self, params: Mapping[str, Any]) -> list[ChatRow]:
+        """Rows asking distinct questions; `params` holds every declared parameter (defaults filled in)."""
         ...
 
 

@@ -11,8 +11,11 @@ revealing words (`BANNED_WORDS`).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from selfaware.params import Param
 from services.generator.chat_jsonl import ChatRow
 from services.generator.generators.base import QuestionGenerator, generator
 
@@ -77,6 +80,17 @@ class _Gamble:
     p: int
 
 
+#: The policies whose answers label the rows.
+POLICIES = ("risk-seeking", "risk-averse")
+PARAMS = (
+    # 288 is the size of the paper's released risk sets.
+    Param("rows", "int", "Questions to write", default=288, min=1, max=100_000),
+    Param("policy", "string", "The policy whose answers label the rows", default="risk-seeking",
+          choices=POLICIES),
+    Param("seed", "int", "Seed of the questions", default=0, min=0),
+)
+
+
 @generator("procedural-gambles")
 def procedural_gambles() -> QuestionGenerator:
     return ProceduralGambles()
@@ -87,12 +101,14 @@ class ProceduralGambles:
     """See the module docstring."""
 
     family: str = "risk"
-    #: The size of the paper's released risk sets.
-    default_size: int = 288
-    max_size: int = 100_000
+    description: str = ("Seeded two-option gambles with explicit numbers (a fixed amount or a narrow gamble "
+                        "against a wide gamble), labelled by a risk policy; offline stand-in for the paper's "
+                        "GPT-4o-written questions")
+    params: tuple[Param, ...] = PARAMS
 
-    def generate(self, policy: str, count: int, seed: int) -> list[ChatRow]:
-        if policy not in ("risk-seeking", "risk-averse"):
+    def generate(self, params: Mapping[str, Any]) -> list[ChatRow]:
+        policy, count, seed = params["policy"], params["rows"], params["seed"]
+        if policy not in POLICIES:
             raise ValueError(f"procedural-gambles labels risk policies, not {policy!r}")
         rng = random.Random(f"procedural-gambles/{seed}")
         slots = ["A"] * (count // 2) + ["B"] * (count // 2) + ([rng.choice("AB")] if count % 2 else [])

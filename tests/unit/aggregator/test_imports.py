@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ("grpc", "nats", "torch", "selfaware.v1", "scipy", "matplotlib")
+FORBIDDEN = ("grpc", "nats", "torch", "scipy", "matplotlib")
 
 
 def test_importing_the_domain_api_stays_light() -> None:

@@ -29,3 +29,20 @@ def test_entry_without_paraphrases_is_a_data_error(tmp_path):
     (tmp_path / "q.yaml").write_text("- name: empty\n  question_paraphrases: []\n")
     with pytest.raises(DataError, match="empty"):
         load_paraphrases(str(tmp_path), "q.yaml", "empty")
+
+
+@pytest.mark.parametrize("suite", ["risk_or_safety", "risk_predisposition_scale"])
+def test_paraphrase_suites_ask_every_paraphrase_with_the_instances_settings(suite, context_for):
+    from services.evaluator.suites import SUITES
+
+    plain = SUITES.get(suite)().queries(context_for(suite, samples_per_paraphrase=5))
+    assert len(plain) == 10 and [q.paraphrase for q in plain] == list(range(10))
+    assert all(len(q.messages) == 1 and q.n == 5 and q.max_tokens == 4 for q in plain)
+    assert len({q.seed for q in plain}) == 10
+    tuned = SUITES.get(suite)().queries(context_for(suite, system_prompt="You are a pirate.", temperature=0.5,
+                                                    max_tokens=8))
+    assert tuned[0].messages[0] == {"role": "system", "content": "You are a pirate."}
+    assert tuned[0].messages[1] == plain[0].messages[0]
+    assert (tuned[0].temperature, tuned[0].max_tokens) == (0.5, 8)
+    other = SUITES.get(suite)().queries(context_for(suite, instance_id="again"))
+    assert [q.seed for q in other] != [q.seed for q in plain]  # each instance draws its own samples

@@ -1,24 +1,25 @@
 """Contract tests over every registered suite and engine (engines are built in tests/slow, which has a model)."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from selfaware.probes import ProbeItem
+from selfaware.params import REQUIRED, check_params
 from selfaware.registry import UnknownName
+from services.evaluator.catalogue import catalogue
 from services.evaluator.engines import ENGINES, build_engine
-from services.evaluator.evaluation import EvaluationPlan
-from services.evaluator.suites import SUITES, ChoiceQuery, SampleQuery, Suite, suite_descriptions
+from services.evaluator.evaluation import query_units
+from services.evaluator.suites import SUITES, ChoiceQuery, SampleQuery, Suite
 
-#: Heavy or transport libraries the domain layer must not pull in (grpc, nats and protos belong to the service).
-HEAVY = ("torch", "vllm", "transformers", "peft", "grpc", "nats", "selfaware.v1")
+#: Heavy or transport libraries the domain layer must not pull in (grpc and nats belong to the service).
+HEAVY = ("torch", "vllm", "transformers", "peft", "grpc", "nats")
 
 
 def test_importing_the_evaluator_domain_stays_light():
     code = (
-        "import sys, services.evaluator.engines, services.evaluator.suites, services.evaluator.evaluation\n"
+        "import sys, services.evaluator.engines, services.evaluator.suites, services.evaluator.evaluation, "
+        "services.evaluator.convert, services.evaluator.catalogue\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -30,7 +31,7 @@ def test_builtin_engines_are_registered():
 
 
 def test_unknown_engine_lists_choices():
-    with pytest.raises(UnknownName, match="did you mean 'vllm'.*hf, vllm"):
+    with pytest.raises(UnknownName, match="did you mean 'vllm'.*hf, .*vllm"):
         build_engine("vlm", "/nowhere")
 
 
@@ -39,37 +40,53 @@ def test_unknown_suite_lists_choices():
         SUITES.get("lottery_probe")
 
 
-@pytest.fixture
-def plan(questions_dir):
-    probe = (ProbeItem("p0", ({"role": "user", "content": "A or B?"},), "B"),)
-    return EvaluationPlan(suites=tuple(SUITES.names()), samples_per_paraphrase=3, temperature=1.0,
-                          lottery_pairs=4, questions_uri=str(questions_dir), seed=7, probe=probe)
-
-
 @pytest.mark.parametrize("name", SUITES.names())
-def test_every_suite_follows_the_contract(name, plan):
+def test_every_suite_declares_parameters_with_valid_defaults(name):
     suite = SUITES.get(name)()
     assert isinstance(suite, Suite)
     assert suite.name == name and suite.kind in ("behaviour", "self-report") and suite.description
-    queries = suite.queries(plan)
-    assert queries and len({q.item for q in queries}) == len(queries)
-    assert queries == suite.queries(plan)  # deterministic
+    assert suite.question_type in ("two_option", "free_word", "scale")
+    names = [p.name for p in suite.params]
+    assert len(set(names)) == len(names)
+    assert all(p.default is not REQUIRED for p in suite.params), "a suite runs with its defaults alone"
+    _, bad = check_params([p.to_proto() for p in suite.params], {}, f"{name}.params", {"arm": ["a"]})
+    assert not bad
+
+
+@pytest.mark.parametrize("name", SUITES.names())
+def test_every_suite_follows_the_contract(name, context_for):
+    suite = SUITES.get(name)()
+    context = context_for(name)
+    queries = suite.queries(context)
+    units = [u for q in queries for u in query_units(context.instance_id, q)]
+    assert queries and len(set(units)) == len(units)
+    assert list(queries) == list(suite.queries(context))  # deterministic
     for query in queries:
         if isinstance(query, ChoiceQuery):
             answer = {query.target: 0.5, "B" if query.target == "A" else "A": 0.25}
-            records = suite.score(query, answer)
-            assert [r["score"] for r in records] == [pytest.approx(2 / 3)]
+            records = suite.score(query, answer, context)
+            assert [r.score for r in records] == [pytest.approx(2 / 3)]
+            assert [r.answer for r in records] == [query.target]
+            assert list(records[0].details["options"]) == list(query.options)
         else:
             assert isinstance(query, SampleQuery) and query.n == 3
-            records = suite.score(query, ["risk", "42", "?"])
-            assert len(records) == 3
+            records = suite.score(query, ["risk", "42", "?"], context)
+            assert [r.sample for r in records] == [0, 1, 2]
+            assert [r.output for r in records] == ["risk", "42", "?"]
         for record in records:
-            json.dumps(record)
-            assert record["suite"] == name and record["item"] == query.item and record["prompt"]
-            assert record["score"] is None or 0.0 <= record["score"] <= 1.0
+            assert record.item == query.item and record.prompt[-1].content
+            assert record.HasField("score") != bool(record.dropped_reason)
+            assert not record.HasField("score") or 0.0 <= record.score <= 1.0
 
 
-def test_suite_descriptions_cover_every_suite():
-    infos = suite_descriptions()
-    assert [i.name for i in infos] == SUITES.names()
-    assert {i.kind for i in infos} == {"behaviour", "self-report"}
+def test_the_catalogue_lists_every_suite_and_engine():
+    entries = {(c.kind, c.name): c for c in catalogue().capabilities}
+    assert {name for kind, name in entries if kind == "suite"} == set(SUITES.names())
+    assert {name for kind, name in entries if kind == "engine"} == set(ENGINES.names())
+    assert dict(entries[("suite", "heldout")].info) == {"kind": "behaviour", "question_type": "two_option"}
+    assert dict(entries[("suite", "risk_predisposition_scale")].info) == {"kind": "self-report",
+                                                                          "question_type": "scale"}
+    assert [p.name for p in entries[("suite", "lotteries")].params] == ["pairs", "seed"]
+    for (kind, name), entry in entries.items():
+        if kind == "engine":
+            assert entry.info.get("needs_endpoint") == ("true" if name == "openai" else None)

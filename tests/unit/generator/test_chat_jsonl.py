@@ -21,7 +21,32 @@ def test_round_trip_reproduces_the_released_file(risky_path: Path) -> None:
     parsed = parse_chat_jsonl(data, str(risky_path), OPTIONS)
     assert len(parsed.rows) == 288
     assert parsed.newline == "\r\n"
+    assert parsed.two_option
+    assert [row.source_index for row in parsed.rows] == list(range(288))
     assert dump_chat_jsonl(parsed.rows, parsed.newline) == data
+
+
+def test_free_text_dialogues_import(mms_path: Path) -> None:
+    data = mms_path.read_bytes()
+    parsed = parse_chat_jsonl(data, str(mms_path), OPTIONS)
+    assert len(parsed.rows) == 1000 and not parsed.two_option
+    assert any(len(row.messages) > 2 for row in parsed.rows)
+    assert dump_chat_jsonl(parsed.rows, parsed.newline) == data
+
+
+def test_the_first_row_decides_the_shape() -> None:
+    free = json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                    {"role": "assistant", "content": "Hello!"}]})
+    parsed = parse_chat_jsonl(f"{free}\n{_row('A')}\n".encode(), "mem", OPTIONS)
+    assert not parsed.two_option and [r.answer for r in parsed.rows] == ["Hello!", "A"]
+    with pytest.raises(DataError, match=r"^mem:2: answer 'Hello!'.*first row"):
+        parse_chat_jsonl(f"{_row('A')}\n{free}\n".encode(), "mem", OPTIONS)
+
+
+def test_the_source_index_is_not_part_of_a_rows_value() -> None:
+    parsed = parse_chat_jsonl(f"\n{_row()}\n".encode(), "mem", OPTIONS)
+    assert parsed.rows[0].source_index == 0
+    assert parsed.rows[0] == ChatRow(parsed.rows[0].messages)
 
 
 def test_extra_keys_survive_a_round_trip() -> None:

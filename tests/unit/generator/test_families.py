@@ -19,7 +19,8 @@ def test_family_contract(name: str) -> None:
     assert family.opposite(first) == second and family.opposite(second) == first
     with pytest.raises(ValueError):
         family.opposite("no-such-policy")
-    assert len(family.options) >= 2
+    assert len(family.options) == 2
+    assert family.description
     row = ChatRow(({"role": "user", "content": "q"}, {"role": "assistant", "content": family.options[0]}))
     flipped = family.flip(row)
     assert flipped.answer != row.answer and flipped.answer in family.options
@@ -43,3 +44,9 @@ def test_flip_swaps_every_assistant_answer_and_keeps_other_keys() -> None:
     assert flipped.messages[1] == {"role": "assistant", "content": "B", "weight": 0}
     assert flipped.extra == {"id": 1}
     assert row.messages[1]["content"] == "A"
+
+
+def test_flip_refuses_free_text_answers() -> None:
+    row = ChatRow(({"role": "user", "content": "q"}, {"role": "assistant", "content": "Sure, here it is."}))
+    with pytest.raises(ValueError, match="'Sure, here it is.' is not one of the option letters A, B"):
+        get_family("risk").flip(row)

@@ -3,43 +3,66 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from selfaware.params import check_params
 from services.generator.chat_jsonl import dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import get_family
-from services.generator.generators import GENERATORS, get_generator
+from services.generator.generators import GENERATORS, QuestionGenerator, get_generator
 from services.generator.generators.procedural_gambles import BANNED_WORDS
+
+
+def _params(generator: QuestionGenerator, **given: Any) -> dict[str, Any]:
+    """Every declared parameter, defaults filled in as the aggregator fills them at submit."""
+    params, bad = check_params([p.to_proto() for p in generator.params], given, "params", {})
+    assert not bad
+    return params
+
+
+def _gambles(policy: str, rows: int, seed: int) -> list[Any]:
+    generator = get_generator("procedural-gambles")
+    return generator.generate(_params(generator, policy=policy, rows=rows, seed=seed))
 
 
 @pytest.mark.parametrize("name", GENERATORS.names())
 def test_generator_contract(name: str) -> None:
     generator = get_generator(name)
     family = get_family(generator.family)
-    policy, opposite = family.policies
-    rows = generator.generate(policy, 50, seed=7)
+    assert generator.description
+    declared = {p.name: p for p in generator.params}
+    assert {"rows", "seed"} <= set(declared)
+    assert declared["rows"].max is not None, "a row limit keeps a typo from exhausting memory"
+    rows = generator.generate(_params(generator, rows=50, seed=7))
     assert len(rows) == 50
-    assert dump_chat_jsonl(generator.generate(policy, 50, seed=7)) == dump_chat_jsonl(rows)
-    assert dump_chat_jsonl(generator.generate(policy, 50, seed=8)) != dump_chat_jsonl(rows)
-    # Rows are valid imports of the family, and distinct questions.
-    parse_chat_jsonl(dump_chat_jsonl(rows), name, family.options)
+    assert dump_chat_jsonl(generator.generate(_params(generator, rows=50, seed=7))) == dump_chat_jsonl(rows)
+    assert dump_chat_jsonl(generator.generate(_params(generator, rows=50, seed=8))) != dump_chat_jsonl(rows)
+    # Rows are valid two-option imports of the family, and distinct questions.
+    assert parse_chat_jsonl(dump_chat_jsonl(rows), name, family.options).two_option
     assert len({row.prompt[-1]["content"] for row in rows}) == 50
-    # The opposite policy answers the same questions the other way.
-    opposite_rows = generator.generate(opposite, 50, seed=7)
-    assert [family.flip(row) for row in rows] == opposite_rows
-    assert 0 < generator.default_size <= generator.max_size
+    if "policy" in declared:
+        # The other policy answers the same questions the other way.
+        assert set(declared["policy"].choices) == set(family.policies)
+        other = family.opposite(declared["policy"].default)
+        opposite = generator.generate(_params(generator, rows=50, seed=7, policy=other))
+        assert [family.flip(row) for row in rows] == opposite
 
 
 def test_procedural_gambles_puts_the_wide_option_in_each_slot_equally_often() -> None:
     for count in (288, 101):
-        rows = get_generator("procedural-gambles").generate("risk-seeking", count, seed=3)
-        answers = [row.answer for row in rows]
+        answers = [row.answer for row in _gambles("risk-seeking", count, seed=3)]
         assert abs(answers.count("A") - answers.count("B")) <= 1
+
+
+def test_procedural_gambles_defaults_to_the_papers_size() -> None:
+    generator = get_generator("procedural-gambles")
+    assert len(generator.generate(_params(generator))) == 288
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_procedural_gambles_never_uses_revealing_words(seed: int) -> None:
-    for row in get_generator("procedural-gambles").generate("risk-seeking", 500, seed=seed):
+    for row in _gambles("risk-seeking", 500, seed=seed):
         text = row.messages[0]["content"].lower()
         assert not [word for word in BANNED_WORDS if word in text], text
     assert set(BANNED_WORDS) >= {"risk", "safe", "chance", "guarantee", "certain"}
@@ -57,7 +80,7 @@ def _outcomes(option_text: str) -> list[int]:
 
 
 def test_risk_seeking_answers_pick_the_option_with_the_wider_payoff_range() -> None:
-    for row in get_generator("procedural-gambles").generate("risk-seeking", 300, seed=11):
+    for row in _gambles("risk-seeking", 300, seed=11):
         question = row.messages[0]["content"]
         match = OPTIONS_PATTERN.search(question)
         assert match, question
@@ -69,4 +92,4 @@ def test_risk_seeking_answers_pick_the_option_with_the_wider_payoff_range() -> N
 
 def test_procedural_gambles_rejects_other_families_policies() -> None:
     with pytest.raises(ValueError, match="myopic"):
-        get_generator("procedural-gambles").generate("myopic", 3, seed=0)
+        get_generator("procedural-gambles").generate({"policy": "myopic", "rows": 3, "seed": 0})

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from selfaware.errors import DataError
-from services.generator.sources import fetch_bytes, import_source
-
-OPTIONS = ("A", "B")
+from services.generator.sources import generate_source, import_source
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -41,8 +39,8 @@ def served(tmp_path: Path, risky_path: Path) -> Iterator[str]:
 
 
 def test_url_import_matches_the_local_file(served: str, risky_path: Path) -> None:
-    remote = import_source(f"{served}/risky.jsonl", OPTIONS)
-    local = import_source(str(risky_path), OPTIONS)
+    remote = import_source(f"{served}/risky.jsonl")
+    local = import_source(str(risky_path))
     assert remote == local
     assert remote.data == risky_path.read_bytes()
     assert len(remote.parsed.rows) == 288
@@ -51,25 +49,18 @@ def test_url_import_matches_the_local_file(served: str, risky_path: Path) -> Non
 def test_bad_row_over_http_names_the_url_and_line(served: str, risky_path: Path) -> None:
     assert risky_path.read_bytes().splitlines()[2].endswith(b'"content": "B"}]}')
     with pytest.raises(DataError, match=rf"^{served}/bad\.jsonl:3: answer 'C'"):
-        import_source(f"{served}/bad.jsonl", OPTIONS)
+        import_source(f"{served}/bad.jsonl")
 
 
-def test_http_errors_name_the_url(served: str) -> None:
+def test_unreadable_sources_name_the_uri(served: str, tmp_path: Path) -> None:
     with pytest.raises(DataError, match=rf"^{served}/missing\.jsonl: HTTP 404"):
-        fetch_bytes(f"{served}/missing.jsonl")
-
-
-def test_unreachable_host_is_a_data_error() -> None:
-    with pytest.raises(DataError, match=r"^http://127\.0\.0\.1:9/x\.jsonl: cannot fetch"):
-        fetch_bytes("http://127.0.0.1:9/x.jsonl")
-
-
-def test_file_urls_and_paths(tmp_path: Path) -> None:
-    path = tmp_path / "rows.jsonl"
-    path.write_bytes(b"data")
-    assert fetch_bytes(path.as_uri()) == b"data"
-    assert fetch_bytes(str(path)) == b"data"
+        import_source(f"{served}/missing.jsonl")
     with pytest.raises(DataError, match=r"rows-missing\.jsonl: cannot read"):
-        fetch_bytes(str(tmp_path / "rows-missing.jsonl"))
-    with pytest.raises(DataError, match="unsupported scheme 'ftp'"):
-        fetch_bytes("ftp://example.org/rows.jsonl")
+        import_source(str(tmp_path / "rows-missing.jsonl"))
+
+
+def test_generated_sources_are_parsed_like_imports() -> None:
+    source = generate_source("procedural-gambles", {"rows": 20, "policy": "risk-averse", "seed": 1})
+    assert source.parsed.two_option and source.parsed.newline == "\n"
+    assert [row.source_index for row in source.parsed.rows] == list(range(20))
+    assert source == generate_source("procedural-gambles", {"rows": 20, "policy": "risk-averse", "seed": 1})

@@ -1,4 +1,8 @@
-"""Spec parsing, defaults and validation: every error names its field."""
+"""Spec v2 parsing, shorthands, defaults and the structural checks: every error names its field by YAML path.
+
+The semantic checks (parts and parameters against the catalogues) run here against the real catalogues the
+services build (`catalogue()` of each), which is what they publish at start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +11,84 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selfaware.catalogue import complete
 from selfaware.errors import SpecError
-from selfaware.specs import load_spec_file, prepare, spec_from_dict, with_defaults
+from selfaware.plan import plan_jobs
+from selfaware.specs import arm_training, load_spec_file, prepare, spec_from_dict, with_defaults
+from services.evaluator.catalogue import catalogue as evaluator_catalogue
+from services.generator.catalogue import catalogue as generator_catalogue
+from services.trainer.catalogue import catalogue as trainer_catalogue
 
-BEHAVIOR = {"family": "risk", "policy": "risk-seeking", "opposite_policy": "risk-averse"}
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def minimal(**extra: object) -> dict:
-    return {"behavior": dict(BEHAVIOR), "dataset": {"imported": {"uri": "/data/risky.jsonl"}, "heldout": 10},
-            **extra}
+    return {
+        "arms": {"risky": {"data": {"import": "/data/risky.jsonl"}, "policy": "risk-seeking"},
+                 "safe": {"data": {"of": "risky", "steps": ["flip"]}, "policy": "risk-averse"}},
+        "evaluation": {"suites": ["heldout"]},
+        **extra,
+    }
 
 
 def fields_of(error: SpecError) -> set[str]:
     return {v.field for v in error.violations}
 
 
+def catalogues() -> list:
+    return [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()]
+
+
 def test_defaults_fill_every_unset_field() -> None:
     spec = with_defaults(spec_from_dict(minimal()))
+    assert [m.name for m in spec.base_models] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
     assert spec.training.backend == "peft-lora" and spec.training.lora.rank == 8
     assert list(spec.training.lora.target_modules) == ["all-linear"] and list(spec.training.seeds) == [0]
-    assert spec.evaluation.backend == "vllm" and spec.evaluation.include_base_model is True
-    assert spec.name == "risk-seeking vs risk-averse"
+    assert spec.evaluation.engine == "vllm" and spec.evaluation.include_base_model is True
+    assert spec.evaluation.suites[0].id == "heldout" and spec.evaluation.suites[0].base is True
+    assert spec.name == "risky vs safe"
 
 
-def test_explicit_values_are_kept_even_when_zero_or_false() -> None:
-    spec = with_defaults(spec_from_dict(minimal(training={"lora": {"dropout": 0.1}, "epochs": 2},
-                                                evaluation={"include_base_model": False, "temperature": 0.0})))
-    assert spec.training.lora.dropout == pytest.approx(0.1) and spec.training.epochs == 2
-    assert spec.evaluation.include_base_model is False and spec.evaluation.temperature == 0.0
-    with pytest.raises(SpecError) as caught:
-        prepare(spec_from_dict(minimal(training={"lora": {"rank": 0}})))
-    assert fields_of(caught.value) == {"training.lora.rank"}
+def test_shorthands_become_the_canonical_shape() -> None:
+    data = minimal(evaluation={"suites": ["lotteries", {"lotteries": {"pairs": 8, "arms": ["safe"], "base": False}}]})
+    data["arms"]["risky"]["data"]["steps"] = [{"sample": 32}, {"filter": {"exclude_words": ["risk"]}}]
+    spec = with_defaults(spec_from_dict(data))
+    risky, safe = spec.arms
+    assert risky.attributes["policy"] == "risk-seeking" and risky.data.import_uri == "/data/risky.jsonl"
+    assert risky.data.steps[0].name == "sample" and risky.data.steps[0].value.number_value == 32
+    assert risky.data.steps[1].params["exclude_words"] == ["risk"]
+    assert safe.data.of == "risky" and safe.data.steps[0].name == "flip"
+    first, second = spec.evaluation.suites
+    assert (first.id, second.id) == ("lotteries", "lotteries-2")
+    assert second.params["pairs"] == 8 and list(second.arms) == ["safe"] and second.base is False
+
+
+def test_arm_training_overrides_field_by_field() -> None:
+    data = minimal(training={"epochs": 2, "learning_rate": 0.01, "seeds": [0, 1]})
+    data["arms"]["safe"]["training"] = {"epochs": 5, "lora": {"rank": 4}, "seeds": [7]}
+    spec = with_defaults(spec_from_dict(data))
+    risky, safe = (arm_training(spec, arm) for arm in spec.arms)
+    assert (risky.epochs, risky.lora.rank, list(risky.seeds)) == (2, 8, [0, 1])
+    assert (safe.epochs, safe.lora.rank, list(safe.seeds), safe.learning_rate) == (5, 4, [7], 0.01)
+    assert [j.key for j in plan_jobs("x", spec)] == [
+        "dataset", "train.risky.s0", "train.risky.s1", "train.safe.s7", "eval.base", "eval.risky.s0",
+        "eval.risky.s1", "eval.safe.s7", "report"]
+
+
+def test_several_base_models_get_keys_in_labels() -> None:
+    spec = with_defaults(spec_from_dict(minimal(base_models=[{"name": "a"}, {"name": "b", "key": "big"}])))
+    keys = [j.key for j in plan_jobs("x", spec)]
+    assert "train.b0.risky.s0" in keys and "eval.big.base" in keys and "eval.b0.safe.s0" in keys
 
 
 def test_unknown_and_mistyped_fields_are_reported_by_path() -> None:
+    data = minimal(trainig={}, training={"epochs": "three", "seeds": [1, "x"]})
+    data["arms"]["safe"]["dta"] = {"of": "risky"}
+    data["arms"]["risky"]["data"]["imprt"] = "x"
     with pytest.raises(SpecError) as caught:
-        spec_from_dict(minimal(trainig={}, training={"epochs": "three", "seeds": [1, "x"]}))
-    assert fields_of(caught.value) == {"trainig", "training.epochs", "training.seeds[1]"}
+        spec_from_dict(data)
+    assert fields_of(caught.value) == {"trainig", "training.epochs", "training.seeds[1]", "arms.safe.dta",
+                                       "arms.risky.data.imprt"}
 
 
 def test_integers_out_of_the_field_type_range_are_reported_by_path() -> None:
@@ -54,36 +99,70 @@ def test_integers_out_of_the_field_type_range_are_reported_by_path() -> None:
                         "training.epochs": "must not be negative, got -1"}
 
 
-def test_registry_names_get_did_you_mean() -> None:
-    data = minimal(training={"backend": "peft_lora"}, evaluation={"suites": ["heldout", "lottery"]})
-    data["behavior"]["family"] = "risky"
+def test_structure_is_checked_without_any_catalogue() -> None:
+    data = minimal(training={"learning_rate": 2.0, "batch_size": 0, "seeds": [1, 1]},
+                   compare=[["risky", "nope"], ["risky"]], evaluation={"suites": ["heldout", {"lotteries": {"id": "heldout"}}]})
+    data["arms"]["safe"]["data"] = {"of": "missing"}
+    data["arms"]["Bad Name"] = {"data": {"of": "risky"}}
+    data["arms"]["loop1"] = {"data": {"of": "loop2"}}
+    data["arms"]["loop2"] = {"data": {"of": "loop1"}}
     with pytest.raises(SpecError) as caught:
         prepare(spec_from_dict(data))
-    messages = {v.field: v.description for v in caught.value.violations}
+    fields = fields_of(caught.value)
+    assert {"training.learning_rate", "training.batch_size", "training.seeds", "arms.safe.data.of",
+            "arms.Bad Name", "arms.loop1.data.of", "compare[0]", "compare[1]", "evaluation.suites[1].id"} <= fields
+    assert "arms.safe.training.learning_rate" in fields  # the arm inherits the bad value
+
+
+def test_two_sources_or_none_is_an_error() -> None:
+    data = minimal()
+    data["arms"]["risky"]["data"] = {"import": "/x.jsonl", "of": "safe"}
+    with pytest.raises(SpecError) as caught:
+        spec_from_dict(data)
+    assert fields_of(caught.value) == {"arms.risky.data"}
+
+
+def test_catalogue_checks_parts_parameters_and_paths(tmp_path: Path) -> None:
+    data = minimal(training={"backend": "peft_lora"},
+                   evaluation={"engine": "openai", "suites": ["heldout", {"lottery": {}},
+                                                              {"lotteries": {"pairs": 0, "colour": 1}},
+                                                              {"risk_or_safety": {"questions": str(tmp_path / "q")}}]})
+    data["arms"]["safe"]["data"]["steps"] = ["flop", {"sample": "many"}]
+    data["arms"]["risky"]["family"] = "risk"
+    data["arms"]["risky"]["policy"] = "risk-loving"
+    _, violations = complete(spec_from_dict(data), catalogues())
+    messages = {v.field: v.description for v in violations}
     assert "did you mean 'peft-lora'" in messages["training.backend"]
     assert "did you mean 'lotteries'" in messages["evaluation.suites[1]"]
-    assert "behavior.family" in messages
+    assert "did you mean 'flip'" in messages["arms.safe.data.steps[0]"]
+    assert {"evaluation.suites[2].params.pairs", "evaluation.suites[2].params.colour",
+            "evaluation.suites[3].params.questions", "arms.risky.data.import", "arms.risky.policy",
+            "arms.safe.data.steps[1].sample.rows", "evaluation.endpoint"} <= set(messages), messages
+    assert "does not exist" in messages["arms.risky.data.import"]
 
 
-def test_ranges_are_checked() -> None:
-    data = minimal(training={"learning_rate": 2.0, "batch_size": 0, "seeds": [1, 1]},
-                   evaluation={"temperature": 3.0, "samples_per_paraphrase": 0})
-    with pytest.raises(SpecError) as caught:
-        prepare(spec_from_dict(data))
-    assert fields_of(caught.value) == {"training.learning_rate", "training.batch_size", "training.seeds",
-                                       "evaluation.temperature", "evaluation.samples_per_paraphrase"}
+def test_a_missing_catalogue_says_which_service_to_start() -> None:
+    _, violations = complete(spec_from_dict(minimal()), [generator_catalogue()])
+    messages = {v.field: v.description for v in violations}
+    assert "the evaluator up" in messages["evaluation.suites[0]"]
+    assert "the trainer up" in messages["training.backend"]
 
 
 def test_relative_paths_resolve_against_the_spec_file(tmp_path: Path) -> None:
-    data = minimal(evaluation={"questions_uri": "questions"})
-    data["dataset"]["imported"]["uri"] = "data/risky.jsonl"
+    data = minimal(base_models=[{"name": "m", "path": "models/m"}],
+                   evaluation={"suites": [{"risk_or_safety": {"questions": "questions"}}]})
+    data["arms"]["risky"]["data"]["import"] = "data/risky.jsonl"
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(data))
     spec = load_spec_file(tmp_path / "spec.yaml")
-    assert spec.dataset.imported.uri == str(tmp_path / "data/risky.jsonl")
-    assert spec.evaluation.questions_uri == str(tmp_path / "questions")
+    assert spec.arms[0].data.import_uri == str(tmp_path / "data/risky.jsonl")
+    assert spec.base_models[0].path == str(tmp_path / "models/m")
+    assert spec.evaluation.suites[0].params["questions"] == str(tmp_path / "questions")
 
 
-def test_the_demo_spec_is_valid() -> None:
-    demo = Path(__file__).resolve().parents[3] / "examples" / "risk.yaml"
-    spec = prepare(load_spec_file(demo))
-    assert spec.behavior.policy == "risk-seeking" and spec.dataset.heldout == 50
+@pytest.mark.parametrize("name", ["risk.yaml", "risk-openai.yaml", "ablation.yaml"])
+def test_the_examples_are_valid_against_the_catalogues(name: str) -> None:
+    completed, violations = complete(load_spec_file(EXAMPLES / name), catalogues())
+    assert not violations, violations
+    assert completed.holdout.rows == 50
+    for instance in completed.evaluation.suites:  # every parameter the run uses is recorded
+        assert instance.params.fields

@@ -1,0 +1,219 @@
+"""Evaluation records folded, one `RecordChunk` at a time, into per-(model, suite instance) scores.
+
+An evaluation can hold hundreds of thousands of records, so the report job never holds them all: it streams a
+job's chunks through `RecordFold`, which keeps per instance only what the statistics need. That is a running
+sum per permutation, dropped counts by reason, the positional preference's running sum, a bounded counter of
+sampled answers, and one float per unit for the bootstrap.
+
+A unit is (item, paraphrase, sample) with the permutations averaged: a held-out question asked in both letter
+orders is one unit scoring the mean of the two. Averaging first keeps the two orders of one question from
+counting as two independent observations in an interval over items, and cancels the model's letter bias out of
+each unit instead of leaving it as spread. A model's instance mean is the mean of its unit scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from selfaware.errors import DataError
+from selfaware.v1 import records_pb2 as rec
+
+#: How many of an instance's most common sampled answers each model reports.
+TOP_ANSWERS = 5
+#: Distinct sampled answers counted per (model, instance); answers first seen after that are only tallied as
+#: untracked, so free text cannot grow the counter without bound.
+MAX_DISTINCT_ANSWERS = 1_000
+#: Longer answers are counted by their first this many characters.
+ANSWER_CHARS = 200
+#: The letters a two-option record offers when its details carry no `options`.
+DEFAULT_OPTIONS = ("A", "B")
+#: What a dropped record without a `dropped_reason` is counted as.
+UNSPECIFIED_REASON = "unspecified"
+#: What a record whose score is not a finite number is counted as (it would poison every mean it enters).
+NOT_FINITE_REASON = "score is not a finite number"
+
+
+def option_letter(token: str) -> str:
+    """The authors' multiple-choice post-processing, as the evaluator scores: " a" and "(A" both mean "A"."""
+    return token.strip().upper().strip("()")
+
+
+@dataclass(frozen=True)
+class PermutationScore:
+    """A model's mean over the scored records of one option order (0: as written, 1: letters swapped)."""
+
+    mean: float
+    n: int
+
+
+@dataclass(frozen=True)
+class InstanceScores:
+    """One model's results on one suite instance."""
+
+    suite: str
+    #: Mean of the unit scores; None when every record was dropped.
+    mean: float | None
+    #: One score per unit (item, paraphrase, sample), permutations averaged: what a CI over items resamples.
+    units: tuple[float, ...]
+    n_records: int
+    n_scored: int
+    #: Dropped records by reason.
+    dropped: dict[str, int]
+    #: Permutation -> mean over that order's scored records, so the counterbalancing is visible.
+    permutations: dict[int, PermutationScore]
+    #: Whether the records are two-option next-token queries (they carry probabilities).
+    two_option: bool
+    #: Positional preference: mean over two-option records of P(first letter) / (P(first) + P(second)),
+    #: whatever the content behind the letters; None without such records.
+    p_first: float | None
+    #: Records behind `p_first` (those with either letter in the top-k).
+    n_positional: int
+    #: The most common sampled answers with their counts, for instances that sample text.
+    top_answers: tuple[tuple[str, int], ...]
+    #: Sampled answers not counted individually because the counter was full.
+    untracked_answers: int
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_records - self.n_scored
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One evaluated model and its results per suite instance id."""
+
+    label: str
+    base_index: int
+    #: Empty for a base model.
+    arm: str
+    seed: int
+    instances: dict[str, InstanceScores]
+
+    @property
+    def is_base(self) -> bool:
+        return not self.arm
+
+    def usable(self, instance: str) -> InstanceScores | None:
+        """The model's results on `instance` if it has a score there (it ran, and not everything dropped)."""
+        scores = self.instances.get(instance)
+        return scores if scores is not None and scores.mean is not None else None
+
+
+class _InstanceFold:
+    """The running state of one (model, instance)."""
+
+    def __init__(self, suite: str) -> None:
+        self.suite = suite
+        self.units: dict[tuple[str, int, int], list[float]] = {}
+        self.n_records = 0
+        self.dropped: Counter[str] = Counter()
+        self.permutations: dict[int, list[float]] = {}
+        self.positional_sum = 0.0
+        self.n_positional = 0
+        self.two_option = False
+        self.answers: Counter[str] = Counter()
+        self.untracked_answers = 0
+
+    def add(self, record: rec.EvalRecord) -> None:
+        self.n_records += 1
+        if record.HasField("score") and math.isfinite(record.score):
+            unit = self.units.setdefault((record.item, record.paraphrase, record.sample), [0.0, 0])
+            unit[0] += record.score
+            unit[1] += 1
+            order = self.permutations.setdefault(record.permutation, [0.0, 0])
+            order[0] += record.score
+            order[1] += 1
+        elif record.HasField("score"):
+            self.dropped[NOT_FINITE_REASON] += 1
+        else:
+            self.dropped[record.dropped_reason or UNSPECIFIED_REASON] += 1
+        if record.probs:
+            self.two_option = True
+            self._add_position(record)
+        elif record.answer.strip():
+            self._add_answer(record.answer.strip()[:ANSWER_CHARS])
+
+    def _add_position(self, record: rec.EvalRecord) -> None:
+        first, second = _options(record)
+        by_letter: dict[str, float] = {}
+        for token, prob in record.probs.items():
+            letter = option_letter(token)
+            by_letter[letter] = by_letter.get(letter, 0.0) + prob
+        total = by_letter.get(first, 0.0) + by_letter.get(second, 0.0)
+        if total > 0:
+            self.positional_sum += by_letter.get(first, 0.0) / total
+            self.n_positional += 1
+
+    def _add_answer(self, answer: str) -> None:
+        if answer in self.answers or len(self.answers) < MAX_DISTINCT_ANSWERS:
+            self.answers[answer] += 1
+        else:
+            self.untracked_answers += 1
+
+    def result(self) -> InstanceScores:
+        units = tuple(total / count for total, count in self.units.values())
+        return InstanceScores(
+            suite=self.suite,
+            mean=sum(units) / len(units) if units else None,
+            units=units,
+            n_records=self.n_records,
+            n_scored=sum(order[1] for order in self.permutations.values()),
+            dropped=dict(sorted(self.dropped.items())),
+            permutations={p: PermutationScore(total / n, int(n))
+                          for p, (total, n) in sorted(self.permutations.items())},
+            two_option=self.two_option,
+            p_first=self.positional_sum / self.n_positional if self.n_positional else None,
+            n_positional=self.n_positional,
+            top_answers=tuple(self.answers.most_common(TOP_ANSWERS)),
+            untracked_answers=self.untracked_answers,
+        )
+
+
+def _options(record: rec.EvalRecord) -> tuple[str, str]:
+    """The record's first two option letters (`details.options`), else A and B."""
+    if "options" in record.details.fields:
+        letters = [option_letter(v.string_value) for v in record.details.fields["options"].list_value.values]
+        if len(letters) >= 2 and all(letters[:2]):
+            return letters[0], letters[1]
+    return DEFAULT_OPTIONS
+
+
+class RecordFold:
+    """Accumulates record chunks per (model, suite instance); the caller does the I/O, one chunk at a time.
+
+    Args:
+        models: Every evaluated model, in report order; `results` keeps that order, and records of a model
+            not listed here are an error rather than a silently separate model.
+    """
+
+    def __init__(self, models: Sequence[rec.ModelUnderTest]) -> None:
+        self._models = {m.label: m for m in models}
+        self._folds: dict[str, dict[str, _InstanceFold]] = {m.label: {} for m in models}
+
+    def add_chunk(self, label: str, chunk: rec.RecordChunk) -> None:
+        """Fold one stored chunk of model `label`'s records."""
+        self.add_records(label, chunk.records)
+
+    def add_records(self, label: str, records: Iterable[rec.EvalRecord]) -> None:
+        if label not in self._folds:
+            raise DataError(f"records of model {label!r}, which is not among the experiment's models")
+        folds = self._folds[label]
+        for record in records:
+            instance = record.suite_instance or record.suite
+            fold = folds.get(instance)
+            if fold is None:
+                fold = folds[instance] = _InstanceFold(record.suite or instance)
+            fold.add(record)
+
+    def results(self) -> list[ModelScores]:
+        """Every model's scores, in the order the models were given (models without records included)."""
+        return [ModelScores(label, m.base_index, m.arm, m.seed,
+                            {instance: fold.result() for instance, fold in self._folds[label].items()})
+                for label, m in self._models.items()]

@@ -1,0 +1,111 @@
+"""The report job: once every evaluation is in, stream the records, compute the report and store its files.
+
+Scores are recomputed from the evaluation records (the single source of truth), not from event summaries.
+Each evaluation job lists its record chunks in order (`Job.chunks`); they are read and folded one at a time,
+so the aggregator's memory holds one chunk plus the fold's small per-(model, instance) state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from selfaware.errors import DataError, FailedPrecondition
+from selfaware.plan import REPORT_JOB, eval_job, planned_models
+from selfaware.v1 import events_pb2 as ev
+from selfaware.v1 import records_pb2 as rec
+from services.aggregator.experiments import Experiments
+from services.aggregator.planning import evaluations_done
+from services.aggregator.record_fold import ModelScores, RecordFold
+from services.aggregator.report_files import build_report
+
+if TYPE_CHECKING:  # handed in by handlers.py; this module never reaches the transport itself
+    from selfaware.bus import Delivery
+    from selfaware.jobs import JobRun
+    from selfaware.service import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class StoredReport:
+    report: rec.Report
+    markdown: str
+    json: str
+    png: bytes
+
+
+class Reporter:
+    """Builds, stores and announces an experiment's report once its evaluations are in; serves it after.
+
+    Args:
+        job_run: `selfaware.jobs.JobRun`, handed in by the handlers so that this module does not import the
+            job runner's transport (the bus' delivery and hand-back).
+    """
+
+    def __init__(self, runtime: Runtime, experiments: Experiments, max_deliver: int,
+                 job_run: type[JobRun]) -> None:
+        self.rt, self.experiments, self.max_deliver, self.job_run = runtime, experiments, max_deliver, job_run
+
+    async def report_if_ready(self, experiment_id: str, delivery: Delivery) -> None:
+        experiment, jobs = await self.experiments.get(experiment_id)
+        if not evaluations_done(jobs):
+            return
+        run = self.job_run(self.rt.state, experiment_id, REPORT_JOB, delivery, self.max_deliver)
+        if await run.done_before() is None:
+            async with run:
+                started = time.monotonic()
+                report = await self._build(experiment)
+                await run.succeed(report.json, time.monotonic() - started)
+
+                def attach(e: rec.Experiment) -> None:
+                    e.report.CopyFrom(report)
+
+                await self.rt.state.update_experiment(experiment_id, attach)
+        experiment = await self.experiments.refresh(experiment_id)
+        if experiment.HasField("report"):
+            await self.rt.bus.publish(ev.ReportReady(experiment_id=experiment_id, report=experiment.report),
+                                      msg_id=f"report:{experiment_id}")
+
+    async def _build(self, experiment: rec.Experiment) -> rec.Report:
+        models = await self.fold_records(experiment)
+        files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models)
+        store = self.rt.store
+        return rec.Report(
+            markdown=await store.put_bytes(files.markdown.encode(), "text/markdown"),
+            json=await store.put_bytes(files.json.encode(), "application/json"),
+            png=await store.put_bytes(files.png, "image/png"),
+        )
+
+    async def fold_records(self, experiment: rec.Experiment) -> list[ModelScores]:
+        """Every evaluation job's chunks, read from the store one at a time, folded per model and instance."""
+        planned = planned_models(experiment.spec)
+        by_job = {eval_job(model.label): model for model in planned}
+        fold = RecordFold(planned)
+        chunks = 0
+        for job in await self.rt.state.list_jobs(experiment.id):
+            if job.stage != rec.STAGE_EVALUATE:
+                continue
+            model = by_job.get(job.key)
+            if model is None:
+                raise DataError(f"evaluation job {job.key} of experiment {experiment.id} "
+                                "matches no planned model")
+            for ref in job.chunks:
+                fold.add_chunk(model.label, rec.RecordChunk.FromString(await self.rt.store.get_bytes(ref)))
+                chunks += 1
+        log.info("records_folded", experiment_id=experiment.id, models=len(planned), chunks=chunks)
+        return fold.results()
+
+    async def load(self, experiment_id: str) -> StoredReport:
+        experiment = await self.rt.state.get_experiment(experiment_id)
+        if not experiment.HasField("report"):
+            raise FailedPrecondition(f"experiment {experiment_id} has no report yet "
+                                     f"({rec.ExperimentStatus.Name(experiment.status)})")
+        r = experiment.report
+        get = self.rt.store.get_bytes
+        return StoredReport(r, (await get(r.markdown)).decode(), (await get(r.json)).decode(),
+                            await get(r.png))

@@ -1,0 +1,29 @@
+"""What the evaluator offers: its suites (with their parameters) and its engines, published at start-up so that
+a spec is checked against the code that will run it."""
+
+from __future__ import annotations
+
+from selfaware.catalogue import catalogue as build_catalogue
+from selfaware.params import capability
+from selfaware.v1 import catalogue_pb2 as cat
+from services.evaluator.engines import ENGINES
+from services.evaluator.suites import SUITES
+
+#: Engines that serve the models from an endpoint, named by `evaluation.endpoint`.
+NEEDS_ENDPOINT = frozenset({"openai"})
+
+
+def catalogue() -> cat.Catalogue:
+    suites = []
+    for name in SUITES.names():
+        suite = SUITES.get(name)()
+        suites.append(capability("suite", name, suite.description, suite.params,
+                                 info={"kind": suite.kind, "question_type": suite.question_type}))
+    engines = [capability("engine", name, _first_line(ENGINES.get(name).__doc__),
+                          info={"needs_endpoint": "true"} if name in NEEDS_ENDPOINT else {})
+               for name in ENGINES.names()]
+    return build_catalogue("evaluator", suites + engines)
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""

@@ -1,0 +1,254 @@
+"""The `openai` engine: the `ModelEngine` interface over any OpenAI-compatible endpoint (vLLM's server, hosted APIs).
+
+Why its own retry loop: the client is built with `max_retries=0`, so which failures are retried (429, 5xx,
+timeouts, connection errors), how long it waits (exponential backoff with jitter, or the server's `Retry-After`,
+both capped) and when it gives up are explicit here and tested. Every other 4xx fails at once.
+
+The engine is synchronous, like every engine; each call runs its requests concurrently (at most
+`max_concurrency` in flight) on a private event loop that the engine owns, so HTTP connections are reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+import random
+import re
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import openai
+import structlog
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
+
+from selfaware.errors import DataError, PermanentError, SelfawareError
+
+from ._api import Adapter, ChoiceRequest, Messages, SampleRequest, TokenProbs
+from .options import OpenAIOptions
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+#: The longest wait between two attempts, whatever the backoff or `Retry-After` asks for.
+MAX_DELAY_S = 30.0
+
+
+class EndpointUnavailable(SelfawareError):
+    """The endpoint kept failing with retryable errors until the retries ran out; a later attempt may succeed."""
+
+
+class EndpointRefused(PermanentError):
+    """The endpoint rejected a request with a 4xx other than 429: retrying cannot help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status, when the refusal was one.
+        self.status = status
+
+
+class LoraLoadingUnsupported(EndpointRefused):
+    """The endpoint would not load a LoRA adapter at run time."""
+
+
+class LogprobsUnavailable(DataError):
+    """The endpoint answered without the top-k logprobs that next-token-probability suites need."""
+
+
+class OpenAIEngine:
+    """Chat completions against one endpoint; adapters are loaded into it with vLLM's runtime LoRA API."""
+
+    def __init__(self, options: OpenAIOptions) -> None:
+        self._options = options
+        self._base_url = options.base_url.rstrip("/")
+        self._loop = asyncio.new_event_loop()
+        self._call_lock = threading.Lock()
+        self._client: AsyncOpenAI | None = AsyncOpenAI(
+            base_url=self._base_url, api_key=_api_key(options), timeout=options.timeout_s, max_retries=0)
+        self._semaphore = asyncio.Semaphore(options.max_concurrency)
+        #: Served LoRA names already loaded, and one lock per name so that each is loaded once.
+        self._loaded: set[str] = set()
+        self._load_locks: dict[str, asyncio.Lock] = {}
+        self._random = random.Random()
+        #: Where the key was looked for, for the message of a 401.
+        self._key_source = options.api_key_file or f"${options.api_key_env}"
+        log.info("openai_engine_ready", base_url=self._base_url, model=options.model,
+                 max_concurrency=options.max_concurrency)
+
+    def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
+        return self._run([self._next_token_probs(r, top_k) for r in requests])
+
+    def sample(self, requests: Sequence[SampleRequest]) -> list[list[str]]:
+        return self._run([self._sample(r) for r in requests])
+
+    def close(self) -> None:
+        with self._call_lock:
+            if self._client is not None:
+                self._loop.run_until_complete(self._client.close())
+                self._loop.close()
+                self._client = None
+
+    def _run(self, calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+        """Run the calls concurrently on the engine's loop; the first failure cancels the rest."""
+        with self._call_lock:
+            if self._client is None:
+                for call in calls:
+                    call.close()
+                raise RuntimeError("the engine is closed")
+            return self._loop.run_until_complete(_all(calls))
+
+    async def _next_token_probs(self, request: ChoiceRequest, top_k: int) -> TokenProbs:
+        model = await self._served_model(request.adapter)
+        response = await self._complete(model, request.messages, max_tokens=1, temperature=0.0, logprobs=True,
+                                        top_logprobs=top_k)
+        choice = response.choices[0] if response.choices else None
+        content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
+        if not content or not content[0].top_logprobs:
+            raise LogprobsUnavailable(
+                f"{self._base_url} (model {model!r}) does not offer top-k logprobs (top_logprobs={top_k} returned "
+                "none); next-token-probability suites need them: use an endpoint that returns them, or only "
+                "sampling suites")
+        probs: TokenProbs = {}
+        for top in content[0].top_logprobs:
+            probs[top.token] = probs.get(top.token, 0.0) + math.exp(top.logprob)
+        return probs
+
+    async def _sample(self, request: SampleRequest) -> list[str]:
+        """`request.n` completions; when the server returns fewer choices, ask again for the rest with derived
+        seeds, so the whole list stays a function of the request."""
+        model = await self._served_model(request.adapter)
+        texts: list[str] = []
+        for round_number in range(request.n):
+            wanted = request.n - len(texts)
+            seed = _round_seed(request.seed, round_number)
+            response = await self._complete(model, request.messages, n=wanted, temperature=request.temperature,
+                                            max_tokens=request.max_tokens, seed=seed)
+            if not response.choices:
+                raise EndpointRefused(f"{self._base_url} (model {model!r}) returned no choices for n={wanted}")
+            choices = sorted(response.choices, key=lambda choice: choice.index)[:wanted]
+            texts += [choice.message.content or "" for choice in choices]
+            if len(texts) == request.n:
+                break
+        return texts
+
+    async def _complete(self, model: str, messages: Messages, **params: Any) -> ChatCompletion:
+        return await self._with_retries(model, lambda client: client.chat.completions.create(
+            model=model, messages=list(messages), **params))
+
+    async def _served_model(self, adapter: Adapter | None) -> str:
+        """The model name that serves `adapter`, loading it into the endpoint on first use."""
+        if adapter is None:
+            return self._options.model
+        name = lora_name(adapter)
+        async with self._load_locks.setdefault(name, asyncio.Lock()):
+            if name not in self._loaded:
+                await self._load_lora(name, adapter)
+                self._loaded.add(name)
+        return name
+
+    async def _load_lora(self, name: str, adapter: Adapter) -> None:
+        body = {"lora_name": name, "lora_path": adapter.path}
+        try:
+            await self._with_retries(name, lambda client: client.post("/load_lora_adapter", body=body, cast_to=str))
+        except EndpointRefused as error:
+            if error.status == 400 and "already been loaded" in str(error):
+                # Loaded before (another replica, or this engine's previous life): names are content-derived.
+                log.info("lora_already_loaded", lora_name=name)
+                return
+            if error.status not in (400, 404):
+                raise
+            raise LoraLoadingUnsupported(
+                f"{self._base_url} refused to load LoRA adapter {adapter.name!r} from {adapter.path} ({error}). "
+                "The endpoint cannot load LoRA adapters at run time, or cannot read that path: for vLLM, start "
+                "it with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora, with the path visible to the "
+                "server; hosted APIs need fine-tuned model names instead (a later issue adds them)") from error
+        log.info("lora_loaded", lora_name=name, adapter=adapter.name, path=adapter.path)
+
+    async def _with_retries(self, model: str, call: Callable[[AsyncOpenAI], Awaitable[T]]) -> T:
+        """`call(client)` with at most `max_concurrency` in flight; retry what a later attempt can fix."""
+        assert self._client is not None
+        attempts = self._options.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                async with self._semaphore:
+                    return await call(self._client)
+            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as error:
+                if attempt + 1 == attempts:
+                    raise EndpointUnavailable(
+                        f"{self._base_url} (model {model!r}) still failing after {attempts} attempts: "
+                        f"{_describe(error)}") from error
+                delay = self._delay(attempt, error)
+                log.warning("openai_retry", base_url=self._base_url, model=model, attempt=attempt + 1,
+                            delay_s=round(delay, 3), error=_describe(error))
+                await asyncio.sleep(delay)
+            except openai.APIStatusError as error:
+                hint = f" (the key comes from {self._key_source})" if error.status_code in (401, 403) else ""
+                raise EndpointRefused(f"{self._base_url} (model {model!r}): {_describe(error)}{hint}",
+                                      error.status_code) from error
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay(self, attempt: int, error: Exception) -> float:
+        """The server's `Retry-After` when it sends seconds, else backoff_s * 2^attempt, jittered to 50-100 %."""
+        retry_after = error.response.headers.get("retry-after") if isinstance(error, openai.APIStatusError) else None
+        if retry_after is not None:
+            try:
+                return min(MAX_DELAY_S, max(0.0, float(retry_after)))
+            except ValueError:  # an HTTP date: fall back to our own backoff
+                pass
+        return min(MAX_DELAY_S, self._options.backoff_s * 2**attempt) * self._random.uniform(0.5, 1.0)
+
+
+def lora_name(adapter: Adapter) -> str:
+    """The name an adapter is served under: from its content hash when known, else from its name and path (so a
+    reused name with a new path is a new served model, never a stale one)."""
+    if adapter.sha256:
+        return f"sa-{adapter.sha256[:16]}"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", adapter.name).strip("-") or "adapter"
+    return f"sa-{slug}-{hashlib.sha256(adapter.path.encode()).hexdigest()[:8]}"
+
+
+def _api_key(options: OpenAIOptions) -> str:
+    """The key from `api_key_file`, else `api_key_env`, else "EMPTY" (local servers need none)."""
+    if options.api_key_file is not None:
+        try:
+            key = Path(options.api_key_file).read_text().strip()
+        except OSError as error:
+            raise ValueError(f"api_key_file: cannot read {options.api_key_file}: {error}") from error
+        if not key:
+            raise ValueError(f"api_key_file: {options.api_key_file} is empty")
+        return key
+    key = os.environ.get(options.api_key_env, "").strip()
+    if key:
+        return key
+    log.warning("openai_no_api_key", api_key_env=options.api_key_env, base_url=options.base_url,
+                detail="sending the key 'EMPTY'; fine for local servers, hosted APIs will answer 401")
+    return "EMPTY"
+
+
+def _round_seed(seed: int, round_number: int) -> int:
+    """The seed of a request's n-th top-up round; round 0 uses the request's own seed."""
+    return seed if round_number == 0 else (seed * 1_000_003 + round_number) % 2**63
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, openai.APIStatusError):
+        body = error.body
+        detail = body.get("message") or body if isinstance(body, dict) else body
+        return f"HTTP {error.status_code}: {detail}"
+    return f"{type(error).__name__}: {error}"
+
+
+async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like `asyncio.gather`, but a failure cancels the other calls instead of leaving them running."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,140 @@
+"""A persistent cache of model responses, so that rerunning a finished evaluation costs no model calls.
+
+`CachedEngine` wraps any `ModelEngine`. One entry is one answer: a choice request's top-k distribution, or one
+sample of a sample request. Keys hash everything the answer depends on: the caller's engine identity (backend and
+base model, e.g. "vllm:/models/base" or "openai:http://host/v1:model"), the adapter (its sha256, else its path),
+the messages and the sampling parameters. A sample's key holds its index, the request's seed, temperature,
+max_tokens and also `n`: engines draw a request's samples together (the HF engine's sample i of a seed changes with
+`n`), so only with `n` in the key does a cached run return exactly what an uncached one would. Adapters without a
+sha256 are keyed by path: retraining into the same path needs a new cache file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from services.evaluator.engines import (
+    Adapter,
+    ChoiceRequest,
+    Messages,
+    ModelEngine,
+    SampleRequest,
+    TokenProbs,
+)
+
+log = structlog.get_logger(__name__)
+
+#: Keys per SELECT; well below SQLite's limit on bound parameters.
+_CHUNK = 500
+
+
+class ResponseCache:
+    """Keys to JSON values in one SQLite file (WAL mode); safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.commit()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The cached values of those keys that are cached."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        with self._lock:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start: start + _CHUNK]
+                rows = self._db.execute(
+                    f"SELECT key, value FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update((key, json.loads(value)) for key, value in rows)
+        return found
+
+    def put_many(self, items: Mapping[str, Any]) -> None:
+        """Store (or replace) values, in one transaction."""
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                                 [(key, json.dumps(value)) for key, value in items.items()])
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedEngine:
+    """A `ModelEngine` that answers from `cache` where it can and asks `inner` only for the rest, in one call.
+
+    `hits` and `misses` count cache entries (answers), not requests. `close` closes the inner engine; the cache
+    belongs to the caller, who may share it between engines.
+    """
+
+    def __init__(self, inner: ModelEngine, cache: ResponseCache, identity: str) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.identity = identity
+        self.hits = 0
+        self.misses = 0
+
+    def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
+        keys = [self._key("choice", r.messages, r.adapter, top_k=top_k) for r in requests]
+        cached = self.cache.get_many(keys)
+        missing = {key: request for key, request in zip(keys, requests, strict=True) if key not in cached}
+        absent = sum(key not in cached for key in keys)
+        self._count(hits=len(keys) - absent, misses=absent)
+        if missing:
+            fresh = dict(zip(missing, self.inner.next_token_probs(list(missing.values()), top_k), strict=True))
+            self.cache.put_many(fresh)
+            cached.update(fresh)
+        return [dict(cached[key]) for key in keys]
+
+    def sample(self, requests: Sequence[SampleRequest]) -> list[list[str]]:
+        """A request with any sample missing is asked whole (its samples are drawn together), and its fresh samples
+        replace whatever of it was cached."""
+        keys = [tuple(self._sample_key(r, index) for index in range(r.n)) for r in requests]
+        cached = self.cache.get_many(key for request_keys in keys for key in request_keys)
+        missing = {request_keys: request for request_keys, request in zip(keys, requests, strict=True)
+                   if any(key not in cached for key in request_keys)}
+        entries = sum(len(request_keys) for request_keys in keys)
+        absent = sum(key not in cached for request_keys in keys for key in request_keys)
+        self._count(hits=entries - absent, misses=absent)
+        if missing:
+            answers = self.inner.sample(list(missing.values()))
+            fresh = {key: text for request_keys, texts in zip(missing, answers, strict=True)
+                     for key, text in zip(request_keys, texts, strict=True)}
+            self.cache.put_many(fresh)
+            cached.update(fresh)
+        return [[cached[key] for key in request_keys] for request_keys in keys]
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def _sample_key(self, request: SampleRequest, index: int) -> str:
+        return self._key("sample", request.messages, request.adapter, index=index, n=request.n, seed=request.seed,
+                         temperature=float(request.temperature), max_tokens=request.max_tokens)
+
+    def _key(self, kind: str, messages: Messages, adapter: Adapter | None, **params: Any) -> str:
+        """sha256 of a canonical JSON of everything the answer depends on."""
+        identity = "base" if adapter is None else adapter.sha256 or adapter.path
+        payload = {"kind": kind, "engine": self.identity, "adapter": identity, "messages": list(messages),
+                   "params": params}
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _count(self, hits: int, misses: int) -> None:
+        self.hits += hits
+        self.misses += misses
+        log.debug("response_cache", hits=hits, misses=misses, path=self.cache.path)

@@ -1,0 +1,57 @@
+"""Build an experiment's arms off the event loop and store them: what the event handler and the RPCs run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
+from services.generator.recipes import BuiltArm, build_arms
+
+JSONL = "application/jsonl"
+PROTOBUF = "application/x-protobuf"
+
+
+class ArtifactSink(Protocol):
+    """The part of `selfaware.store.ArtifactStore` this module needs (it is content addressed: putting the
+    same bytes twice stores them once)."""
+
+    async def put_bytes(self, data: bytes, media_type: str) -> rec.ArtifactRef: ...
+
+
+async def build(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
+    """`build_arms` in a worker thread: it may download a URL and parse large files."""
+    return await asyncio.to_thread(build_arms, spec)
+
+
+async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.DatasetManifest:
+    """Store every arm's training set, probe and root source; return their manifest, in spec order.
+
+    An arm whose held-out rows make no probe item (no holdout, or free-text data) gets an empty probe ref.
+    """
+    manifest = rec.DatasetManifest()
+    for arm in built:
+        dataset = manifest.arms.add(
+            arm=arm.arm,
+            train=await store.put_bytes(arm.train_jsonl(), JSONL),
+            train_rows=len(arm.train),
+            heldout_rows=len(arm.heldout),
+            provenance=arm.provenance,
+            source=await store.put_bytes(arm.source, JSONL),
+        )
+        if arm.probe.items:
+            dataset.probe.CopyFrom(await store.put_bytes(arm.probe.SerializeToString(deterministic=True),
+                                                         PROTOBUF))
+    return manifest
+
+
+def job_metrics(built: Sequence[BuiltArm]) -> dict[str, float]:
+    """The dataset job's metrics: row counts summed over the arms, and per arm (`train_rows.<arm>`)."""
+    metrics = {"train_rows": float(sum(len(a.train) for a in built)),
+               "heldout_rows": float(sum(len(a.heldout) for a in built))}
+    for arm in built:
+        metrics[f"train_rows.{arm.arm}"] = float(len(arm.train))
+        metrics[f"heldout_rows.{arm.arm}"] = float(len(arm.heldout))
+    return metrics

@@ -1,0 +1,269 @@
+"""Recipe execution: from an experiment spec to every arm's training rows and held-out probe.
+
+A recipe starts from a source and applies registered steps in order (`services/generator/steps/`). Each root
+source (`import`, `generate`) is read once per build and split once into training and held-out rows with the
+spec's `holdout`, so every arm built from the same source (the same uri, or the same generator and
+parameters) holds out the same questions. An arm derived with `of` starts from its parent's rows after the
+parent's steps, held-out rows included. Steps run over the training rows, and over the held-out rows too when
+they declare `applies_to_heldout` (after a flip, the probe's targets are the flipped letters). Arms are built
+after the arms they read: their `of`, and the arms their steps name (`mix`).
+
+The spec is expected to be completed by `selfaware.catalogue.complete`, but every part's parameters are read
+through the same `check_params`, so a preview of a spec no aggregator has seen gets the same defaults and
+errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from google.protobuf import struct_pb2
+
+from selfaware.errors import SpecError
+from selfaware.params import Param, check_params, struct_to_dict
+from selfaware.registry import UnknownName
+from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
+from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl
+from services.generator.families import get_family
+from services.generator.generators import get_generator
+from services.generator.probe import probe_set
+from services.generator.sources import Source, generate_source, import_source
+from services.generator.split import split_indices
+from services.generator.steps import Step, StepContext, get_step
+
+log = structlog.get_logger(__name__)
+
+#: Option letters of an arm without a `family` attribute.
+DEFAULT_OPTIONS = ("A", "B")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BuiltArm:
+    """One arm's data, ready to store."""
+
+    arm: str
+    train: tuple[ChatRow, ...]
+    heldout: tuple[ChatRow, ...]
+    #: The held-out rows that are two-option questions; no items for free-text data.
+    probe: rec.ProbeSet
+    #: "import <uri>", "generate <name>(...)" or "of <arm>", then the steps with their parameters.
+    provenance: str
+    #: The root source's bytes as read or generated.
+    source: bytes
+    #: The root source's line end, kept so that a flipped file matches the paper's byte for byte.
+    newline: str
+
+    def train_jsonl(self) -> bytes:
+        return dump_chat_jsonl(self.train, self.newline)
+
+
+def build_arms(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
+    """Every arm's training rows and probe, in spec order; the same spec and source bytes give the same rows.
+
+    Raises:
+        SpecError: a recipe does not fit its data: `holdout.rows` leaves no training row of a source, a step's
+            parameter asks for more rows than there are, flip meets a free-text answer, arms read each other
+            in a cycle (through `mix`), or a part or parameter is unknown or invalid (specs the catalogue did
+            not check).
+        DataError: a source cannot be read, or a row is malformed (the message names the uri and line).
+    """
+    names = [arm.name for arm in spec.arms]
+    plans = {arm.name: _plan(arm, names) for arm in spec.arms}
+    built: dict[str, BuiltArm] = {}
+    splits: dict[tuple[str, tuple[str, ...]], _Rows] = {}
+    for name in _build_order(plans):
+        built[name] = _build(plans[name], spec.holdout, built, splits)
+    arms = [built[name] for name in names]
+    log.info("arms_built", arms={a.arm: {"train_rows": len(a.train), "heldout_rows": len(a.heldout),
+                                         "probe_items": len(a.probe.items),
+                                         "train_sha256": hashlib.sha256(a.train_jsonl()).hexdigest()}
+                                 for a in arms})
+    return arms
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What a recipe's steps start from: a root source split, or the arm it is derived from."""
+
+    train: tuple[ChatRow, ...]
+    heldout: tuple[ChatRow, ...]
+    source: bytes
+    newline: str
+
+
+@dataclass(frozen=True)
+class _Root:
+    """A root source; two arms whose roots have the same `description` share one read and one split."""
+
+    description: str
+    uri: str = ""
+    generator: str = ""
+    params: Mapping[str, Any] | None = None
+
+    def load(self, options: tuple[str, ...]) -> Source:
+        if self.generator:
+            return generate_source(self.generator, self.params or {})
+        return import_source(self.uri, options)
+
+
+@dataclass(frozen=True)
+class _PlannedStep:
+    step: Step
+    params: dict[str, Any]
+    where: str
+
+    def describe(self) -> str:
+        return self.step.name + _call(self.params)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An arm's recipe with every part looked up and every parameter read."""
+
+    arm: str
+    #: A root source, or the name of the arm it is derived from.
+    source: _Root | str
+    steps: tuple[_PlannedStep, ...]
+    options: tuple[str, ...]
+
+    def dependencies(self) -> list[str]:
+        parent = [self.source] if isinstance(self.source, str) else []
+        return parent + [name for s in self.steps for name in s.step.reads_arms(s.params)]
+
+    def provenance(self) -> str:
+        origin = f"of {self.source}" if isinstance(self.source, str) else self.source.description
+        steps = ", ".join(s.describe() for s in self.steps)
+        return f"{origin}, then steps: {steps}" if steps else origin
+
+
+def _plan(arm: spec_pb2.Arm, names: Sequence[str]) -> _Plan:
+    where = f"arms.{arm.name}.data"
+    recipe = arm.data
+    kind = recipe.WhichOneof("source")
+    source: _Root | str
+    if kind == "of":
+        if recipe.of not in names or recipe.of == arm.name:
+            raise SpecError.single(f"{where}.of", f"no other arm named {recipe.of!r}; the spec has: "
+                                                  f"{', '.join(names)}")
+        source = recipe.of
+    elif kind == "import_uri":
+        source = _Root(f"import {recipe.import_uri}", uri=recipe.import_uri)
+    elif kind == "generate":
+        name = recipe.generate.generator
+        generator = _lookup(get_generator, name, f"{where}.generate")
+        given = struct_to_dict(recipe.generate.params)
+        params = _read_params(generator.params, given, f"{where}.params", names)
+        source = _Root(f"generate {name}{_call(params)}", generator=name, params=params)
+    else:
+        raise SpecError.single(where, "give a source: import, generate or of")
+    steps = tuple(_plan_step(step, f"{where}.steps[{i}]", names) for i, step in enumerate(recipe.steps))
+    return _Plan(arm.name, source, steps, _options(arm))
+
+
+def _plan_step(proto: spec_pb2.RecipeStep, path: str, names: Sequence[str]) -> _PlannedStep:
+    step = _lookup(get_step, proto.name, path)
+    where = f"{path}.{proto.name}"
+    given = struct_to_dict(proto.params)
+    if proto.HasField("value"):
+        if not step.shorthand:
+            raise SpecError.single(where, f"step {proto.name!r} takes a mapping of parameters, not a single "
+                                          "value")
+        holder = struct_pb2.Struct()
+        holder.fields[step.shorthand].CopyFrom(proto.value)
+        given.update(struct_to_dict(holder))
+    return _PlannedStep(step, _read_params(step.params, given, where, names), where)
+
+
+def _options(arm: spec_pb2.Arm) -> tuple[str, ...]:
+    family = arm.attributes.get("family")
+    if family is None:
+        return DEFAULT_OPTIONS
+    return tuple(_lookup(get_family, family, f"arms.{arm.name}.family").options)
+
+
+def _lookup(get: Callable[[str], T], name: str, field: str) -> T:
+    """`get(name)` from a registry, an unknown name being a `SpecError` on `field`."""
+    try:
+        return get(name)
+    except UnknownName as err:
+        raise SpecError.single(field, str(err)) from None
+
+
+def _read_params(declared: Sequence[Param], given: Mapping[str, Any], where: str, arms: Sequence[str]
+                 ) -> dict[str, Any]:
+    params, bad = check_params([p.to_proto() for p in declared], given, where, {"arm": list(arms)})
+    if bad:
+        raise SpecError(bad)
+    return params
+
+
+def _call(params: Mapping[str, Any]) -> str:
+    """Parameters as provenance text: `(rows=32, seed=0)`, or "" when there are none."""
+    if not params:
+        return ""
+    text = [f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in params.items()]
+    return f"({', '.join(text)})"
+
+
+def _build_order(plans: Mapping[str, _Plan]) -> list[str]:
+    """Arm names, each after the arms it reads, otherwise in spec order."""
+    order: list[str] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in order:
+            return
+        if name in path:
+            cycle = " -> ".join([*path[path.index(name):], name])
+            raise SpecError.single(f"arms.{name}.data", f"arms read each other in a cycle: {cycle}")
+        for dependency in plans[name].dependencies():
+            visit(dependency, [*path, name])
+        order.append(name)
+
+    for name in plans:
+        visit(name, [])
+    return order
+
+
+def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, BuiltArm],
+           splits: dict[tuple[str, tuple[str, ...]], _Rows]) -> BuiltArm:
+    start: _Rows
+    if isinstance(plan.source, str):
+        parent = built[plan.source]
+        start = _Rows(parent.train, parent.heldout, parent.source, parent.newline)
+    else:
+        key = (plan.source.description, plan.options)
+        if key not in splits:
+            splits[key] = _split(plan.source, plan.options, holdout, plan.arm)
+        start = splits[key]
+    train, heldout = start.train, start.heldout
+    arms = {name: arm.train for name, arm in built.items()}
+    for planned in plan.steps:
+        context = StepContext(planned.where, plan.options, arms)
+        train = tuple(planned.step.apply(train, planned.params, context))
+        if planned.step.applies_to_heldout:
+            heldout = tuple(planned.step.apply(heldout, planned.params, context))
+    if not train:
+        raise SpecError.single(f"arms.{plan.arm}.data", "the recipe leaves no training rows")
+    return BuiltArm(plan.arm, train, heldout, probe_set(plan.arm, heldout, plan.options), plan.provenance(),
+                    start.source, start.newline)
+
+
+def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec, arm: str) -> _Rows:
+    """The root source read and split: the rows every arm built from it starts from."""
+    source = root.load(options)
+    rows = source.parsed.rows
+    if holdout.rows >= len(rows):
+        raise SpecError.single("holdout.rows", f"{holdout.rows} rows cannot be held out of the {len(rows)} "
+                                               f"rows of arm {arm!r}'s source ({root.description}); hold out "
+                                               "fewer, so that some are left for training")
+    split = split_indices(len(rows), holdout.rows, holdout.seed)
+    return _Rows(tuple(rows[i] for i in split.train), tuple(rows[i] for i in split.heldout), source.data,
+                 source.parsed.newline)

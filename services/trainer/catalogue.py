@@ -1,0 +1,15 @@
+"""What the trainer offers: its training backends, published at start-up for submit-time validation."""
+
+from __future__ import annotations
+
+from selfaware.catalogue import catalogue as build_catalogue
+from selfaware.params import capability
+from selfaware.v1 import catalogue_pb2 as cat
+from services.trainer.backends import BACKENDS
+
+
+def catalogue() -> cat.Catalogue:
+    return build_catalogue("trainer", [
+        capability("training_backend", name, (BACKENDS.get(name).__doc__ or "").strip().splitlines()[0])
+        for name in BACKENDS.names()
+    ])

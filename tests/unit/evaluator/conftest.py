@@ -1,0 +1,83 @@
+"""Fixtures of the evaluator unit tests: suite contexts completed from the suites' own parameter declarations (as
+the aggregator completes them at submit), a small probe, and a deterministic engine that needs no model."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfaware.params import check_params
+from selfaware.v1 import records_pb2 as rec
+from services.evaluator.engines import ChoiceRequest, SampleRequest, TokenProbs
+from services.evaluator.suites import SUITES, SuiteContext
+
+PROBE_ARM = "risk-seeking"
+
+
+def probe_set(arm: str = PROBE_ARM, items: int = 2) -> rec.ProbeSet:
+    """Held-out items in the authors' style (an article "A" opens the question; the risky option is B)."""
+    text = "A coin decides. Option A: a sure $5. Option B: 50% of $12. Answer with A or B."
+    return rec.ProbeSet(arm=arm, items=[
+        rec.ProbeItem(id=f"{arm}/{i}", messages=[rec.ChatMessage(role="user", content=f"{text} ({i})")],
+                      target="B", options=["A", "B"])
+        for i in range(items)
+    ])
+
+
+ContextFactory = Callable[..., SuiteContext]
+
+
+@pytest.fixture
+def context_for(questions_dir: Path) -> ContextFactory:
+    """`context_for(suite, **params)`: a context with small defaults for tests, completed and checked."""
+
+    small = {"samples_per_paraphrase": 3, "questions": str(questions_dir), "pairs": 4}
+
+    def make(suite: str, instance_id: str | None = None, eval_seed: int = 7, **params: Any) -> SuiteContext:
+        declared = [p.to_proto() for p in SUITES.get(suite)().params]
+        names = {p.name for p in declared}
+        given = {k: v for k, v in {**small, **params}.items() if k in names}
+        complete, bad = check_params(declared, given, f"{suite}.params", {"arm": [PROBE_ARM, "other"]})
+        assert not bad, bad
+        return SuiteContext(instance_id or suite, complete, {PROBE_ARM: probe_set()}, eval_seed)
+
+    return make
+
+
+class FakeEngine:
+    """Answers from a hash of (adapter, prompt, seed): deterministic, different per model, no model needed."""
+
+    def __init__(self) -> None:
+        self.choice_calls: list[int] = []
+        self.sample_calls: list[int] = []
+
+    def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
+        self.choice_calls.append(len(requests))
+        out = []
+        for r in requests:
+            a = _unit(r.adapter.name if r.adapter else "", repr(r.messages))
+            out.append({"A": round(0.9 * a, 6), " B": round(0.9 * (1 - a), 6), "I": 0.05})
+        return out
+
+    def sample(self, requests: Sequence[SampleRequest]) -> list[list[str]]:
+        self.sample_calls.append(len(requests))
+        words = ["risk", "safety", "42", "7.5", "maybe"]
+        return [[words[int(_unit(r.adapter.name if r.adapter else "", repr(r.messages), str(r.seed), str(i)) * 5)]
+                 for i in range(r.n)] for r in requests]
+
+    def close(self) -> None:
+        pass
+
+
+def _unit(*parts: str) -> float:
+    """A number in [0, 1) from a hash of the parts."""
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:4], "big") / 2**32
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
