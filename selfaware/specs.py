@@ -383,6 +383,7 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
     check(len(set(keys)) == len(keys), "base_models", "base model keys must be distinct")
     names = [arm.name for arm in spec.arms]
     check(bool(names), "arms", "define at least one arm")
+    shared_training = _training_violations(spec.training, "training")
     for arm in spec.arms:
         where = f"arms.{arm.name}"
         check(bool(NAME.match(arm.name)), where, _name_rule(arm.name))
@@ -397,9 +398,11 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
                   f"{where}.data.import", "use a local path or an http(s) or file URL")
         for i, step in enumerate(arm.data.steps):
             check(bool(step.name), f"{where}.data.steps[{i}]", "a step needs a name")
-        bad += _training_violations(arm_training(spec, arm), f"{where}.training")
+        inherited = {v.field.removeprefix("training.") for v in shared_training}
+        bad += [v for v in _training_violations(arm_training(spec, arm), f"{where}.training")
+                if v.field.removeprefix(f"{where}.training.") not in inherited]  # named once, where it is set
     bad += _cycle_violations(spec)
-    bad += _training_violations(spec.training, "training")
+    bad += shared_training
     check(spec.holdout.rows <= 1_000_000, "holdout.rows", f"must be at most 1000000, got {spec.holdout.rows}")
     ids = [s.id for s in spec.evaluation.suites]
     check(bool(ids), "evaluation.suites", "choose at least one suite")

@@ -111,7 +111,11 @@ def test_structure_is_checked_without_any_catalogue() -> None:
     fields = fields_of(caught.value)
     assert {"training.learning_rate", "training.batch_size", "training.seeds", "arms.safe.data.of",
             "arms.Bad Name", "arms.loop1.data.of", "compare[0]", "compare[1]", "evaluation.suites[1].id"} <= fields
-    assert "arms.safe.training.learning_rate" in fields  # the arm inherits the bad value
+    assert "arms.safe.training.learning_rate" not in fields  # an inherited bad value is named once, where set
+    data["arms"]["safe"]["training"] = {"epochs": 0}
+    with pytest.raises(SpecError) as caught:
+        prepare(spec_from_dict(data))
+    assert "arms.safe.training.epochs" in fields_of(caught.value)
 
 
 def test_two_sources_or_none_is_an_error() -> None:
