@@ -87,7 +87,8 @@ class JobRun:
         asyncio.run_coroutine_threadsafe(self.progress(done, total, metrics), self._loop).result(timeout=30)
 
     async def succeed(self, artifact: rec.ArtifactRef | None = None, compute_seconds: float = 0.0,
-                      metrics: Mapping[str, float] | None = None) -> rec.Job:
+                      metrics: Mapping[str, float] | None = None, done: int = 0, total: int = 0) -> rec.Job:
+        """Record success; `done`/`total` set the final progress when the work ran elsewhere (a reused result)."""
         def finish(job: rec.Job) -> bool:
             if job.status == rec.JOB_STATUS_CANCELLED:
                 return False
@@ -97,9 +98,11 @@ class JobRun:
             job.compute_seconds = compute_seconds
             if artifact is not None:
                 job.artifact.CopyFrom(artifact)
+            if total:
+                job.total = total
             if job.total == 0:
-                job.total = job.done = 1
-            job.done = job.total
+                job.total = 1
+            job.done = done or job.total
             for k, v in (metrics or {}).items():
                 job.metrics[k] = v
             return True

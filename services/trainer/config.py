@@ -14,6 +14,8 @@ class TrainerConfig(ServiceConfig):
     grpc_port: int = setting(50053, "gRPC port")
     torch_threads: int = setting(0, "torch CPU threads for training; 0 keeps torch's default (all cores)")
     concurrency: int = setting(1, "training jobs run at once by this replica")
+    reuse_adapters: bool = setting(True, "reuse the adapter of an identical earlier training (same base model, rows, "
+                                         "settings and seed) from <data dir>/trained instead of training again")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from pathlib import Path
 
 import structlog
 
 from selfaware.bus import Delivery
+from selfaware.errors import NotFound
 from selfaware.jobs import JobRun
 from selfaware.models import resolve_base_model
 from selfaware.plan import planned_models, train_job
@@ -22,6 +24,7 @@ from selfaware.v1 import records_pb2 as rec
 from services.trainer import convert
 from services.trainer.backends import BACKENDS
 from services.trainer.config import TrainerConfig
+from services.trainer.memo import Trained, recall, remember, training_key
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +60,13 @@ class TrainerHandlers:
             spec = (await self.rt.state.get_experiment(event.experiment_id)).spec
             arm = next(a for a in spec.arms if a.name == model.arm)
             training = arm_training(spec, arm)
+            key = training_key(spec.base_models[model.base_index], event.train, training, model.seed)
+            if (reused := await self._reuse(key)) is not None:
+                job = await run.succeed(reused.adapter, 0.0, reused.metrics | {"reused": 1.0},
+                                        done=reused.steps, total=reused.steps)
+                if job.status == rec.JOB_STATUS_SUCCEEDED:
+                    await self._announce(event, reused.adapter)
+                return
             rows = convert.parse_rows(await self.rt.store.get_bytes(event.train))
             base = await asyncio.to_thread(resolve_base_model, spec.base_models[model.base_index],
                                            self.config.data_dir)
@@ -71,10 +81,28 @@ class TrainerHandlers:
             result = await asyncio.to_thread(backend.train, job, progress)
             adapter = await self.rt.store.put_dir(result.adapter_dir)
             shutil.rmtree(output, ignore_errors=True)
-            job = await run.succeed(adapter, result.train_seconds,
-                                    {"final_loss": result.losses[-1], "steps": float(result.steps)})
+            metrics = {"final_loss": result.losses[-1], "steps": float(result.steps)}
+            job = await run.succeed(adapter, result.train_seconds, metrics)
+            if self.config.reuse_adapters:
+                remember(self._memo_dir, key, Trained(adapter, metrics, result.steps))
             if job.status == rec.JOB_STATUS_SUCCEEDED:
                 await self._announce(event, adapter)
+
+    @property
+    def _memo_dir(self) -> Path:
+        return self.config.data_dir / "trained"
+
+    async def _reuse(self, key: str) -> Trained | None:
+        """The adapter of an identical earlier training, put back into this stack's store; None to train."""
+        if not self.config.reuse_adapters or (trained := recall(self._memo_dir, key)) is None:
+            return None
+        try:
+            data = await self.rt.store.get_bytes(trained.adapter)  # the local cache keeps every artifact's bytes
+        except NotFound:
+            return None
+        await self.rt.store.put_bytes(data, trained.adapter.media_type)
+        log.info("adapter_reused", key=key, adapter=trained.adapter.sha256)
+        return trained
 
     async def _announce(self, event: ev.TrainingRequested, adapter: rec.ArtifactRef) -> None:
         model = rec.ModelUnderTest()
