@@ -46,11 +46,36 @@ class StateStore:
             kv = await js.key_value(STATE_BUCKET)  # type: ignore[attr-defined]
         return cls(kv)
 
-    async def create_experiment(self, experiment: rec.Experiment, jobs: list[rec.Job]) -> None:
-        """Store a new experiment and its planned jobs (jobs first, so a watcher never sees an empty plan)."""
-        for job in jobs:
-            await self._kv.create(job_key(experiment.id, job.key), job.SerializeToString())  # type: ignore[attr-defined]
-        await self._kv.create(experiment_key(experiment.id), experiment.SerializeToString())  # type: ignore[attr-defined]
+    async def create_experiment(self, experiment: rec.Experiment, jobs: list[rec.Job]) -> bool:
+        """Store a new experiment and its planned jobs; False if an experiment with this id exists already.
+
+        Jobs go first, so a watcher never sees an empty plan; the experiment key is the commit point. A job key
+        that exists already was left by an earlier attempt at the same id (an idempotent retry) and holds the
+        same plan, so it is kept, never overwritten. A failure before the commit point removes the job keys
+        this call wrote.
+        """
+        if await self._exists(experiment_key(experiment.id)):
+            return False
+        written: list[str] = []
+        try:
+            for job in jobs:
+                key = job_key(experiment.id, job.key)
+                try:
+                    await self._kv.create(key, job.SerializeToString())  # type: ignore[attr-defined]
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
+                written.append(key)
+            await self._kv.create(experiment_key(experiment.id), experiment.SerializeToString())  # type: ignore[attr-defined]
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False  # a concurrent create of the same id won; its jobs are the same plan
+        except BaseException:
+            for key in written:
+                try:
+                    await self._kv.purge(key)  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+                    pass
+            raise
+        return True
 
     async def get_experiment(self, experiment_id: str) -> rec.Experiment:
         return (await self._get(experiment_key(experiment_id), rec.Experiment))[0]
@@ -126,6 +151,13 @@ class StateStore:
             keys.append(entry.key)
         await watcher.stop()
         return keys
+
+    async def _exists(self, key: str) -> bool:
+        try:
+            entry = await self._kv.get(key)  # type: ignore[attr-defined]
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        return bool(entry.value)
 
     async def _get(self, key: str, kind: type[M]) -> tuple[M, int]:
         try:

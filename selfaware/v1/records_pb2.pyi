@@ -88,7 +88,7 @@ class Experiment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks")
+    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,9 @@ class Job(_message.Message):
     COMPUTE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     key: str
     stage: Stage
@@ -124,7 +127,10 @@ class Job(_message.Message):
     compute_seconds: float
     metrics: _containers.ScalarMap[str, float]
     chunks: _containers.RepeatedCompositeFieldContainer[ArtifactRef]
-    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ...) -> None: ...
+    owner: str
+    attempt: int
+    lease_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DatasetManifest(_message.Message):
     __slots__ = ("arms",)

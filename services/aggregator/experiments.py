@@ -7,6 +7,7 @@ failure are the two transitions made directly. Every reaction is idempotent: it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -41,22 +42,36 @@ class Experiments:
     async def catalogues(self) -> list[cat.Catalogue]:
         return await self.state.catalogues()
 
-    async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
-        """Validate before any side effect, then store the plan and announce it."""
+    async def submit(self, spec: spec_pb2.ExperimentSpec, idempotency_key: str = "") -> rec.Experiment:
+        """Validate before any side effect, then store the plan and announce it.
+
+        With an `idempotency_key`, the experiment id is derived from the key: a retried submit (the client lost
+        the reply, or the aggregator died mid-submit) returns the experiment the first call created, and
+        announces it again in case the first call died before its publish. JetStream's duplicate window drops
+        the second announcement when the first got through.
+        """
         completed, violations = await self.validate(spec)
         if violations:
             raise SpecError(violations)
-        experiment = await self._create(completed)
-        log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name)
+        experiment_id = _id_for(idempotency_key) if idempotency_key else uuid.uuid4().hex[:12]
+        experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now())
+        jobs = plan_jobs(experiment.id, completed)
+        experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
+        if not await self.state.create_experiment(experiment, jobs):
+            experiment = await self.state.get_experiment(experiment_id)
+            if experiment.spec != completed:
+                raise FailedPrecondition(f"idempotency_key {idempotency_key!r} was used for a different spec "
+                                         f"(experiment {experiment_id})")
+            log.info("experiment_submit_repeated", experiment_id=experiment_id)
+        else:
+            log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name)
+        await self.announce(experiment.id)
         return experiment
 
-    async def _create(self, complete: spec_pb2.ExperimentSpec) -> rec.Experiment:
-        experiment = rec.Experiment(id=uuid.uuid4().hex[:12], spec=complete, created_at=now(), updated_at=now())
-        jobs = plan_jobs(experiment.id, complete)
-        experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
-        await self.state.create_experiment(experiment, jobs)
-        await self.bus.publish(ev.ExperimentSubmitted(experiment_id=experiment.id), msg_id=f"submitted:{experiment.id}")
-        return experiment
+    async def announce(self, experiment_id: str) -> bool:
+        """Publish `ExperimentSubmitted` (deduplicated by its msg id); the reconciler calls it again."""
+        return await self.bus.publish(ev.ExperimentSubmitted(experiment_id=experiment_id),
+                                      msg_id=f"submitted:{experiment_id}")
 
     async def get(self, experiment_id: str) -> tuple[rec.Experiment, list[rec.Job]]:
         return await self.state.get_experiment(experiment_id), await self.state.list_jobs(experiment_id)
@@ -83,6 +98,8 @@ class Experiments:
 
         def update(experiment: rec.Experiment) -> bool:
             status = derive_status(experiment.status, jobs)
+            if status == rec.EXPERIMENT_STATUS_SUCCEEDED and not experiment.HasField("report"):
+                status = rec.EXPERIMENT_STATUS_REPORTING  # never SUCCEEDED without its report
             if status == experiment.status:
                 return False
             experiment.status = status  # type: ignore[assignment]
@@ -96,6 +113,16 @@ class Experiments:
         if derive_status(current.status, jobs) == rec.EXPERIMENT_STATUS_FAILED:
             await self._close_jobs(experiment_id, "not run: the experiment failed")  # before watchers see FAILED
         return await self.state.update_experiment(experiment_id, update)
+
+    async def attach_report(self, experiment_id: str, report: rec.Report) -> None:
+        """Store the report's refs on the experiment (unless it ended meanwhile); `refresh` then succeeds it."""
+        def attach(experiment: rec.Experiment) -> bool:
+            if experiment.status in TERMINAL:
+                return False
+            experiment.report.CopyFrom(report)
+            return True
+
+        await self.state.update_experiment(experiment_id, attach)
 
     async def fail(self, experiment_id: str, error: str) -> rec.Experiment:
         """A dead-lettered event: the experiment cannot finish."""
@@ -131,3 +158,8 @@ class Experiments:
                 return True
 
             await self.state.update_job(experiment_id, job.key, close)
+
+
+def _id_for(idempotency_key: str) -> str:
+    """The experiment id of an idempotency key: the same key always names the same experiment."""
+    return hashlib.sha256(b"submit:" + idempotency_key.encode()).hexdigest()[:12]

@@ -1,12 +1,16 @@
-"""The aggregator's event handlers: follow every stage, fail on dead letters, and report at the end."""
+"""The aggregator's event handlers: follow every stage, request each evaluation shard once its adapters are in, fail
+on dead letters, and report at the end."""
 
 from __future__ import annotations
+
+import threading
 
 from selfaware.bus import Delivery
 from selfaware.jobs import JobRun
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from services.aggregator.config import AggregatorConfig
+from services.aggregator.evaluation_shards import ShardRequests
 from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
 
@@ -15,6 +19,7 @@ class AggregatorHandlers:
     def __init__(self, config: AggregatorConfig, runtime: Runtime, experiments: Experiments) -> None:
         self.rt, self.experiments = runtime, experiments
         self.reporter = Reporter(runtime, experiments, config.max_deliver, JobRun)
+        self.shards = ShardRequests(runtime.state, runtime.bus)
 
     def declare(self) -> None:
         """The aggregator's subscriptions, in one place."""
@@ -26,10 +31,16 @@ class AggregatorHandlers:
 
     async def stage_done(self, event: ev.DatasetReady | ev.AdapterReady, delivery: Delivery) -> None:
         await self.experiments.refresh(event.experiment_id)
+        await self.shards.publish_ready(event.experiment_id)
 
     async def evaluation_done(self, event: ev.EvaluationCompleted, delivery: Delivery) -> None:
         await self.experiments.refresh(event.experiment_id)
         await self.reporter.report_if_ready(event.experiment_id, delivery)
+
+    async def report_now(self, experiment_id: str) -> None:
+        """Start the report outside any event (the reconciler's sweep), as one first delivery."""
+        delivery = Delivery("reconciler", 1, threading.Event())
+        await self.reporter.report_if_ready(experiment_id, delivery)
 
     async def dead_letter(self, event: ev.DeadLetter, delivery: Delivery) -> None:
         if event.experiment_id:

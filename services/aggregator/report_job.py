@@ -60,12 +60,11 @@ class Reporter:
             async with run:
                 started = time.monotonic()
                 report = await self._build(experiment)
+                # Attach first, then mark the job done: a crash in between leaves the job to a redelivery,
+                # which rebuilds the same files (the store is content-addressed) and attaches them again. The
+                # experiment turns SUCCEEDED only in `refresh`, whose revision-checked write requires the report.
+                await self.experiments.attach_report(experiment_id, report)
                 await run.succeed(report.json, time.monotonic() - started)
-
-                def attach(e: rec.Experiment) -> None:
-                    e.report.CopyFrom(report)
-
-                await self.rt.state.update_experiment(experiment_id, attach)
         experiment = await self.experiments.refresh(experiment_id)
         if experiment.HasField("report"):
             await self.rt.bus.publish(ev.ReportReady(experiment_id=experiment_id, report=experiment.report),

@@ -27,7 +27,8 @@ class GeneratorHandlers:
         self.rt.bus.subscribe(ev.ExperimentSubmitted, "generator-experiment-submitted", self.generate)
 
     async def generate(self, event: ev.ExperimentSubmitted, delivery: Delivery) -> None:
-        run = JobRun(self.rt.state, event.experiment_id, DATASET_JOB, delivery, self.config.max_deliver)
+        run = JobRun(self.rt.state, event.experiment_id, DATASET_JOB, delivery, self.config.max_deliver,
+                     lease_s=self.config.ack_wait_s)
         job = await run.done_before()
         if job is None:
             async with run:

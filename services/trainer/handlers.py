@@ -52,7 +52,8 @@ class TrainerHandlers:
     async def train(self, event: ev.TrainingRequested, delivery: Delivery) -> None:
         model = event.model
         structlog.contextvars.bind_contextvars(model=model.label)
-        run = JobRun(self.rt.state, event.experiment_id, train_job(model.label), delivery, self.config.max_deliver)
+        run = JobRun(self.rt.state, event.experiment_id, train_job(model.label), delivery, self.config.max_deliver,
+                     lease_s=self.config.ack_wait_s)
         if (job := await run.done_before()) is not None:
             await self._announce(event, job.artifact)
             return
@@ -70,7 +71,9 @@ class TrainerHandlers:
             rows = convert.parse_rows(await self.rt.store.get_bytes(event.train))
             base = await asyncio.to_thread(resolve_base_model, spec.base_models[model.base_index],
                                            self.config.data_dir)
-            output = self.config.data_dir / "scratch" / f"adapter-{event.experiment_id}-{train_job(model.label)}"
+            # One scratch directory per attempt: a worker that lost its lease never deletes its successor's.
+            output = (self.config.data_dir / "scratch"
+                      / f"adapter-{event.experiment_id}-{train_job(model.label)}-a{run.attempt}")
             shutil.rmtree(output, ignore_errors=True)
             job = convert.training_job(training, rows, model.seed, base, output)
             backend = BACKENDS.get(training.backend)(threads=self.config.torch_threads)
@@ -80,7 +83,8 @@ class TrainerHandlers:
 
             result = await asyncio.to_thread(backend.train, job, progress)
             adapter = await self.rt.store.put_dir(result.adapter_dir)
-            shutil.rmtree(output, ignore_errors=True)
+            for stale in output.parent.glob(f"adapter-{event.experiment_id}-{train_job(model.label)}-a*"):
+                shutil.rmtree(stale, ignore_errors=True)  # this attempt's, and any a dead predecessor left
             metrics = {"final_loss": result.losses[-1], "steps": float(result.steps)}
             job = await run.succeed(adapter, result.train_seconds, metrics)
             if self.config.reuse_adapters:
