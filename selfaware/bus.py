@@ -48,6 +48,7 @@ SUBJECTS: dict[type[Message], str] = {
     ev.DatasetReady: "selfaware.events.dataset.ready",
     ev.TrainingRequested: "selfaware.events.training.requested",
     ev.AdapterReady: "selfaware.events.adapter.ready",
+    ev.EvaluationRequested: "selfaware.events.evaluation.requested",
     ev.EvaluationCompleted: "selfaware.events.evaluation.completed",
     ev.ReportReady: "selfaware.events.report.ready",
     ev.DeadLetter: DLQ_PREFIX + ">",

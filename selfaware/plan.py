@@ -1,10 +1,12 @@
 """Which models and jobs an experiment consists of, and their labels and keys.
 
-Pure functions of the spec, shared by the aggregator (plans every job at submit), the trainer (one training per
-adapter model), the evaluator (which models to evaluate together) and the CLI (`validate` lists the jobs).
+Pure functions of the spec, shared by the aggregator (plans every job at submit, and the evaluation shards), the
+trainer (one training per adapter model) and the CLI (`validate` lists the jobs).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from selfaware.specs import arm_training
 from selfaware.v1 import records_pb2 as rec
@@ -13,6 +15,10 @@ from selfaware.v1 import spec_pb2
 DATASET_JOB = "dataset"
 REPORT_JOB = "report"
 BASE_LABEL = "base"
+#: The key of the evaluator catalogue's engine `info` that says how many adapters one evaluation shard holds.
+SHARD_CAPACITY_INFO = "max_loras"
+#: The shard capacity before any evaluator has published one (the evaluator's default `vllm_max_loras`).
+DEFAULT_MAX_LORAS = 4
 
 
 def model_label(base_key: str, arm: str = "", seed: int = 0) -> str:
@@ -56,3 +62,35 @@ def plan_jobs(experiment_id: str, spec: spec_pb2.ExperimentSpec) -> list[rec.Job
     jobs += [job(eval_job(m.label), rec.STAGE_EVALUATE, m.label) for m in models]
     jobs.append(job(REPORT_JOB, rec.STAGE_REPORT))
     return jobs
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The models of one base model that one engine session evaluates: one `evaluation.requested` event."""
+
+    #: "<base index>.<shard index>": unique within the experiment, and part of the event's Nats-Msg-Id.
+    id: str
+    base_index: int
+    #: In report order; the base model (when evaluated) first in its base's first shard. No adapters attached.
+    models: tuple[rec.ModelUnderTest, ...]
+
+
+def evaluation_shards(spec: spec_pb2.ExperimentSpec, max_loras: int) -> list[Shard]:
+    """Each base model's models in shards of at most `max_loras` adapters, the base model in the first one.
+
+    Why this shape: a shard is one base-model load serving its adapters together (vLLM's `max_loras` is how many
+    one batch holds), so the base model rides in the first shard for free and an experiment with up to
+    `max_loras` adapters per base model is one engine session, as before sharding. Larger ones spread over
+    evaluator replicas. A pure function of the spec and the capacity, so every replanning gives the same ids.
+    """
+    if max_loras < 1:
+        raise ValueError(f"max_loras: at least 1, got {max_loras}")
+    planned, shards = planned_models(spec), []
+    for index in range(len(spec.base_models)):
+        models = [m for m in planned if m.base_index == index]
+        base = [m for m in models if not m.arm]
+        adapters = [m for m in models if m.arm]
+        groups = [adapters[start:start + max_loras] for start in range(0, len(adapters), max_loras)] or [[]]
+        groups[0] = base + groups[0]
+        shards += [Shard(f"{index}.{n}", index, tuple(group)) for n, group in enumerate(groups) if group]
+    return shards

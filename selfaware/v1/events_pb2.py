@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19selfaware/v1/events.proto\x12\x0cselfaware.v1\x1a\x1aselfaware/v1/records.proto\",\n\x13\x45xperimentSubmitted\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"<\n\x13\x45xperimentCancelled\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"V\n\x0c\x44\x61tasetReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12/\n\x08manifest\x18\x02 \x01(\x0b\x32\x1d.selfaware.v1.DatasetManifest\"\x81\x01\n\x11TrainingRequested\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\x12(\n\x05train\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\"R\n\x0c\x41\x64\x61pterReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\"\xae\x01\n\x13\x45valuationCompleted\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\x12)\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12(\n\x06scores\x18\x04 \x03(\x0b\x32\x18.selfaware.v1.SuiteScore\"J\n\x0bReportReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12$\n\x06report\x18\x02 \x01(\x0b\x32\x14.selfaware.v1.Report\"z\n\nDeadLetter\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\ndeliveries\x18\x05 \x01(\x04\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19selfaware/v1/events.proto\x12\x0cselfaware.v1\x1a\x1aselfaware/v1/records.proto\",\n\x13\x45xperimentSubmitted\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"<\n\x13\x45xperimentCancelled\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"V\n\x0c\x44\x61tasetReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12/\n\x08manifest\x18\x02 \x01(\x0b\x32\x1d.selfaware.v1.DatasetManifest\"\x81\x01\n\x11TrainingRequested\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\x12(\n\x05train\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\"R\n\x0c\x41\x64\x61pterReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\"l\n\x13\x45valuationRequested\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12,\n\x06models\x18\x03 \x03(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\"\xae\x01\n\x13\x45valuationCompleted\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12+\n\x05model\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ModelUnderTest\x12)\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12(\n\x06scores\x18\x04 \x03(\x0b\x32\x18.selfaware.v1.SuiteScore\"J\n\x0bReportReady\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12$\n\x06report\x18\x02 \x01(\x0b\x32\x14.selfaware.v1.Report\"z\n\nDeadLetter\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\ndeliveries\x18\x05 \x01(\x04\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,10 +42,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRAININGREQUESTED']._serialized_end=397
   _globals['_ADAPTERREADY']._serialized_start=399
   _globals['_ADAPTERREADY']._serialized_end=481
-  _globals['_EVALUATIONCOMPLETED']._serialized_start=484
-  _globals['_EVALUATIONCOMPLETED']._serialized_end=658
-  _globals['_REPORTREADY']._serialized_start=660
-  _globals['_REPORTREADY']._serialized_end=734
-  _globals['_DEADLETTER']._serialized_start=736
-  _globals['_DEADLETTER']._serialized_end=858
+  _globals['_EVALUATIONREQUESTED']._serialized_start=483
+  _globals['_EVALUATIONREQUESTED']._serialized_end=591
+  _globals['_EVALUATIONCOMPLETED']._serialized_start=594
+  _globals['_EVALUATIONCOMPLETED']._serialized_end=768
+  _globals['_REPORTREADY']._serialized_start=770
+  _globals['_REPORTREADY']._serialized_end=844
+  _globals['_DEADLETTER']._serialized_start=846
+  _globals['_DEADLETTER']._serialized_end=968
 # @@protoc_insertion_point(module_scope)

@@ -47,6 +47,16 @@ class AdapterReady(_message.Message):
     model: _records_pb2.ModelUnderTest
     def __init__(self, experiment_id: _Optional[str] = ..., model: _Optional[_Union[_records_pb2.ModelUnderTest, _Mapping]] = ...) -> None: ...
 
+class EvaluationRequested(_message.Message):
+    __slots__ = ("experiment_id", "shard_id", "models")
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    shard_id: str
+    models: _containers.RepeatedCompositeFieldContainer[_records_pb2.ModelUnderTest]
+    def __init__(self, experiment_id: _Optional[str] = ..., shard_id: _Optional[str] = ..., models: _Optional[_Iterable[_Union[_records_pb2.ModelUnderTest, _Mapping]]] = ...) -> None: ...
+
 class EvaluationCompleted(_message.Message):
     __slots__ = ("experiment_id", "model", "chunks", "scores")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -1,11 +1,18 @@
 """What the evaluator offers: its suites (with their parameters) and its engines, published at start-up so that
-a spec is checked against the code that will run it."""
+a spec is checked against the code that will run it.
+
+Each engine entry also says how many adapters one evaluation shard holds (`info["max_loras"]`, the config's
+`vllm_max_loras`): the aggregator plans the shards of an experiment with it (`selfaware.plan.evaluation_shards`).
+One size for every engine: with vLLM it is what one batch holds, and with any engine it bounds the work of one
+shard, so larger experiments spread over evaluator replicas."""
 
 from __future__ import annotations
 
 from selfaware.catalogue import catalogue as build_catalogue
 from selfaware.params import capability
+from selfaware.plan import SHARD_CAPACITY_INFO
 from selfaware.v1 import catalogue_pb2 as cat
+from services.evaluator.config import EvaluatorConfig
 from services.evaluator.engines import ENGINES
 from services.evaluator.suites import SUITES
 
@@ -13,14 +20,16 @@ from services.evaluator.suites import SUITES
 NEEDS_ENDPOINT = frozenset({"openai"})
 
 
-def catalogue() -> cat.Catalogue:
+def catalogue(config: EvaluatorConfig | None = None) -> cat.Catalogue:
+    """The evaluator's catalogue; `config` sets the shard capacity it publishes (None: the default settings)."""
+    shard = {SHARD_CAPACITY_INFO: str((config or EvaluatorConfig()).vllm_max_loras)}
     suites = []
     for name in SUITES.names():
         suite = SUITES.get(name)()
         suites.append(capability("suite", name, suite.description, suite.params,
                                  info={"kind": suite.kind, "question_type": suite.question_type}))
     engines = [capability("engine", name, _first_line(ENGINES.get(name).__doc__),
-                          info={"needs_endpoint": "true"} if name in NEEDS_ENDPOINT else {})
+                          info=shard | ({"needs_endpoint": "true"} if name in NEEDS_ENDPOINT else {}))
                for name in ENGINES.names()]
     return build_catalogue("evaluator", suites + engines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from selfaware.config import ServiceConfig, require, setting
+from selfaware.plan import DEFAULT_MAX_LORAS
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,9 @@ class EvaluatorConfig(ServiceConfig):
     grpc_port: int = setting(50054, "gRPC port")
     vllm_kv_cache_mib: int = setting(256, "vLLM KV-cache size in MiB (vLLM CPU otherwise takes a share of RAM)")
     vllm_max_lora_rank: int = setting(64, "largest adapter rank vLLM serves (1, 8, 16, 32, 64, 128, 256, ...)")
-    vllm_max_loras: int = setting(4, "adapters one vLLM batch can hold")
+    vllm_max_loras: int = setting(DEFAULT_MAX_LORAS, "adapters one vLLM batch can hold, and one evaluation shard for "
+                                                     "every engine (published in the catalogue; the aggregator "
+                                                     "plans the shards with it)")
     vllm_omp_threads_bind: str = setting("0-1", "CPU cores vLLM's OpenMP threads are pinned to (VLLM_CPU_OMP_THREADS_BIND)")
     hf_batch_sequences: int = setting(256, "most sequences in one forward pass of the hf engine")
     response_cache: bool = setting(True, "answer repeated requests (same model, messages, parameters and sample) "

@@ -1,9 +1,11 @@
-"""The evaluator's event handler: once every adapter of a base model is trained, evaluate that base model's models.
+"""The evaluator's event handler: evaluate the models of one shard (`evaluation.requested`) in one engine session.
 
-All models of one base model (the base model itself and every adapter trained on it) are evaluated in one engine
-session, batched together (`evaluate`), after their training is over. That is where multi-LoRA pays off (one
-base-model load, one batch for all adapters), and it keeps evaluation from competing with training for the CPU
-on small machines.
+The aggregator plans the shards (`selfaware.plan.evaluation_shards`) and requests each once every adapter in it is
+trained; the event names the models, adapters attached. A shard is the models of one base model (the base model
+itself in the first shard of its base, then up to `max_loras` adapters), evaluated batched together (`evaluate`):
+that is where multi-LoRA pays off (one base-model load, one batch for all adapters). The requests reach the
+evaluator replicas through one durable work-queue consumer, so each shard goes to one replica at a time, and no
+evaluator checks, or races on, whether the other adapters are in.
 
 Streamed and resumable: after every engine call each model's new records are stored as one `RecordChunk` and
 appended to its eval job's `chunks`. A redelivered or restarted evaluation reads those chunks first and asks
@@ -24,7 +26,7 @@ from selfaware.bus import Delivery, HandBack
 from selfaware.errors import Cancelled, DataError
 from selfaware.jobs import JobRun
 from selfaware.models import resolve_base_model
-from selfaware.plan import DATASET_JOB, eval_job, planned_models, train_job
+from selfaware.plan import DATASET_JOB, eval_job
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
@@ -42,28 +44,23 @@ log = structlog.get_logger(__name__)
 class EvaluatorHandlers:
     def __init__(self, config: EvaluatorConfig, runtime: Runtime, engines: EnginePool) -> None:
         self.config, self.rt, self.engines = config, runtime, engines
-        #: One evaluation at a time per (experiment, base model) in this process, so that two AdapterReady
-        #: events arriving together cannot both start it.
-        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
 
     def declare(self) -> None:
         """The evaluator's subscriptions, in one place."""
-        self.rt.bus.subscribe(ev.AdapterReady, "evaluator-adapter-ready", self.adapter_ready)
+        self.rt.bus.subscribe(ev.EvaluationRequested, "evaluator-evaluation-requested", self.evaluation_requested)
 
-    async def adapter_ready(self, event: ev.AdapterReady, delivery: Delivery) -> None:
-        experiment_id, base_index = event.experiment_id, event.model.base_index
-        async with self._locks.setdefault((experiment_id, base_index), asyncio.Lock()):
-            spec = (await self.rt.state.get_experiment(experiment_id)).spec
-            jobs = {j.key: j for j in await self.rt.state.list_jobs(experiment_id)}
-            models = models_of_base(spec, base_index, jobs)
-            if models is None:
-                return
-            pending = [m for m in models
-                       if eval_job(m.label) in jobs and jobs[eval_job(m.label)].status != rec.JOB_STATUS_SUCCEEDED]
-            if pending:
-                await self._evaluate(experiment_id, spec, base_index, pending, jobs, delivery)
-            for model in models:
-                await self._announce(experiment_id, spec, model)
+    async def evaluation_requested(self, event: ev.EvaluationRequested, delivery: Delivery) -> None:
+        """Evaluate the shard's unfinished models, then announce every model of the shard."""
+        experiment_id, models = event.experiment_id, list(event.models)
+        structlog.contextvars.bind_contextvars(shard=event.shard_id)  # beside what the bus bound
+        spec = (await self.rt.state.get_experiment(experiment_id)).spec
+        jobs = {j.key: j for j in await self.rt.state.list_jobs(experiment_id)}
+        base_index = shard_base(event, spec, jobs)
+        pending = [m for m in models if jobs[eval_job(m.label)].status != rec.JOB_STATUS_SUCCEEDED]
+        if pending:
+            await self._evaluate(experiment_id, spec, base_index, pending, jobs, delivery)
+        for model in models:
+            await self._announce(experiment_id, spec, model)
 
     async def _evaluate(self, experiment_id: str, spec: spec_pb2.ExperimentSpec, base_index: int,
                         models: list[rec.ModelUnderTest], jobs: Mapping[str, rec.Job], delivery: Delivery) -> None:
@@ -211,16 +208,14 @@ class _ChunkSink:
                 raise HandBack(f"job {run.key} handed back on shutdown; its stored chunks are kept")
 
 
-def models_of_base(spec: spec_pb2.ExperimentSpec, base_index: int, jobs: Mapping[str, rec.Job]
-                   ) -> list[rec.ModelUnderTest] | None:
-    """The planned models of one base model with their adapters attached, or None while any is still training."""
-    models = [m for m in planned_models(spec) if m.base_index == base_index]
-    adapters = [m for m in models if m.arm]
-    trained = [jobs.get(train_job(m.label)) for m in adapters]
-    if any(job is None or job.status != rec.JOB_STATUS_SUCCEEDED for job in trained):
-        log.info("waiting_for_adapters", base=base_index, adapters=len(adapters),
-                 trained=sum(job is not None and job.status == rec.JOB_STATUS_SUCCEEDED for job in trained))
-        return None
-    for model, job in zip(adapters, trained, strict=True):
-        model.adapter.CopyFrom(job.artifact)  # type: ignore[union-attr]
-    return models
+def shard_base(event: ev.EvaluationRequested, spec: spec_pb2.ExperimentSpec, jobs: Mapping[str, rec.Job]) -> int:
+    """The base model index of a well-formed shard; a DataError (dead letter) for one that is not."""
+    models = list(event.models)
+    if not models or len({m.base_index for m in models}) != 1 or models[0].base_index >= len(spec.base_models):
+        raise DataError(f"shard {event.shard_id}: its models must name one base model of the spec")
+    for model in models:
+        if eval_job(model.label) not in jobs:
+            raise DataError(f"shard {event.shard_id}: model {model.label} has no evaluation job")
+        if model.arm and not model.adapter.sha256:
+            raise DataError(f"shard {event.shard_id}: model {model.label} has no adapter")
+    return models[0].base_index

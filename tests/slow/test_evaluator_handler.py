@@ -1,8 +1,8 @@
 """The evaluator's handler on a real NATS and artifact store, with the HF engine on the tiny model.
 
-An experiment whose dataset and training are done (written straight into the stores) is evaluated on
-`AdapterReady`. The first attempt is handed back on shutdown after its first chunk; the redelivery reads that
-chunk and computes only the rest, which the job's `records_computed` metric and its chunks show.
+An experiment whose dataset and training are done (written straight into the stores) is evaluated on its one
+shard's `EvaluationRequested`. The first attempt is handed back on shutdown after its first chunk; the redelivery
+reads that chunk and computes only the rest, which the job's `records_computed` metric and its chunks show.
 """
 
 from __future__ import annotations
@@ -77,19 +77,21 @@ async def test_a_handed_back_evaluation_resumes_from_its_chunks(runtime, risky_p
                                        tiny_model_dir)
     engines = EnginePool(config)
     handlers = EvaluatorHandlers(config, rt, engines)
-    event = ev.AdapterReady(experiment_id=EXPERIMENT, model=models[1])
+    shard = [rec.ModelUnderTest(label=m.label, base_index=m.base_index, arm=m.arm, seed=m.seed,
+                                adapter=adapter if m.arm else None) for m in models]
+    event = ev.EvaluationRequested(experiment_id=EXPERIMENT, shard_id="0.0", models=shard)
     try:
         shutting_down = threading.Event()
         shutting_down.set()  # the first attempt stops after its first chunk, as on SIGTERM
         with pytest.raises(HandBack):
-            await handlers.adapter_ready(event, Delivery("adapter.ready", 1, shutting_down))
+            await handlers.evaluation_requested(event, Delivery("evaluation.requested", 1, shutting_down))
         first = {m.label: await rt.state.get_job(EXPERIMENT, eval_job(m.label)) for m in models}
         assert all(job.status == rec.JOB_STATUS_QUEUED and len(job.chunks) == 1 for job in first.values())
         stored = {label: len(convert.chunk_records(await rt.store.get_bytes(job.chunks[0])))
                   for label, job in first.items()}
         assert stored == {"base": 4, "risk-seeking/s0": 4}  # one batch of 8: four heldout queries per model
 
-        await handlers.adapter_ready(event, Delivery("adapter.ready", 2, threading.Event()))
+        await handlers.evaluation_requested(event, Delivery("evaluation.requested", 2, threading.Event()))
     finally:
         await engines.close()
     # heldout: 3 items x 2 orders; lotteries (adapter only): 4; risk_or_safety: 10 paraphrases x 2 samples
