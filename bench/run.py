@@ -3,6 +3,7 @@
     python -m bench.run                       # events, throughput, demo (about 20 minutes)
     python -m bench.run --only events,throughput
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
+    python -m bench.run --only cpu            # the CPU's fp32 and bf16 matmul rates (seconds)
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import demo_stages, eval_throughput, event_latency
+from bench import cpu_rates, demo_stages, eval_throughput, event_latency
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -69,6 +70,9 @@ def main() -> None:
     results_file = BENCH / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     data_dir = Path.home() / ".cache/selfaware"
+    if "cpu" in wanted:
+        results["cpu_rates"] = cpu_rates.run() | {"machine": machine()}
+        print("cpu:", json.dumps(results["cpu_rates"]))
     if "events" in wanted:
         results["event_latency"] = asyncio.run(event_latency.run()) | {"machine": machine()}
         print("event latency:", json.dumps(results["event_latency"]))
