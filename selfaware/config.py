@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,7 +43,11 @@ class ServiceConfig:
     data_dir: Path = setting(Path("~/.cache/selfaware"), "local cache and scratch space (artifacts/, models/, scratch/)")
     shutdown_grace_s: float = setting(20.0, "seconds in-flight work may take to finish after SIGTERM")
     max_deliver: int = setting(4, "deliveries of one event before it is dead-lettered")
-    ack_wait_s: float = setting(60.0, "seconds JetStream waits for an ack; handlers heartbeat at a third of it")
+    ack_wait_s: float = setting(15.0, "seconds JetStream waits for an ack before it redelivers to another worker; "
+                                      "handlers heartbeat at a third of it, and job leases last as long")
+    consumer_limits: str = setting("", "per-consumer limits, e.g. 'trainer-training-requested=concurrency:2,"
+                                       "max_ack_pending:64' (';' between consumers): concurrency is handlers per "
+                                       "replica, max_ack_pending (default 1024) is unacked messages cluster-wide")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
@@ -50,7 +55,44 @@ class ServiceConfig:
         require(0 <= self.grpc_port < 65536, "grpc_port", "a port number")
         require(self.max_deliver >= 1, "max_deliver", "at least 1")
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
+        parse_consumer_limits(self.consumer_limits)
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+
+    def limits(self) -> dict[str, ConsumerLimits]:
+        """`consumer_limits` by durable consumer name (checked in `__post_init__`)."""
+        return parse_consumer_limits(self.consumer_limits)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsumerLimits:
+    """Limits for one durable consumer; None keeps the default (the service's own, or the bus's)."""
+
+    concurrency: int | None = None
+    max_ack_pending: int | None = None
+
+
+def parse_consumer_limits(raw: str) -> dict[str, ConsumerLimits]:
+    """Parse `name=concurrency:N,max_ack_pending:M;name2=...`; a ConfigError names the setting and the bad part."""
+    limits: dict[str, ConsumerLimits] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        name, _, body = (s.strip() for s in part.partition("="))
+        _require_limit(re.fullmatch(r"[A-Za-z0-9_-]+", name) is not None and bool(body), part,
+                       "needs a consumer name, '=' and at least one limit")
+        _require_limit(name not in limits, part, f"consumer {name!r} given twice")
+        values: dict[str, int] = {}
+        for item in (i.strip() for i in body.split(",")):
+            key, _, number = (s.strip() for s in item.partition(":"))
+            _require_limit(key in {"concurrency", "max_ack_pending"}, part, f"unknown limit {key!r}")
+            _require_limit(key not in values, part, f"{key} given twice")
+            _require_limit(re.fullmatch(r"[0-9]{1,7}", number) is not None and 1 <= int(number) <= 1_000_000,
+                           part, f"{key} must be a whole number from 1 to 1000000")
+            values[key] = int(number)
+        limits[name] = ConsumerLimits(**values)
+    return limits
+
+
+def _require_limit(ok: bool, part: str, why: str) -> None:
+    require(ok, "consumer_limits", f"'<consumer>=concurrency:N,max_ack_pending:M;...'; in {part!r}: {why}")
 
 
 def require(ok: bool, field: str, expected: str) -> None:

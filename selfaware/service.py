@@ -2,8 +2,10 @@
 
 The order is fixed: load config, configure logging, connect the bus and stores, let the service build its
 engines, servicers and handlers once, start gRPC (with health and reflection) and the consumers, wait for
-SIGTERM or SIGINT, then stop: health goes NOT_SERVING, the bus stops fetching and lets in-flight work finish for
-`shutdown_grace_s` (or hands it back to JetStream), gRPC stops, and the engines close last.
+SIGTERM or SIGINT, then stop. While it runs, gRPC health follows the bus: NOT_SERVING while any consumer cannot
+run (`EventBus.consumers_healthy`), SERVING again once the bus has re-declared it. To stop: health goes
+NOT_SERVING, the bus stops fetching and lets in-flight work finish for `shutdown_grace_s` (or hands it back to
+JetStream), gRPC stops, and the engines close last.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
+from grpc_health.v1 import health_pb2
 
 from selfaware.bus import EventBus
 from selfaware.config import ConfigError, ServiceConfig, load_config
@@ -55,7 +58,7 @@ class Wiring:
 async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
     """Connect to NATS and open the state bucket and the artifact store."""
     bus = await EventBus.connect(config.nats_url, name=name, max_deliver=config.max_deliver,
-                                 ack_wait_s=config.ack_wait_s)
+                                 ack_wait_s=config.ack_wait_s, consumer_limits=config.limits())
     state = await StateStore.open(bus.js)
     store = await ArtifactStore.open(bus.js, config.data_dir / "artifacts")
     return Runtime(bus, state, store)
@@ -72,6 +75,8 @@ async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitab
     if wiring.catalogue is not None:
         await runtime.state.put_catalogue(wiring.catalogue)
     await runtime.bus.start()
+    names = [*wiring.service_names, ""]
+    watching = asyncio.create_task(runtime.bus.watch_health(lambda ok: _report_health(health, names, ok)))
     log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url)
     if bound is not None:
         bound.set_result(port)
@@ -85,11 +90,20 @@ async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitab
     await stop.wait()
     log.info("service_stopping", grace_s=config.shutdown_grace_s)
     await health.enter_graceful_shutdown()
+    watching.cancel()
     await runtime.bus.drain(config.shutdown_grace_s)
     await server.stop(grace=3.0)
     if wiring.close is not None:
         await wiring.close()
     log.info("service_stopped", heavy_modules=sorted(m for m in HEAVY_MODULES if m in sys.modules))
+
+
+async def _report_health(health: Any, names: Sequence[str], serving: bool) -> None:
+    """gRPC health follows the bus: NOT_SERVING while any consumer cannot run (or NATS is unreachable)."""
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in names:
+        await health.set(name, status)
+    log.info("health_changed", serving=serving)
 
 
 #: The flag that makes a service print its catalogue as JSON and exit (`selfaware validate` uses it to check a
