@@ -6,22 +6,32 @@ import asyncio
 import io
 import json
 import tarfile
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 import pytest
 
+from selfaware.plan import plan_jobs
+from selfaware.service import run_service
 from selfaware.specs import spec_from_dict
+from selfaware.status import now
 from selfaware.v1 import (
     evaluator_pb2,
     evaluator_pb2_grpc,
     generator_pb2,
     generator_pb2_grpc,
+    spec_pb2,
     trainer_pb2,
     trainer_pb2_grpc,
 )
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
+from services.evaluator.catalogue import catalogue as evaluator_catalogue
+from services.evaluator.config import EvaluatorConfig
+from services.evaluator.main import wire as wire_evaluator
+from tests.conftest import CACHE
 from tests.service.streams import events_of, wait_until_idle
 
 pytestmark = pytest.mark.slow
@@ -111,7 +121,7 @@ async def test_the_events_of_the_experiment_were_each_published_once(platform, f
                                                                      ) -> None:  # type: ignore[no-untyped-def]
     counts = await events_of(platform.bus, finished.experiment.id)
     assert counts == {"experiment.submitted": 1, "dataset.ready": 1, "training.requested": 2, "adapter.ready": 2,
-                      "evaluation.completed": 3, "report.ready": 1}
+                      "evaluation.requested": 1, "evaluation.completed": 3, "report.ready": 1}
 
 
 async def test_records_are_typed_and_counterbalanced(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]
@@ -192,3 +202,118 @@ async def test_redelivered_events_create_no_duplicate_work_or_records(platform, 
         expected[name] += 1  # only the replays themselves; re-announcements were deduplicated
     assert await events_of(bus, experiment_id) == expected
     assert (await state.get_experiment(experiment_id)).status == S.Value("EXPERIMENT_STATUS_SUCCEEDED")
+
+
+@pytest.fixture
+async def second_evaluator(nats_url: str, finished: Finished) -> AsyncIterator[None]:
+    """Another evaluator replica on the same NATS, sharing the evaluators' durable consumers; started after the
+    module's experiment is over."""
+    stop = asyncio.Event()
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    config = EvaluatorConfig(nats_url=nats_url, grpc_port=0, data_dir=CACHE, shutdown_grace_s=2.0, ack_wait_s=30.0,
+                             response_cache=False)
+    task = asyncio.create_task(run_service("evaluator", config, wire_evaluator, stop=stop, bound=bound))
+    await asyncio.wait_for(bound, 60)
+    yield
+    stop.set()
+    await task
+
+
+ARMS = ("risk-seeking", "risk-averse")
+
+
+async def evaluation_only_copy(platform, finished: Finished, trained: tuple[str, ...]  # type: ignore[no-untyped-def]
+                               ) -> str:
+    """A new experiment with the finished one's dataset and the `trained` arms' adapters, its evaluations not
+    started; on the HF engine with the two next-token probes only (seconds, and no second vLLM load)."""
+    experiment_id = uuid.uuid4().hex[:12]
+    spec = spec_pb2.ExperimentSpec()
+    spec.CopyFrom(finished.experiment.spec)
+    spec.evaluation.engine = "hf"
+    del spec.evaluation.suites[2:]
+    jobs = plan_jobs(experiment_id, spec)
+    for job in jobs:
+        if job.key == "dataset" or job.key in {f"train.{arm}.s0" for arm in trained}:
+            job.status = rec.JOB_STATUS_SUCCEEDED
+            job.artifact.CopyFrom(finished.jobs[job.key].artifact)
+    experiment = rec.Experiment(id=experiment_id, spec=spec, status=S.Value("EXPERIMENT_STATUS_EVALUATING"),
+                                created_at=now(), updated_at=now())
+    assert await platform.state.create_experiment(experiment, jobs)
+    return experiment_id
+
+
+async def adapter_ready(platform, finished: Finished, experiment_id: str, arm: str) -> None:  # type: ignore[no-untyped-def]
+    trained = rec.ModelUnderTest(label=f"{arm}/s0", arm=arm, seed=0, adapter=finished.jobs[f"train.{arm}.s0"].artifact)
+    await platform.bus.publish(ev.AdapterReady(experiment_id=experiment_id, model=trained),
+                               msg_id=f"adapter:{experiment_id}:{arm}")
+
+
+async def run_to_the_end(platform, experiment_id: str) -> list[rec.Job]:  # type: ignore[no-untyped-def]
+    async with platform.client() as client:
+
+        async def finish() -> None:
+            async for _ in client.watch(experiment_id):
+                pass
+
+        await asyncio.wait_for(finish(), timeout=600)
+        final = await client.get(experiment_id)
+    assert final.experiment.status == S.Value("EXPERIMENT_STATUS_SUCCEEDED"), final.experiment.error
+    return list(final.jobs)
+
+
+async def assert_each_record_computed_once(platform, jobs: list[rec.Job]) -> None:  # type: ignore[no-untyped-def]
+    for job in jobs:
+        if job.stage != rec.STAGE_EVALUATE:
+            continue
+        records = [r for ref in job.chunks
+                   for r in rec.RecordChunk.FromString(await platform.store.get_bytes(ref)).records]
+        assert len(records) == len({r.unit for r in records}) == job.metrics["records"], job.key  # stored once
+        assert job.metrics["records_computed"] == job.metrics["records"] == 24, job.key  # 8 items x 2 + 8 pairs
+
+
+async def test_two_evaluator_replicas_evaluate_a_shard_once(platform, finished: Finished, second_evaluator
+                                                            ) -> None:  # type: ignore[no-untyped-def]
+    """Both adapters are trained when their two `adapter.ready` arrive, and two evaluator replicas listen: the
+    aggregator requests the one shard once, one replica evaluates it, and every record is computed once."""
+    experiment_id = await evaluation_only_copy(platform, finished, trained=ARMS)
+    for arm in ARMS:
+        await adapter_ready(platform, finished, experiment_id, arm)
+    await assert_each_record_computed_once(platform, await run_to_the_end(platform, experiment_id))
+    counts = await events_of(platform.bus, experiment_id)
+    assert counts["evaluation.requested"] == 1 and counts["evaluation.completed"] == 3
+
+
+@pytest.fixture
+async def one_adapter_per_shard(platform) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """The evaluator's catalogue says a shard holds one adapter, as `vllm_max_loras=1` would publish."""
+    await platform.state.put_catalogue(evaluator_catalogue(EvaluatorConfig(vllm_max_loras=1)))
+    yield
+    await platform.state.put_catalogue(evaluator_catalogue())
+
+
+async def test_a_shard_is_evaluated_while_another_shard_is_still_training(platform, finished: Finished,
+                                                                          one_adapter_per_shard
+                                                                          ) -> None:  # type: ignore[no-untyped-def]
+    """With one adapter per shard, the base model and the first adapter are evaluated as soon as that adapter is
+    in, while the second still trains: no evaluator waits for every adapter of the base model."""
+    experiment_id = await evaluation_only_copy(platform, finished, trained=ARMS[:1])
+    await adapter_ready(platform, finished, experiment_id, ARMS[0])
+    keys = ("eval.base", "eval.risk-seeking.s0", "eval.risk-averse.s0")
+    deadline = asyncio.get_running_loop().time() + 300
+    while True:
+        jobs = {j.key: j.status for j in await platform.state.list_jobs(experiment_id)}
+        if jobs["eval.base"] == jobs["eval.risk-seeking.s0"] == rec.JOB_STATUS_SUCCEEDED:
+            break
+        assert asyncio.get_running_loop().time() < deadline, {k: rec.JobStatus.Name(jobs[k]) for k in keys}
+        await asyncio.sleep(0.5)
+    assert jobs["eval.risk-averse.s0"] == rec.JOB_STATUS_QUEUED
+
+    def trained(job: rec.Job) -> None:
+        job.status = rec.JOB_STATUS_SUCCEEDED
+        job.artifact.CopyFrom(finished.jobs["train.risk-averse.s0"].artifact)
+
+    await platform.state.update_job(experiment_id, "train.risk-averse.s0", trained)
+    await adapter_ready(platform, finished, experiment_id, ARMS[1])
+    await assert_each_record_computed_once(platform, await run_to_the_end(platform, experiment_id))
+    counts = await events_of(platform.bus, experiment_id)
+    assert counts["evaluation.requested"] == 2 and counts["evaluation.completed"] == 3
