@@ -1,16 +1,44 @@
-"""A small async client over the generated stubs, used by the CLI and the tests."""
+"""A small async client over the generated stubs, used by the CLI and the tests.
+
+Two calls ride out an aggregator restart (or a moment without a connection) instead of failing: `watch`
+reconnects with backoff and resumes where it was, and `submit` retries, but only with an idempotency key, which
+makes a retry of a submission that did reach the server return the same experiment.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from selfaware.status import TERMINAL
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import aggregator_pb2_grpc, spec_pb2
 from selfaware.v1 import records_pb2 as rec
+
+#: What a lost or refused connection looks like; only these are retried. (Any other status is an answer.)
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: `initial_s`, doubling up to `max_s`, for at most `give_up_after_s` without progress."""
+
+    initial_s: float = 0.5
+    max_s: float = 10.0
+    give_up_after_s: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.initial_s * 2.0 ** max(attempt - 1, 0), self.max_s)
+
+
+#: Called before each retry with the status that failed and the delay before the next attempt.
+OnRetry = Callable[[grpc.StatusCode, float], None]
+T = TypeVar("T")
 
 
 class Client:
@@ -18,7 +46,10 @@ class Client:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self.channel = grpc.aio.insecure_channel(endpoint)
+        # gRPC's own reconnect backoff grows to 120 s; a restarted aggregator is back in seconds.
+        self.channel = grpc.aio.insecure_channel(endpoint, options=[("grpc.initial_reconnect_backoff_ms", 250),
+                                                                    ("grpc.min_reconnect_backoff_ms", 250),
+                                                                    ("grpc.max_reconnect_backoff_ms", 2000)])
         self.stub = aggregator_pb2_grpc.AggregatorServiceStub(self.channel)
 
     async def __aenter__(self) -> Client:
@@ -30,8 +61,15 @@ class Client:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def submit(self, spec: spec_pb2.ExperimentSpec) -> rec.Experiment:
-        return await self.stub.SubmitExperiment(pb.SubmitExperimentRequest(spec=spec))
+    async def submit(self, spec: spec_pb2.ExperimentSpec, *, idempotency_key: str = "",
+                     backoff: Backoff = Backoff(give_up_after_s=60.0), on_retry: OnRetry | None = None
+                     ) -> rec.Experiment:
+        """Submit `spec`. With an `idempotency_key` (one per submission: the CLI makes a uuid4), UNAVAILABLE is
+        retried with that same key; without one, a retry could create a second experiment, so none is made."""
+        request = pb.SubmitExperimentRequest(spec=spec, idempotency_key=idempotency_key)
+        if not idempotency_key:
+            return await self.stub.SubmitExperiment(request)
+        return await _retrying(lambda: self.stub.SubmitExperiment(request), backoff, on_retry)
 
     async def validate(self, spec: spec_pb2.ExperimentSpec) -> pb.ValidateExperimentResponse:
         return await self.stub.ValidateExperiment(pb.ValidateExperimentRequest(spec=spec))
@@ -42,9 +80,43 @@ class Client:
     async def get(self, experiment_id: str) -> pb.GetExperimentResponse:
         return await self.stub.GetExperiment(pb.GetExperimentRequest(experiment_id=experiment_id))
 
-    async def watch(self, experiment_id: str) -> AsyncIterator[pb.WatchExperimentResponse]:
-        async for update in self.stub.WatchExperiment(pb.WatchExperimentRequest(experiment_id=experiment_id)):
-            yield update
+    async def watch(self, experiment_id: str, *, backoff: Backoff = Backoff(), on_retry: OnRetry | None = None
+                    ) -> AsyncIterator[pb.WatchExperimentResponse]:
+        """The experiment's updates until it ends, across reconnects.
+
+        A lost connection (UNAVAILABLE, or a stream that ends before the experiment does) is retried with
+        `backoff`. Each new stream starts with the current value of the experiment and of every job, so an
+        update already shown is skipped: the caller sees each distinct value once. Only a terminal status ends
+        the watch; an answer such as NOT_FOUND, or `give_up_after_s` without a connection, raises."""
+        request = pb.WatchExperimentRequest(experiment_id=experiment_id)
+        shown: dict[str, bytes] = {}
+        attempt, failing_since = 0, None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async for update in self.stub.WatchExperiment(request):
+                    attempt, failing_since = 0, None
+                    key = f"job:{update.job.key}" if update.HasField("job") else "experiment"
+                    value = update.SerializeToString(deterministic=True)
+                    if shown.get(key) == value:
+                        continue
+                    shown[key] = value
+                    yield update
+                    if update.HasField("experiment") and update.experiment.status in TERMINAL:
+                        return
+                code = grpc.StatusCode.UNAVAILABLE  # the stream ended early: the server went away
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    raise
+                code = exc.code()
+                failing_since = failing_since or loop.time()
+                if loop.time() - failing_since > backoff.give_up_after_s:
+                    raise
+            attempt += 1
+            delay = backoff.delay(attempt)
+            if on_retry is not None:
+                on_retry(code, delay)
+            await asyncio.sleep(delay)
 
     async def list(self) -> list[rec.Experiment]:
         return list((await self.stub.ListExperiments(pb.ListExperimentsRequest())).experiments)
@@ -54,6 +126,29 @@ class Client:
 
     async def report(self, experiment_id: str) -> pb.GetReportResponse:
         return await self.stub.GetReport(pb.GetReportRequest(experiment_id=experiment_id))
+
+    async def dead_letters(self, start_seq: int = 0, limit: int = 0) -> pb.ListDeadLettersResponse:
+        return await self.stub.ListDeadLetters(pb.ListDeadLettersRequest(start_seq=start_seq, limit=limit))
+
+    async def replay_dead_letter(self, seq: int) -> pb.ReplayDeadLetterResponse:
+        return await self.stub.ReplayDeadLetter(pb.ReplayDeadLetterRequest(seq=seq))
+
+
+async def _retrying(call: Callable[[], Awaitable[T]], backoff: Backoff, on_retry: OnRetry | None) -> T:
+    """`call()`, retried with `backoff` while it fails with a RETRYABLE status."""
+    loop = asyncio.get_running_loop()
+    started, attempt = loop.time(), 0
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in RETRYABLE or loop.time() - started > backoff.give_up_after_s:
+                raise
+            attempt += 1
+            delay = backoff.delay(attempt)
+            if on_retry is not None:
+                on_retry(exc.code(), delay)
+            await asyncio.sleep(delay)
 
 
 async def wait_serving(endpoint: str, timeout_s: float, service: str = "") -> None:

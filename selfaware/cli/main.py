@@ -9,9 +9,11 @@ import argparse
 import asyncio
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import grpc
 from rich.console import Console
@@ -51,8 +53,19 @@ def _spec(path: str) -> object:
         raise UsageError(f"invalid spec {path}: {exc}") from None
 
 
+def _reconnecting(code: grpc.StatusCode, delay_s: float) -> None:
+    console.print(f"[yellow]lost the aggregator ({code.name}); retrying in {delay_s:.1f} s[/yellow]")
+
+
+async def _submit_spec(client: Client, spec: object) -> str:
+    """Submit with one idempotency key for this invocation, so the client's retries create one experiment."""
+    experiment = await client.submit(spec, idempotency_key=uuid.uuid4().hex,  # type: ignore[arg-type]
+                                     on_retry=_reconnecting)
+    return str(experiment.id)
+
+
 async def _watch_and_report(client: Client, experiment_id: str, out: Path) -> int:
-    final = await follow(client.watch(experiment_id), console)
+    final = await follow(client.watch(experiment_id, on_retry=_reconnecting), console)
     if final.status != rec.EXPERIMENT_STATUS_SUCCEEDED:
         status = rec.ExperimentStatus.Name(final.status).removeprefix("EXPERIMENT_STATUS_")
         console.print(f"[red]experiment {experiment_id} {status.lower()}: {final.error}[/red]")
@@ -62,6 +75,10 @@ async def _watch_and_report(client: Client, experiment_id: str, out: Path) -> in
     print_results(report.json, console)
     console.print(f"report: {folder / 'report.md'}")
     return 0
+
+
+def _supervisor_line(line: str) -> None:
+    console.print(f"[yellow]supervisor: {line}[/yellow]")
 
 
 def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
@@ -74,10 +91,17 @@ def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
         console.print(f"starting nats-server and 4 services (logs: {run_dir / 'logs'})")
         await stack.start(config.data_dir.expanduser(), run_dir / "nats")
         console.print(f"stack up in {time.monotonic() - started:.1f} s")
+        supervisor = asyncio.create_task(stack.supervise(notify=_supervisor_line))
         async with Client(stack.endpoint) as client:
-            experiment = await client.submit(spec)  # type: ignore[arg-type]
-            console.print(f"experiment {experiment.id} submitted: {experiment.spec.name}")
-            code = await _watch_and_report(client, experiment.id, Path(args.out))
+            experiment_id = await _submit_spec(client, spec)
+            console.print(f"experiment {experiment_id} submitted: {spec.name}")  # type: ignore[attr-defined]
+            work = asyncio.create_task(_watch_and_report(client, experiment_id, Path(args.out)))
+            await asyncio.wait({work, supervisor}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():  # the supervisor gave up on a service: its StackError ends the run
+                work.cancel()
+                await supervisor
+            supervisor.cancel()
+            code = await work
         console.print(f"wall time {time.monotonic() - started:.0f} s")
         return code
 
@@ -97,9 +121,7 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
     async def up() -> int:
         await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port)
         console.print(f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it")
-        while all(p.poll() is None for p in stack.processes.values()):
-            await asyncio.sleep(1.0)
-        console.print("[red]a service exited; stopping[/red]")
+        await stack.supervise(notify=_supervisor_line)  # returns only by raising StackError
         return 1
 
     try:
@@ -123,9 +145,9 @@ def _remote(action: Callable[[Client, argparse.Namespace], Awaitable[int]]
 
 
 async def _submit(client: Client, args: argparse.Namespace) -> int:
-    experiment = await client.submit(_spec(args.spec))  # type: ignore[arg-type]
-    print(experiment.id)
-    return await _watch_and_report(client, experiment.id, Path(args.out)) if args.watch else 0
+    experiment_id = await _submit_spec(client, _spec(args.spec))
+    print(experiment_id)
+    return await _watch_and_report(client, experiment_id, Path(args.out)) if args.watch else 0
 
 
 async def _watch(client: Client, args: argparse.Namespace) -> int:
@@ -150,6 +172,33 @@ async def _report(client: Client, args: argparse.Namespace) -> int:
 async def _cancel(client: Client, args: argparse.Namespace) -> int:
     experiment = await client.cancel(args.experiment_id, args.reason)
     print(f"{experiment.id} {rec.ExperimentStatus.Name(experiment.status).removeprefix('EXPERIMENT_STATUS_').lower()}")
+    return 0
+
+
+async def _dlq_list(client: Client, args: argparse.Namespace) -> int:
+    page = await client.dead_letters(limit=args.limit)
+    for stored in page.letters:
+        letter = stored.letter
+        error = letter.error.splitlines()[0][:120] if letter.error else ""
+        print(f"{stored.seq:>6}  {stored.dead_lettered_at.ToDatetime():%Y-%m-%d %H:%M:%S}  {letter.subject}  "
+              f"{letter.consumer}  {letter.experiment_id or '-'}  x{letter.deliveries}  {error}")
+    if page.total > len(page.letters):
+        print(f"({page.total - len(page.letters)} more; --limit shows more)", file=sys.stderr)
+    return 0
+
+
+async def _dlq_replay(client: Client, args: argparse.Namespace) -> int:
+    if args.all == (args.seq is not None):
+        raise UsageError("dlq replay takes one letter's sequence number or --all")
+    if args.all:
+        seqs = [stored.seq for stored in (await client.dead_letters(limit=1000)).letters]
+    else:
+        if not args.seq.isdigit() or int(args.seq) == 0:
+            raise UsageError(f"dlq replay: {args.seq!r} is not a dead letter's sequence number (see dlq list)")
+        seqs = [int(args.seq)]
+    for seq in seqs:
+        replayed = await client.replay_dead_letter(seq)
+        print(f"{seq} replayed on {replayed.subject} (event {replayed.event_seq})")
     return 0
 
 
@@ -189,13 +238,27 @@ def _catalogue(args: argparse.Namespace, config: ClientConfig) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are bad input like any other: one line on stderr, exit 2 (argparse would add its usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (--help lists the options)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _letter_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise argparse.ArgumentTypeError(f"a number from 1 to 1000, not {value!r}")
+    return int(value)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="selfaware", description=__doc__.splitlines()[0])
+    top = _Parser(prog="selfaware", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Callable[[argparse.Namespace, ClientConfig], int], help: str,
-                remote: bool = False) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+                remote: bool = False, parent: Any = sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
         if remote:
             p.add_argument("--endpoint", help="aggregator host:port (env SELFAWARE_ENDPOINT; default 127.0.0.1:50051)")
@@ -226,6 +289,16 @@ def parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", default="reports")
     command("list", _remote(_list), "list experiments", True)
+    dlq = sub.add_parser("dlq", help="the dead-letter stream: events no service could handle",
+                         description="the dead-letter stream: events no service could handle")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")
+    p = command("list", _remote(_dlq_list), "list the dead letters, oldest first", True, dlq_sub)
+    p.add_argument("--limit", type=_letter_count, default=100, help="at most this many (default 100, at most 1000)")
+    p = command("replay", _remote(_dlq_replay), "republish dead letters on their original subjects (handlers are "
+                                                "idempotent; one that fails again is dead-lettered again)", True,
+                dlq_sub)
+    p.add_argument("seq", nargs="?", help="the letter's sequence number, from `dlq list`")
+    p.add_argument("--all", action="store_true", help="replay every letter (up to 1000)")
     return top
 
 

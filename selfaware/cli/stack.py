@@ -2,7 +2,8 @@
 
 `selfaware run` and `selfaware up` use it. Children run in their own process group, so Ctrl-C reaches only the
 CLI, which then stops them in order: SIGTERM to every service (each drains or hands back its work), then NATS.
-Each child logs JSON to `<run dir>/logs/<name>.log`.
+Each child logs JSON to `<run dir>/logs/<name>.log`. While the stack is up, `supervise()` restarts a child that
+dies (nats-server too, on the same port and file store), with backoff; see `selfaware.cli.supervisor`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import json_format
 
+from selfaware.cli.supervisor import Child, Ready, RestartPolicy, StackError, Supervisor
 from selfaware.client import wait_serving
 from selfaware.service import PRINT_CATALOGUE
 from selfaware.v1 import catalogue_pb2 as cat
 
 SERVICES = ("aggregator", "generator", "trainer", "evaluator")
+
+__all__ = ["SERVICES", "LocalStack", "RestartPolicy", "StackError", "local_catalogues"]
 
 
 #: The services that offer parts (the aggregator offers none).
@@ -44,10 +49,6 @@ def local_catalogues() -> list[cat.Catalogue]:
             raise StackError(f"services.{name} could not print its catalogue: {err.decode(errors='replace')[-500:]}")
         found.append(json_format.Parse(out, cat.Catalogue()))
     return found
-
-
-class StackError(RuntimeError):
-    """A part of the local stack did not start; the message includes the tail of its log."""
 
 
 def free_port() -> int:
@@ -70,21 +71,24 @@ class LocalStack:
     run_dir: Path
     nats_url: str = ""
     endpoint: str = ""
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The children's current processes (a restart replaces one)."""
+        return {name: child.process for name, child in self.children.items() if child.process is not None}
 
     def log_path(self, name: str) -> Path:
         return self.run_dir / "logs" / f"{name}.log"
 
     def tail(self, name: str, lines: int = 15) -> str:
-        path = self.log_path(name)
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return self.children[name].tail(lines) if name in self.children else ""
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = self.log_path(name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as handle:
-            self.processes[name] = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                                    start_new_session=True)
+    def _spawn(self, name: str, argv: list[str], address: str, ready: Ready, env: dict[str, str] | None = None
+               ) -> None:
+        child = Child(name, argv, env, self.log_path(name), ready, address)
+        child.start()
+        self.children[name] = child
 
     async def start(self, data_dir: Path, store_dir: Path, grpc_port: int = 0, log_level: str = "info",
                     extra_env: dict[str, str] | None = None) -> None:
@@ -98,9 +102,11 @@ class LocalStack:
                    "SELFAWARE_NATS_URL": self.nats_url, "SELFAWARE_GRPC_PORT": str(ports[name]),
                    "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
                    "SELFAWARE_LOG_LEVEL": log_level}
-            self._spawn(name, [sys.executable, "-m", f"services.{name}"], env)
+            endpoint = f"127.0.0.1:{ports[name]}"
+            self._spawn(name, [sys.executable, "-m", f"services.{name}"], endpoint,
+                        lambda timeout_s, endpoint=endpoint: wait_serving(endpoint, timeout_s), env)
         for name in SERVICES:
-            await self._wait_serving(name, f"127.0.0.1:{ports[name]}")
+            await self._wait_ready(name)
         self.endpoint = f"127.0.0.1:{ports['aggregator']}"
 
     async def start_nats(self, store_dir: Path) -> str:
@@ -108,32 +114,35 @@ class LocalStack:
         nats_port = free_port()
         store_dir.mkdir(parents=True, exist_ok=True)
         self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
-                             "-sd", str(store_dir)])
+                             "-sd", str(store_dir)], f"127.0.0.1:{nats_port}",
+                    lambda timeout_s: wait_port(nats_port, timeout_s))
         self.nats_url = f"nats://127.0.0.1:{nats_port}"
-        await self._wait_port("nats", nats_port)
+        await self._wait_ready("nats", timeout_s=20.0)
         return self.nats_url
 
-    async def _wait_port(self, name: str, port: int, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_alive(name)
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return
-            except OSError:
-                await asyncio.sleep(0.1)
-        raise StackError(f"{name} did not open port {port}:\n{self.tail(name)}")
+    async def supervise(self, policy: RestartPolicy | None = None,
+                        notify: Callable[[str], None] = lambda line: None) -> None:
+        """Restart children that die until cancelled (call it once `start` returned); raises StackError when one
+        keeps failing. Stop the stack only after cancelling this, so that no child is restarted while it stops."""
+        supervisor = Supervisor(self.children, self.run_dir / "logs" / "supervisor.log", policy or RestartPolicy(),
+                                notify)
+        for child in self.children.values():
+            supervisor.record("child_started", child)
+        await supervisor.run()
 
-    async def _wait_serving(self, name: str, endpoint: str, timeout_s: float = 120.0) -> None:
+    async def _wait_ready(self, name: str, timeout_s: float = 120.0) -> None:
+        """At start-up a child that exits or is not ready in time fails the whole start (nothing is retried)."""
+        child = self.children[name]
         deadline = time.monotonic() + timeout_s
         while True:
             self._check_alive(name)
             try:
-                await wait_serving(endpoint, timeout_s=1.0)
+                await child.ready(1.0)
+                child.ready_at = time.monotonic()
                 return
             except TimeoutError:
                 if time.monotonic() > deadline:
-                    raise StackError(f"{name} is not serving on {endpoint}:\n{self.tail(name)}") from None
+                    raise StackError(f"{name} is not ready after {timeout_s:.0f} s:\n{self.tail(name)}") from None
 
     def _check_alive(self, name: str) -> None:
         code = self.processes[name].poll()
@@ -143,16 +152,30 @@ class LocalStack:
     def stop(self, grace_s: float = 30.0) -> dict[str, int | None]:
         """SIGTERM the services and wait for them, then NATS; kill whatever outlives the grace period."""
         codes: dict[str, int | None] = {}
-        services = [n for n in SERVICES if n in self.processes]
-        for group in (services, ["nats"] if "nats" in self.processes else []):
+        processes = self.processes
+        services = [n for n in SERVICES if n in processes]
+        for group in (services, ["nats"] if "nats" in processes else []):
             for name in group:
-                if self.processes[name].poll() is None:
-                    self.processes[name].send_signal(signal.SIGTERM)
+                if processes[name].poll() is None:
+                    processes[name].send_signal(signal.SIGTERM)
             deadline = time.monotonic() + grace_s
             for name in group:
                 try:
-                    codes[name] = self.processes[name].wait(timeout=max(0.1, deadline - time.monotonic()))
+                    codes[name] = processes[name].wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    os.killpg(self.processes[name].pid, signal.SIGKILL)
-                    codes[name] = self.processes[name].wait()
+                    os.killpg(processes[name].pid, signal.SIGKILL)
+                    codes[name] = processes[name].wait()
         return codes
+
+
+async def wait_port(port: int, timeout_s: float) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port` (raises TimeoutError)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on port {port} after {timeout_s:.0f} s") from None
+            await asyncio.sleep(0.1)

@@ -22,48 +22,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from selfaware.v1 import catalogue_pb2 as selfaware_dot_v1_dot_catalogue__pb2
+from selfaware.v1 import events_pb2 as selfaware_dot_v1_dot_events__pb2
 from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
 from selfaware.v1 import spec_pb2 as selfaware_dot_v1_dot_spec__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1cselfaware/v1/catalogue.proto\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"E\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"G\n\x19ValidateExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"\x88\x01\n\x1aValidateExperimentResponse\x12+\n\nviolations\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Violation\x12/\n\tcompleted\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x0c\n\x04jobs\x18\x03 \x03(\t\"/\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x15\n\x13GetCatalogueRequest\"C\n\x14GetCatalogueResponse\x12+\n\ncatalogues\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Catalogue\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xe7\x05\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12g\n\x12ValidateExperiment\x12\'.selfaware.v1.ValidateExperimentRequest\x1a(.selfaware.v1.ValidateExperimentResponse\x12U\n\x0cGetCatalogue\x12!.selfaware.v1.GetCatalogueRequest\x1a\".selfaware.v1.GetCatalogueResponse\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cselfaware/v1/catalogue.proto\x1a\x19selfaware/v1/events.proto\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"^\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"G\n\x19ValidateExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"\x88\x01\n\x1aValidateExperimentResponse\x12+\n\nviolations\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Violation\x12/\n\tcompleted\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x0c\n\x04jobs\x18\x03 \x03(\t\"/\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x15\n\x13GetCatalogueRequest\"C\n\x14GetCatalogueResponse\x12+\n\ncatalogues\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Catalogue\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\":\n\x16ListDeadLettersRequest\x12\x11\n\tstart_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"Y\n\x17ListDeadLettersResponse\x12/\n\x07letters\x18\x01 \x03(\x0b\x32\x1e.selfaware.v1.StoredDeadLetter\x12\r\n\x05total\x18\x02 \x01(\x04\"\x7f\n\x10StoredDeadLetter\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x34\n\x10\x64\x65\x61\x64_lettered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06letter\x18\x03 \x01(\x0b\x32\x18.selfaware.v1.DeadLetter\"&\n\x17ReplayDeadLetterRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x04\">\n\x18ReplayDeadLetterResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tevent_seq\x18\x02 \x01(\x04\x32\xaa\x07\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12g\n\x12ValidateExperiment\x12\'.selfaware.v1.ValidateExperimentRequest\x1a(.selfaware.v1.ValidateExperimentResponse\x12U\n\x0cGetCatalogue\x12!.selfaware.v1.GetCatalogueRequest\x1a\".selfaware.v1.GetCatalogueResponse\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponse\x12^\n\x0fListDeadLetters\x12$.selfaware.v1.ListDeadLettersRequest\x1a%.selfaware.v1.ListDeadLettersResponse\x12\x61\n\x10ReplayDeadLetter\x12%.selfaware.v1.ReplayDeadLetterRequest\x1a&.selfaware.v1.ReplayDeadLetterResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'selfaware.v1.aggregator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=130
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=199
-  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_start=201
-  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_end=272
-  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_start=275
-  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_end=411
-  _globals['_VIOLATION']._serialized_start=413
-  _globals['_VIOLATION']._serialized_end=460
-  _globals['_GETCATALOGUEREQUEST']._serialized_start=462
-  _globals['_GETCATALOGUEREQUEST']._serialized_end=483
-  _globals['_GETCATALOGUERESPONSE']._serialized_start=485
-  _globals['_GETCATALOGUERESPONSE']._serialized_end=552
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=554
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=599
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=601
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=703
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=705
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=752
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=754
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=871
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=873
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=897
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=899
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=971
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=973
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1037
-  _globals['_GETREPORTREQUEST']._serialized_start=1039
-  _globals['_GETREPORTREQUEST']._serialized_end=1080
-  _globals['_GETREPORTRESPONSE']._serialized_start=1082
-  _globals['_GETREPORTRESPONSE']._serialized_end=1184
-  _globals['_AGGREGATORSERVICE']._serialized_start=1187
-  _globals['_AGGREGATORSERVICE']._serialized_end=1930
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=190
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=284
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_start=286
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_end=357
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_start=360
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_end=496
+  _globals['_VIOLATION']._serialized_start=498
+  _globals['_VIOLATION']._serialized_end=545
+  _globals['_GETCATALOGUEREQUEST']._serialized_start=547
+  _globals['_GETCATALOGUEREQUEST']._serialized_end=568
+  _globals['_GETCATALOGUERESPONSE']._serialized_start=570
+  _globals['_GETCATALOGUERESPONSE']._serialized_end=637
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=639
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=684
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=686
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=788
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=790
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=837
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=839
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=956
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=958
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=982
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=984
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1056
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=1058
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1122
+  _globals['_GETREPORTREQUEST']._serialized_start=1124
+  _globals['_GETREPORTREQUEST']._serialized_end=1165
+  _globals['_GETREPORTRESPONSE']._serialized_start=1167
+  _globals['_GETREPORTRESPONSE']._serialized_end=1269
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1271
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1329
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1331
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1420
+  _globals['_STOREDDEADLETTER']._serialized_start=1422
+  _globals['_STOREDDEADLETTER']._serialized_end=1549
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1551
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1589
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1591
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1653
+  _globals['_AGGREGATORSERVICE']._serialized_start=1656
+  _globals['_AGGREGATORSERVICE']._serialized_end=2594
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,8 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from selfaware.v1 import catalogue_pb2 as _catalogue_pb2
+from selfaware.v1 import events_pb2 as _events_pb2
 from selfaware.v1 import records_pb2 as _records_pb2
 from selfaware.v1 import spec_pb2 as _spec_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,10 +14,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubmitExperimentRequest(_message.Message):
-    __slots__ = ("spec",)
+    __slots__ = ("spec", "idempotency_key")
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     spec: _spec_pb2.ExperimentSpec
-    def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ValidateExperimentRequest(_message.Message):
     __slots__ = ("spec",)
@@ -112,3 +118,43 @@ class GetReportResponse(_message.Message):
     json: str
     png: bytes
     def __init__(self, report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...
+
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("start_seq", "limit")
+    START_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    start_seq: int
+    limit: int
+    def __init__(self, start_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("letters", "total")
+    LETTERS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    letters: _containers.RepeatedCompositeFieldContainer[StoredDeadLetter]
+    total: int
+    def __init__(self, letters: _Optional[_Iterable[_Union[StoredDeadLetter, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class StoredDeadLetter(_message.Message):
+    __slots__ = ("seq", "dead_lettered_at", "letter")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    LETTER_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    dead_lettered_at: _timestamp_pb2.Timestamp
+    letter: _events_pb2.DeadLetter
+    def __init__(self, seq: _Optional[int] = ..., dead_lettered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., letter: _Optional[_Union[_events_pb2.DeadLetter, _Mapping]] = ...) -> None: ...
+
+class ReplayDeadLetterRequest(_message.Message):
+    __slots__ = ("seq",)
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+
+class ReplayDeadLetterResponse(_message.Message):
+    __slots__ = ("subject", "event_seq")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    event_seq: int
+    def __init__(self, subject: _Optional[str] = ..., event_seq: _Optional[int] = ...) -> None: ...

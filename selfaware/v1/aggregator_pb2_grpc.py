@@ -75,6 +75,16 @@ class AggregatorServiceStub:
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetReportResponse.FromString,
                 _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/ListDeadLetters',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeadLetter = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/ReplayDeadLetter',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServiceServicer:
@@ -135,6 +145,21 @@ class AggregatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetters(self, request, context):
+        """The letters in the dead-letter stream, oldest first, from `start_seq` on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeadLetter(self, request, context):
+        """Republishes a letter's payload on its original subject (fresh Nats-Msg-Id) and removes it from the stream;
+        NOT_FOUND for an unknown sequence. A letter that fails again is dead-lettered again, under a new sequence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +202,16 @@ def add_AggregatorServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetReportRequest.FromString,
                     response_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeadLetter': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeadLetter,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +430,60 @@ class AggregatorService:
             '/selfaware.v1.AggregatorService/GetReport',
             selfaware_dot_v1_dot_aggregator__pb2.GetReportRequest.SerializeToString,
             selfaware_dot_v1_dot_aggregator__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/ListDeadLetters',
+            selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeadLetter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/ReplayDeadLetter',
+            selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENT_TYPES
 from selfaware.catalogue import catalogue as build_catalogue
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import aggregator_pb2, aggregator_pb2_grpc
 from selfaware.v1 import catalogue_pb2 as cat
 from services.aggregator.config import AggregatorConfig
+from services.aggregator.dead_letters import DeadLetters
 from services.aggregator.experiments import Experiments
 from services.aggregator.handlers import AggregatorHandlers
 from services.aggregator.servicer import AggregatorServicer
@@ -16,7 +18,8 @@ async def wire(config: AggregatorConfig, runtime: Runtime) -> Wiring:
     experiments = Experiments(runtime.state, runtime.bus)
     handlers = AggregatorHandlers(config, runtime, experiments)
     handlers.declare()
-    servicer = AggregatorServicer(experiments, handlers.reporter)
+    dead_letters = DeadLetters(runtime.bus.js, DLQ_STREAM, DLQ_PREFIX + ">", EVENT_TYPES)
+    servicer = AggregatorServicer(experiments, handlers.reporter, dead_letters)
     return Wiring(
         servicers=[(aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server, servicer)],
         service_names=[aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"].full_name],

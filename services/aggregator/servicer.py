@@ -1,4 +1,5 @@
-"""AggregatorService: the experiment API clients use. Each method converts, calls Experiments, converts back."""
+"""AggregatorService: the experiment API clients use. Each method converts, calls Experiments (or DeadLetters),
+converts back."""
 
 from __future__ import annotations
 
@@ -11,18 +12,19 @@ from selfaware.plan import plan_jobs
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import aggregator_pb2_grpc
 from selfaware.v1 import records_pb2 as rec
+from services.aggregator.dead_letters import DeadLetters
 from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
-    def __init__(self, experiments: Experiments, reporter: Reporter) -> None:
-        self.experiments, self.reporter = experiments, reporter
+    def __init__(self, experiments: Experiments, reporter: Reporter, dead_letters: DeadLetters) -> None:
+        self.experiments, self.reporter, self.dead_letters = experiments, reporter, dead_letters
 
     @rpc
     async def SubmitExperiment(self, request: pb.SubmitExperimentRequest, context: grpc.aio.ServicerContext
                                ) -> rec.Experiment:
-        return await self.experiments.submit(request.spec)
+        return await self.experiments.submit(request.spec, idempotency_key=request.idempotency_key)
 
     @rpc
     async def ValidateExperiment(self, request: pb.ValidateExperimentRequest, context: grpc.aio.ServicerContext
@@ -70,3 +72,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
                         ) -> pb.GetReportResponse:
         files = await self.reporter.load(request.experiment_id)
         return pb.GetReportResponse(report=files.report, markdown=files.markdown, json=files.json, png=files.png)
+
+    @rpc
+    async def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.aio.ServicerContext
+                              ) -> pb.ListDeadLettersResponse:
+        page = await self.dead_letters.list(request.start_seq, request.limit)
+        letters = []
+        for stored in page.letters:
+            letters.append(pb.StoredDeadLetter(seq=stored.seq, letter=stored.letter))
+            letters[-1].dead_lettered_at.FromDatetime(stored.dead_lettered_at)
+        return pb.ListDeadLettersResponse(letters=letters, total=page.total)
+
+    @rpc
+    async def ReplayDeadLetter(self, request: pb.ReplayDeadLetterRequest, context: grpc.aio.ServicerContext
+                               ) -> pb.ReplayDeadLetterResponse:
+        replayed = await self.dead_letters.replay(request.seq)
+        return pb.ReplayDeadLetterResponse(subject=replayed.subject, event_seq=replayed.event_seq)

@@ -52,6 +52,20 @@ def test_a_missing_spec_file_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "cannot read" in result.stderr
 
 
+@pytest.mark.parametrize(("args", "reason"), [
+    ("dlq replay", "one letter's sequence number or --all"),
+    ("dlq replay 3 --all", "one letter's sequence number or --all"),
+    ("dlq replay x", "'x' is not a dead letter's sequence number"),
+    ("dlq replay 0", "'0' is not a dead letter's sequence number"),
+    ("dlq list --limit 0", "a number from 1 to 1000"),
+    ("dlq", "required"),
+    ("list --bogus", "unrecognized arguments: --bogus"),
+])
+def test_bad_operator_input_exits_2_with_a_one_line_reason(args: str, reason: str) -> None:
+    result = run_cli(*args.split(), timeout=30)  # nothing is contacted: no deployment runs
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and reason in result.stderr, result.stderr
+
+
 def test_validate_checks_parts_and_paths_against_the_installed_services(tmp_path: Path, tiny_spec: Path) -> None:
     good = run_cli("validate", str(tiny_spec))
     assert good.returncode == 0 and "valid (7 jobs" in good.stdout, good.stderr
