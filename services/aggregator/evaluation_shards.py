@@ -49,16 +49,20 @@ def shard_capacity(catalogues: Sequence[cat.Catalogue], engine: str) -> int:
 
 
 def ready_requests(experiment_id: str, spec: spec_pb2.ExperimentSpec, jobs: Mapping[str, rec.Job],
-                   max_loras: int) -> list[ev.EvaluationRequested]:
+                   max_loras: int, unstarted_only: bool = False) -> list[ev.EvaluationRequested]:
     """The shards that can be evaluated now and are not done yet, as events with their adapters attached.
 
     A shard is ready when the dataset is in and every adapter in it is trained; it is done when every one of its
-    evaluation jobs has ended (or has no job: not part of this experiment's plan)."""
+    evaluation jobs has ended (or has no job: not part of this experiment's plan). `unstarted_only` keeps the
+    shards no evaluator has taken yet (no job with an owner): what the reconciler re-sends."""
     dataset = jobs.get(DATASET_JOB)
     if dataset is None or dataset.status != rec.JOB_STATUS_SUCCEEDED:
         return []
-    return [request for shard in evaluation_shards(spec, max_loras)
-            if (request := _request(experiment_id, shard, jobs)) is not None]
+    shards = evaluation_shards(spec, max_loras)
+    if unstarted_only:
+        shards = [shard for shard in shards
+                  if not any((job := jobs.get(eval_job(m.label))) is not None and job.owner for m in shard.models)]
+    return [request for shard in shards if (request := _request(experiment_id, shard, jobs)) is not None]
 
 
 def _request(experiment_id: str, shard: Shard, jobs: Mapping[str, rec.Job]) -> ev.EvaluationRequested | None:
@@ -83,7 +87,7 @@ class ShardRequests:
     def __init__(self, state: StateStore, bus: EventBus) -> None:
         self.state, self.bus = state, bus
 
-    async def publish_ready(self, experiment_id: str) -> list[str]:
+    async def publish_ready(self, experiment_id: str, unstarted_only: bool = False) -> list[str]:
         """Publish every ready, unfinished shard of the experiment; the ids of those JetStream had not seen."""
         experiment = await self.state.get_experiment(experiment_id)
         if experiment.status in TERMINAL:
@@ -91,7 +95,7 @@ class ShardRequests:
         jobs = {j.key: j for j in await self.state.list_jobs(experiment_id)}
         capacity = shard_capacity(await self.state.catalogues(), experiment.spec.evaluation.engine)
         published = []
-        for request in ready_requests(experiment_id, experiment.spec, jobs, capacity):
+        for request in ready_requests(experiment_id, experiment.spec, jobs, capacity, unstarted_only):
             if await self.bus.publish(request, msg_id=f"evaluate:{experiment_id}:{request.shard_id}"):
                 published.append(request.shard_id)
                 log.info("evaluation_requested", shard=request.shard_id, max_loras=capacity,

@@ -42,6 +42,10 @@ class AggregatorHandlers:
         delivery = Delivery("reconciler", 1, threading.Event())
         await self.reporter.report_if_ready(experiment_id, delivery)
 
+    async def request_unstarted_shards(self, experiment_id: str) -> list[str]:
+        """Re-send the ready shards no evaluator has taken (the reconciler's sweep)."""
+        return await self.shards.publish_ready(experiment_id, unstarted_only=True)
+
     async def dead_letter(self, event: ev.DeadLetter, delivery: Delivery) -> None:
         if event.experiment_id:
             await self.experiments.refresh(event.experiment_id)

@@ -3,7 +3,7 @@
 Events drive every stage, and each handler acks only after its work and its own publishes, so a crash inside a
 handler is repaired by redelivery. Two gaps are not: a submit whose `ExperimentSubmitted` publish failed after
 the plan was stored (the RPC is not an event, nothing redelivers it), and work the aggregator itself starts (the
-report) when the event that would start it was handled while a write failed. The sweep closes both. It is
+report, the evaluation shards) when the event that would start it was handled while a write failed. The sweep closes both. It is
 safe to run at any time: every publish carries its deterministic msg id, and every reaction is idempotent.
 """
 
@@ -28,6 +28,9 @@ log = structlog.get_logger(__name__)
 #: Starts the report of an experiment whose evaluations are all in (`Reporter.report_if_ready`, bound to a
 #: delivery by the caller).
 ReportStarter = Callable[[str], Awaitable[None]]
+#: Publishes the experiment's ready evaluation shards that no evaluator has taken (`ShardRequests.publish_ready`
+#: with `unstarted_only`); returns the shard ids JetStream had not seen.
+ShardRequester = Callable[[str], Awaitable[list[str]]]
 
 
 @dataclass
@@ -36,13 +39,15 @@ class Sweep:
 
     unfinished: int = 0
     announced: list[str] = field(default_factory=list)
+    #: "<experiment id>:<shard id>" of every shard request re-sent.
+    requested: list[str] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
 
 
 class Reconciler:
-    def __init__(self, experiments: Experiments, start_report: ReportStarter, *, interval_s: float,
-                 grace_s: float) -> None:
-        self.experiments, self.start_report = experiments, start_report
+    def __init__(self, experiments: Experiments, start_report: ReportStarter, request_shards: ShardRequester, *,
+                 interval_s: float, grace_s: float) -> None:
+        self.experiments, self.start_report, self.request_shards = experiments, start_report, request_shards
         self.interval_s, self.grace_s = interval_s, grace_s
 
     async def sweep(self) -> Sweep:
@@ -59,6 +64,7 @@ class Reconciler:
             if dataset is not None and dataset.status == rec.JOB_STATUS_QUEUED and not dataset.owner:
                 if await self.experiments.announce(experiment.id):
                     found.announced.append(experiment.id)  # the original publish never reached the stream
+            found.requested += [f"{experiment.id}:{shard}" for shard in await self.request_shards(experiment.id)]
             report = jobs.get(REPORT_JOB)
             if (evaluations_done(list(jobs.values())) and report is not None
                     and report.status != rec.JOB_STATUS_SUCCEEDED):
@@ -68,9 +74,9 @@ class Reconciler:
                 except Cancelled:
                     pass  # another delivery finished it, or the experiment ended meanwhile
             await self.experiments.refresh(experiment.id)
-        if found.announced or found.reported:
+        if found.announced or found.requested or found.reported:
             log.warning("reconciled", unfinished=found.unfinished, announced=found.announced,
-                        reported=found.reported)
+                        requested=found.requested, reported=found.reported)
         return found
 
     async def run(self) -> None:

@@ -64,7 +64,8 @@ class EvaluatorHandlers:
 
     async def _evaluate(self, experiment_id: str, spec: spec_pb2.ExperimentSpec, base_index: int,
                         models: list[rec.ModelUnderTest], jobs: Mapping[str, rec.Job], delivery: Delivery) -> None:
-        runs = [JobRun(self.rt.state, experiment_id, eval_job(m.label), delivery, self.config.max_deliver)
+        runs = [JobRun(self.rt.state, experiment_id, eval_job(m.label), delivery, self.config.max_deliver,
+                       lease_s=self.config.ack_wait_s)
                 for m in models]
         async with contextlib.AsyncExitStack() as stack:
             for run in runs:
@@ -152,9 +153,12 @@ class EvaluatorHandlers:
             judges[name] = judge_with(engine)
         return judges
 
-    async def store_chunk(self, experiment_id: str, key: str, records: Sequence[rec.EvalRecord], done: int,
-                          total: int, computed: int) -> bool:
-        """Store one chunk and append it to the job; False when the job was cancelled meanwhile."""
+    async def store_chunk(self, run: JobRun, records: Sequence[rec.EvalRecord], done: int, total: int,
+                          computed: int) -> bool:
+        """Store one chunk and append it to the job; False when the job was cancelled meanwhile.
+
+        The append is a fenced write (`JobRun.update`): a worker that lost the job's lease gets `Fenced` here,
+        so its chunks never reach its successor's job."""
         ref = await self.rt.store.put_bytes(convert.chunk_bytes(records), convert.CHUNK_MEDIA_TYPE)
         cancelled = False
 
@@ -168,7 +172,7 @@ class EvaluatorHandlers:
             job.metrics["records_computed"] = computed
             return True
 
-        await self.rt.state.update_job(experiment_id, key, append)
+        await run.update(append)
         return not cancelled
 
     async def _announce(self, experiment_id: str, spec: spec_pb2.ExperimentSpec, model: rec.ModelUnderTest) -> None:
@@ -197,8 +201,8 @@ class _ChunkSink:
             self.new[label].extend(records)
             run = self.runs[label]
             done = len(self.stored[label]) + len(self.new[label])
-            write = self.handlers.store_chunk(self.experiment_id, run.key, records, done,
-                                              self.totals.get(label, done), len(self.new[label]))
+            write = self.handlers.store_chunk(run, records, done, self.totals.get(label, done),
+                                              len(self.new[label]))
             if not asyncio.run_coroutine_threadsafe(write, self.loop).result(timeout=120):
                 run.cancelled = True
         for run in self.runs.values():

@@ -18,7 +18,7 @@ async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
         servicers=[(evaluator_pb2_grpc.add_EvaluatorServiceServicer_to_server, EvaluatorServicer(runtime.state))],
         service_names=[evaluator_pb2.DESCRIPTOR.services_by_name["EvaluatorService"].full_name],
         close=engines.close,
-        catalogue=catalogue(),
+        catalogue=catalogue(config),
     )
 
 

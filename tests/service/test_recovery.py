@@ -46,6 +46,10 @@ async def aggregator(nats_url: str) -> AsyncIterator[Aggregator]:
     await bus.close()
 
 
+async def no_shards(experiment_id: str) -> list[str]:
+    return []
+
+
 async def end(aggregator: Aggregator, experiment_id: str) -> None:
     """Cancel, so that services of other tests in this session never run these experiments."""
     if (await aggregator.state.get_experiment(experiment_id)).status not in (
@@ -88,7 +92,7 @@ async def test_a_submit_whose_publish_failed_is_announced_by_the_reconciler(aggr
         async def start_report(eid: str) -> None:
             reports.append(eid)
 
-        reconciler = Reconciler(aggregator.experiments, start_report, interval_s=1.0, grace_s=0.0)
+        reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
         assert experiment_id in (await reconciler.sweep()).announced
         assert (await events_of(aggregator.bus, experiment_id)) == {"experiment.submitted": 1}
         assert experiment_id not in (await reconciler.sweep()).announced  # the duplicate window drops a repeat
@@ -117,7 +121,7 @@ async def test_evaluated_experiment_without_a_report_is_reported_by_the_reconcil
     async def start_report(eid: str) -> None:
         reports.append(eid)
 
-    reconciler = Reconciler(aggregator.experiments, start_report, interval_s=1.0, grace_s=0.0)
+    reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
     await reconciler.sweep()
     assert experiment.id in reports
     await aggregator.experiments.attach_report(experiment.id, rec.Report(json=rec.ArtifactRef(sha256="0" * 64)))

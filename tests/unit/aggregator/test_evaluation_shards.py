@@ -78,3 +78,13 @@ def test_the_capacity_is_what_the_evaluator_publishes_for_the_spec_engine() -> N
     assert shard_capacity(published, "hf") == 2
     assert shard_capacity(published, "openai") == DEFAULT_MAX_LORAS  # not offered: the default
     assert shard_capacity([cat.Catalogue(capabilities=[engine("vllm")])], "vllm") == DEFAULT_MAX_LORAS
+
+
+def test_the_reconciler_re_sends_only_the_shards_no_evaluator_has_taken() -> None:
+    spec = make_spec(seeds=(0,))
+    trained = ["risk-seeking/s0", "risk-averse/s0"]
+    jobs = jobs_of(spec, trained)
+    assert layout(ready_requests("e1", spec, jobs, 4, unstarted_only=True)) == [("0.0", ["base", *trained])]
+    jobs[eval_job("risk-averse/s0")].owner = "evaluator-host/12/ab"  # an evaluator holds (or held) its lease
+    assert ready_requests("e1", spec, jobs, 4, unstarted_only=True) == []
+    assert len(ready_requests("e1", spec, jobs, 4)) == 1  # the event-driven path still sees it as unfinished
