@@ -1,8 +1,8 @@
 """Typed domain errors, and the one place that maps them to gRPC status codes.
 
-Domain code raises these and never imports grpc; servicers call `abort_with` from one decorator
-(`selfaware.grpc_server.rpc`). The event bus uses `PermanentError` to tell a poison message (dead-letter it now)
-from a transient failure (retry later).
+Domain code raises these and never imports grpc; one decorator (`selfaware.grpc_server.rpc`) maps them to
+status codes. The event bus uses `PermanentError` to tell a poison message (dead-letter it now) from a transient
+failure (retry later): `Unavailable` is the transient one a caller may retry.
 """
 
 from __future__ import annotations
@@ -48,6 +48,15 @@ class FailedPrecondition(SelfawareError):
 
 class DataError(PermanentError):
     """Input data (a dataset file, a question file) is malformed or missing."""
+
+
+class TooLarge(DataError):
+    """Input is over a configured size cap (a source over `source_max_bytes`): RESOURCE_EXHAUSTED over gRPC."""
+
+
+class Unavailable(SelfawareError):
+    """Something the work needs cannot be reached now (a source's server down or slow): retry later;
+    UNAVAILABLE over gRPC."""
 
 
 class Cancelled(SelfawareError):

@@ -41,6 +41,24 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ARM_FIELDS = ("data", "training", "attributes")
 SUITE_FIELDS = ("id", "arms", "base")
 
+#: Caps on what one experiment may ask for (docs/spec.md, "Limits"). Why: every planned job is a KV key and
+#: an event, and the spec is stored in one KV value (NATS refuses values over 1 MiB), so without caps 10^6
+#: seeds made the aggregator write 562,936 job keys and grow to 2.5 GB. A spec over a cap is INVALID_ARGUMENT
+#: naming the field, found before anything else is checked or written. Sample counts and pairs are capped by
+#: their suites' parameter ranges in the catalogue (e.g. `samples_per_paraphrase` at most 10000).
+MAX_SPEC_BYTES = 256 * 1024
+MAX_BASE_MODELS = 8
+MAX_ARMS = 64
+MAX_SEEDS = 32
+MAX_STEPS = 32
+MAX_ATTRIBUTES = 32
+MAX_SUITES = 32
+MAX_ENDPOINTS = 16
+MAX_COMPARISONS = 128
+MAX_TARGET_MODULES = 64
+#: The dataset job, one training per (base model, arm, seed), one evaluation per model, and the report.
+MAX_JOBS = 2000
+
 _DEFAULTS: dict[str, Any] = {
     "holdout": {"rows": 0, "seed": 0},
     "training": {
@@ -368,9 +386,42 @@ def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.T
     return merged
 
 
+def planned_job_count(spec: spec_pb2.ExperimentSpec) -> int:
+    """How many jobs `selfaware.plan.plan_jobs` makes of the completed `spec`, counted without making them."""
+    trainings = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) for arm in spec.arms)
+    bases = len(spec.base_models) if spec.evaluation.include_base_model else 0
+    return 1 + trainings + trainings + bases + 1
+
+
+def size_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
+    """The caps a spec is over (run after `with_defaults`); cheap, so a huge spec is turned away before any
+    check that walks it."""
+    size = spec.ByteSize()
+    if size > MAX_SPEC_BYTES:
+        return [FieldViolation("<spec>", f"is {size} bytes; at most {MAX_SPEC_BYTES} (it is stored in one record)")]
+    counts = [("base_models", len(spec.base_models), MAX_BASE_MODELS), ("arms", len(spec.arms), MAX_ARMS),
+              ("evaluation.suites", len(spec.evaluation.suites), MAX_SUITES),
+              ("endpoints", len(spec.endpoints), MAX_ENDPOINTS), ("compare", len(spec.compare), MAX_COMPARISONS)]
+    trainings = [("training", spec.training)] + [(f"arms.{arm.name}.training", arm.training) for arm in spec.arms]
+    for where, training in trainings:
+        counts += [(f"{where}.seeds", len(training.seeds), MAX_SEEDS),
+                   (f"{where}.lora.target_modules", len(training.lora.target_modules), MAX_TARGET_MODULES)]
+    for arm in spec.arms:
+        counts += [(f"arms.{arm.name}.data.steps", len(arm.data.steps), MAX_STEPS),
+                   (f"arms.{arm.name}.attributes", len(arm.attributes), MAX_ATTRIBUTES)]
+    bad = [FieldViolation(field, f"has {n} entries; at most {cap}") for field, n, cap in counts if n > cap]
+    if not bad and (jobs := planned_job_count(spec)) > MAX_JOBS:
+        bad.append(FieldViolation("training.seeds", f"base models x arms x seeds plan {jobs} jobs; at most "
+                                                    f"{MAX_JOBS}"))
+    return bad
+
+
 def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
-    """Every problem found without any service's catalogue (run after `with_defaults`)."""
-    bad: list[FieldViolation] = []
+    """Every problem found without any service's catalogue (run after `with_defaults`); a spec over a cap gets
+    only those violations (`size_violations`)."""
+    if bad := size_violations(spec):
+        return bad
+    bad = []
 
     def check(ok: bool, field: str, description: str) -> None:
         if not ok:

@@ -2,7 +2,8 @@
 
 Content addressing makes writes idempotent (putting the same bytes twice stores one object) and lets an event
 carry a small `ArtifactRef` instead of data. Readers keep a local cache under `cache_dir`, written atomically
-(temporary file, then rename), so a crash never leaves a half-written blob or adapter directory behind.
+(temporary file, then rename), so a crash never leaves a half-written blob or adapter directory behind. A digest
+is checked before it names an object or a cache path (`_digest`), so `../..` never leaves the cache.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import nats.js.errors
 import structlog
 from nats.js.api import ObjectStoreConfig
 
-from selfaware.errors import NotFound
+from selfaware.errors import DataError, NotFound
+from selfaware.ids import sha256_problem
 from selfaware.v1 import records_pb2 as rec
 
 log = structlog.get_logger(__name__)
@@ -29,6 +31,13 @@ ARTIFACTS_BUCKET = "selfaware-artifacts"
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _digest(value: str) -> str:
+    """`value` if it is a sha256 digest; a DataError (permanent: retrying cannot fix a name) otherwise."""
+    if problem := sha256_problem(value):
+        raise DataError(f"artifact {problem}")
+    return value
 
 
 def tar_directory(path: Path) -> bytes:
@@ -69,8 +78,9 @@ class ArtifactStore:
         return cls(obs, cache_dir)
 
     async def exists(self, sha256: str) -> bool:
+        digest = _digest(sha256)
         try:
-            await self._obs.get_info(sha256)  # type: ignore[attr-defined]
+            await self._obs.get_info(digest)  # type: ignore[attr-defined]
             return True
         except nats.js.errors.ObjectNotFoundError:
             return False
@@ -93,7 +103,7 @@ class ArtifactStore:
 
     async def get_bytes(self, ref: rec.ArtifactRef | str) -> bytes:
         """Read an artifact (from the local cache when present); NotFound if the store lacks it."""
-        digest = ref if isinstance(ref, str) else ref.sha256
+        digest = _digest(ref if isinstance(ref, str) else ref.sha256)
         cached = self._blob_path(digest)
         if cached.exists():
             return cached.read_bytes()
@@ -113,7 +123,7 @@ class ArtifactStore:
 
     async def get_dir(self, ref: rec.ArtifactRef) -> Path:
         """Unpack a stored directory into the cache once and return its path."""
-        target = self.cache_dir / "dirs" / ref.sha256
+        target = self.cache_dir / "dirs" / _digest(ref.sha256)
         if target.exists():
             return target
         data = await self.get_bytes(ref)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selfaware.config import ServiceConfig, setting
+from selfaware.config import setting
+from selfaware.source_policy import SourceReadingConfig
 
 
 @dataclass(frozen=True)
-class GeneratorConfig(ServiceConfig):
-    """The generator: builds training sets and held-out probes."""
+class GeneratorConfig(SourceReadingConfig):
+    """The generator: builds training sets and held-out probes (reading sources under its `source_*` settings)."""
 
     grpc_port: int = setting(50052, "gRPC port")

@@ -1,7 +1,8 @@
 """A recipe's root sources: an imported JSONL file (local path or http(s) URL) or an offline generator.
 
 Both produce the same thing, the source bytes (stored as the arms' provenance) and their parsed rows, so the
-split, the steps and the probe never care which kind it was.
+split, the steps and the probe never care which kind it was. Imports are read under the service's source policy
+(`selfaware/sources.py`): regular files under its roots, public hosts, capped and with deadlines.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pytest
 from selfaware.bus import EventBus
 from selfaware.client import Client
 from selfaware.service import run_service
+from selfaware.source_policy import SourceReadingConfig
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
 from services.aggregator.config import AggregatorConfig
@@ -27,7 +28,7 @@ from services.generator.config import GeneratorConfig
 from services.generator.main import wire as wire_generator
 from services.trainer.config import TrainerConfig
 from services.trainer.main import wire as wire_trainer
-from tests.conftest import CACHE
+from tests.conftest import CACHE, REPO, SHARED
 
 SERVICES: dict[str, tuple[type, Any]] = {
     "aggregator": (AggregatorConfig, wire_aggregator),
@@ -55,12 +56,18 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-async def platform(nats_url: str, tiny_model_dir: Path) -> AsyncIterator[Platform]:
+async def platform(nats_url: str, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                   ) -> AsyncIterator[Platform]:
     stop = asyncio.Event()
     ports: dict[str, int] = {}
     tasks = []
+    # The services read sources from the repo, ../shared and the tests' temporary folders, as `make demo` does
+    # from the first two; loopback URLs stay refused (tests/service/test_bad_input.py).
+    sources = {"source_roots": f"{REPO}:{SHARED}:{tmp_path_factory.getbasetemp()}"}
     for name, (config_cls, wire) in SERVICES.items():
-        config = config_cls(nats_url=nats_url, grpc_port=0, data_dir=CACHE, shutdown_grace_s=2.0, ack_wait_s=30.0)
+        extra = sources if issubclass(config_cls, SourceReadingConfig) else {}
+        config = config_cls(nats_url=nats_url, grpc_port=0, data_dir=CACHE, shutdown_grace_s=2.0, ack_wait_s=30.0,
+                            **extra)
         bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         tasks.append(asyncio.create_task(run_service(name, config, wire, stop=stop, bound=bound), name=name))
         ports[name] = await asyncio.wait_for(bound, 60)

@@ -2,7 +2,8 @@
 
 Recipe: fp32 on CPU (bf16 on CUDA), AdamW at a constant learning rate, assistant-only loss, length-grouped
 batches. The seed is set before the adapter is initialised, so (data, seed) determines the adapter. The
-adapter is saved in PEFT format with a `training_config.json` beside it for provenance.
+adapter is saved in PEFT format with a `training_config.json` beside it for provenance, both serialised
+deterministically, so the same training gives the same artifact sha256 in any process.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import random
 import time
 from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -75,12 +78,29 @@ class PeftLoraBackend(TrainingBackend):
         train_seconds = time.monotonic() - started
         job.output_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(job.output_dir)
+        sort_adapter_config(job.output_dir, model.peft_config["default"])
         provenance = {k: v for k, v in asdict(job).items() if k not in {"rows", "output_dir"}}
         provenance |= {"rows": len(job.rows), "steps": len(losses), "device": device, "dtype": str(dtype)}
         (job.output_dir / "training_config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True))
         log.info("adapter_trained", steps=len(losses), final_loss=round(losses[-1], 4) if losses else None,
                  seconds=round(train_seconds, 1))
         return TrainingResult(job.output_dir, len(losses), losses, train_seconds)
+
+
+def sort_adapter_config(folder: Path, config: Any) -> None:
+    """Rewrite `folder/adapter_config.json` with the lists peft made of the config's sets sorted.
+
+    Why: peft writes a set field (`target_modules`, which "all-linear" resolves to a set of module names) in the
+    set's iteration order, and that depends on the process's string hash seed, so two trainings with
+    byte-identical weights got different sha256s. It is sorted here, where the backend knows which fields are
+    sets, rather than in the store's directory hashing, which stores what it is given and knows no format.
+    """
+    path = folder / "adapter_config.json"
+    data = json.loads(path.read_text())
+    for key, value in vars(config).items():
+        if isinstance(value, set) and isinstance(data.get(key), list):
+            data[key] = sorted(data[key])
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 @training_backend("peft-lora")
