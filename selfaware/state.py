@@ -34,8 +34,8 @@ def job_key(experiment_id: str, key: str) -> str:
 class StateStore:
     """Typed access to the state bucket."""
 
-    def __init__(self, kv: object) -> None:
-        self._kv = kv
+    def __init__(self, kv: object, js: object) -> None:
+        self._kv, self._js = kv, js
 
     @classmethod
     async def open(cls, js: object) -> StateStore:
@@ -44,7 +44,7 @@ class StateStore:
             kv = await js.create_key_value(KeyValueConfig(bucket=STATE_BUCKET, history=16))  # type: ignore[attr-defined]
         except nats.js.errors.BadRequestError:
             kv = await js.key_value(STATE_BUCKET)  # type: ignore[attr-defined]
-        return cls(kv)
+        return cls(kv, js)
 
     async def create_experiment(self, experiment: rec.Experiment, jobs: list[rec.Job]) -> bool:
         """Store a new experiment and its planned jobs; False if an experiment with this id exists already.
@@ -84,14 +84,12 @@ class StateStore:
         return (await self._get(job_key(experiment_id, key), rec.Job))[0]
 
     async def list_experiments(self) -> list[rec.Experiment]:
-        keys = await self._keys("exp.*")
-        experiments = [await self.get_experiment(k.removeprefix("exp.")) for k in keys]
+        experiments = await self._get_listed(await self._keys("exp.*"), rec.Experiment)
         return sorted(experiments, key=lambda e: e.created_at.ToNanoseconds())
 
     async def list_jobs(self, experiment_id: str) -> list[rec.Job]:
         await self.get_experiment(experiment_id)
-        keys = await self._keys(f"job.{experiment_id}.>")
-        return [(await self._get(k, rec.Job))[0] for k in sorted(keys)]
+        return await self._get_listed(await self._keys(f"job.{experiment_id}.>"), rec.Job)
 
     async def update_experiment(self, experiment_id: str, mutate: Callable[[rec.Experiment], bool | None]
                                 ) -> rec.Experiment:
@@ -107,8 +105,7 @@ class StateStore:
 
     async def catalogues(self) -> list[cat.Catalogue]:
         """Every published catalogue, by service name."""
-        keys = await self._keys("catalogue.*")
-        return [(await self._get(k, cat.Catalogue))[0] for k in sorted(keys)]
+        return await self._get_listed(await self._keys("catalogue.*"), cat.Catalogue)
 
     async def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
         """Current values, then every change, of one experiment and its jobs; ends when it is terminal."""
@@ -141,28 +138,36 @@ class StateStore:
                     pass
 
     async def _keys(self, pattern: str) -> list[str]:
-        """Keys matching a subject pattern, filtered by the server (nats-py's `keys(filters=)` matches
-        substrings of every key on the client instead)."""
-        watcher = await self._kv.watch(pattern, meta_only=True, ignore_deletes=True)  # type: ignore[attr-defined]
-        keys = []
-        async for entry in watcher:
-            if entry is None:
-                break
-            keys.append(entry.key)
-        await watcher.stop()
-        return keys
+        """Keys matching a subject pattern, from the bucket stream's subject list (STREAM.INFO with a filter).
+
+        Not a KV watch: every watch creates a consumer on the bucket's stream, and frequent listings (progress
+        polls, the reconciler) used them up faster than the server removed them ("maximum consumers limit
+        reached"). A listed key may have been deleted; readers skip those."""
+        prefix = f"$KV.{STATE_BUCKET}."
+        info = await self._js.stream_info(f"KV_{STATE_BUCKET}", subjects_filter=prefix + pattern)  # type: ignore[attr-defined]
+        return sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))
+
+    async def _get_listed(self, keys: list[str], kind: type[M]) -> list[M]:
+        """The values of listed keys, skipping any deleted since the listing."""
+        values = []
+        for key in keys:
+            try:
+                values.append((await self._get(key, kind))[0])
+            except NotFound:
+                continue
+        return values
 
     async def _exists(self, key: str) -> bool:
         try:
             entry = await self._kv.get(key)  # type: ignore[attr-defined]
-        except nats.js.errors.KeyNotFoundError:
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return False
         return bool(entry.value)
 
     async def _get(self, key: str, kind: type[M]) -> tuple[M, int]:
         try:
             entry = await self._kv.get(key)  # type: ignore[attr-defined]
-        except nats.js.errors.KeyNotFoundError:
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             what = {"exp": "experiment", "job": "job", "catalogue": "catalogue"}[key.split(".", 1)[0]]
             raise NotFound(f"{what} {key.split('.', 1)[1]!r} not found") from None
         return kind.FromString(entry.value), entry.revision

@@ -30,6 +30,7 @@ from selfaware.plan import plan_jobs
 from selfaware.specs import load_spec_file, prepare
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import spec_pb2
 
 console = Console()
 
@@ -89,7 +90,8 @@ def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
     async def run() -> int:
         started = time.monotonic()
         console.print(f"starting nats-server and 4 services (logs: {run_dir / 'logs'})")
-        await stack.start(config.data_dir.expanduser(), run_dir / "nats")
+        await stack.start(config.data_dir.expanduser(), run_dir / "nats",
+                          extra_env={"SELFAWARE_SOURCE_ROOTS": source_roots_for(spec)})
         console.print(f"stack up in {time.monotonic() - started:.1f} s")
         supervisor = asyncio.create_task(stack.supervise(notify=_supervisor_line))
         async with Client(stack.endpoint) as client:
@@ -112,6 +114,21 @@ def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
         return 130
     finally:
         stack.stop()
+
+
+def source_roots_for(spec: spec_pb2.ExperimentSpec) -> str:
+    """The embedded stack's source roots for `selfaware run`: the services' defaults (`.` and `../shared`, here
+    made absolute), plus the folder of every local file the spec names, so that a spec outside this folder runs
+    as it validated. A deployment sets `source_roots` itself."""
+    folders = [Path.cwd(), Path.cwd().parent / "shared"]
+    for arm in spec.arms:
+        if arm.data.import_uri and "://" not in arm.data.import_uri:
+            folders.append(Path(arm.data.import_uri).parent)
+    for instance in spec.evaluation.suites:
+        for value in instance.params.fields.values():
+            if value.HasField("string_value") and value.string_value.startswith("/"):
+                folders.append(Path(value.string_value).parent)
+    return ":".join(dict.fromkeys(str(folder.resolve()) for folder in folders))
 
 
 def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:

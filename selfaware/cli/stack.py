@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,21 +91,25 @@ class LocalStack:
         self.children[name] = child
 
     async def start(self, data_dir: Path, store_dir: Path, grpc_port: int = 0, log_level: str = "info",
-                    extra_env: dict[str, str] | None = None) -> None:
-        """Start NATS and the services, and wait until every one of them is SERVING."""
+                    extra_env: dict[str, str] | None = None, replicas: Mapping[str, int] | None = None) -> None:
+        """Start NATS and the services, and wait until every one of them is SERVING.
+
+        `replicas` runs more than one process of a service (e.g. `{"trainer": 2}`), as a Deployment would: the
+        extra ones are children `trainer-2`, `trainer-3`, ... sharing the work queue and the data dir."""
         await self.start_nats(store_dir)
-        ports = {name: free_port() for name in SERVICES}
+        names = [replica for name in SERVICES for replica in _replica_names(name, (replicas or {}).get(name, 1))]
+        ports = {name: free_port() for name in names}
         if grpc_port:
             ports["aggregator"] = grpc_port
-        for name in SERVICES:
+        for name in names:
             env = {**os.environ, **(extra_env or {}),
                    "SELFAWARE_NATS_URL": self.nats_url, "SELFAWARE_GRPC_PORT": str(ports[name]),
                    "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
                    "SELFAWARE_LOG_LEVEL": log_level}
             endpoint = f"127.0.0.1:{ports[name]}"
-            self._spawn(name, [sys.executable, "-m", f"services.{name}"], endpoint,
+            self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
                         lambda timeout_s, endpoint=endpoint: wait_serving(endpoint, timeout_s), env)
-        for name in SERVICES:
+        for name in names:
             await self._wait_ready(name)
         self.endpoint = f"127.0.0.1:{ports['aggregator']}"
 
@@ -153,7 +157,7 @@ class LocalStack:
         """SIGTERM the services and wait for them, then NATS; kill whatever outlives the grace period."""
         codes: dict[str, int | None] = {}
         processes = self.processes
-        services = [n for n in SERVICES if n in processes]
+        services = [n for n in processes if n != "nats"]
         for group in (services, ["nats"] if "nats" in processes else []):
             for name in group:
                 if processes[name].poll() is None:
@@ -166,6 +170,10 @@ class LocalStack:
                     os.killpg(processes[name].pid, signal.SIGKILL)
                     codes[name] = processes[name].wait()
         return codes
+
+
+def _replica_names(service: str, count: int) -> list[str]:
+    return [service] + [f"{service}-{i}" for i in range(2, count + 1)]
 
 
 async def wait_port(port: int, timeout_s: float) -> None:

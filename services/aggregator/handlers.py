@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import threading
 
+import structlog
+
 from selfaware.bus import Delivery
+from selfaware.errors import NotFound
 from selfaware.jobs import JobRun
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
@@ -13,6 +16,8 @@ from services.aggregator.config import AggregatorConfig
 from services.aggregator.evaluation_shards import ShardRequests
 from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
+
+log = structlog.get_logger(__name__)
 
 
 class AggregatorHandlers:
@@ -47,6 +52,13 @@ class AggregatorHandlers:
         return await self.shards.publish_ready(experiment_id, unstarted_only=True)
 
     async def dead_letter(self, event: ev.DeadLetter, delivery: Delivery) -> None:
-        if event.experiment_id:
+        """Fail the letter's experiment; a letter that names no stored experiment only stays in the stream (a
+        retry could not help, and a dead letter of a dead letter would loop)."""
+        if not event.experiment_id:
+            return
+        try:
             await self.experiments.refresh(event.experiment_id)
-            await self.experiments.fail(event.experiment_id, f"{event.subject} ({event.consumer}): {event.error}")
+        except NotFound:
+            log.warning("dead_letter_for_unknown_experiment", experiment_id=event.experiment_id[:64])
+            return
+        await self.experiments.fail(event.experiment_id, f"{event.subject} ({event.consumer}): {event.error}")

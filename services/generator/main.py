@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfaware.service import Runtime, Wiring, service_main
+from selfaware.source_policy import use_source_policy
 from selfaware.v1 import generator_pb2, generator_pb2_grpc
 from services.generator.catalogue import catalogue
 from services.generator.config import GeneratorConfig
@@ -11,6 +12,7 @@ from services.generator.servicer import GeneratorServicer
 
 
 async def wire(config: GeneratorConfig, runtime: Runtime) -> Wiring:
+    use_source_policy(config.source_policy())  # every source this process reads is judged by it
     GeneratorHandlers(config, runtime).declare()
     return Wiring(
         servicers=[(generator_pb2_grpc.add_GeneratorServiceServicer_to_server, GeneratorServicer(runtime))],
