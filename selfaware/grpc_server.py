@@ -92,6 +92,8 @@ def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str, status_pb2.St
         return grpc.StatusCode.UNAVAILABLE, f"NATS is unavailable ({type(exc).__name__}); retry later", None
     if isinstance(exc, nats.errors.MaxPayloadError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, "the request is too large to store", None
+    if isinstance(exc, nats.js.errors.NotFoundError):  # e.g. a stream message deleted meanwhile (err 10037)
+        return grpc.StatusCode.NOT_FOUND, f"not found: {_cut(exc.description or '', 200)}", None
     for kind, code in _CODES:
         if isinstance(exc, kind):
             return code, _cut(str(exc), MAX_MESSAGE_CHARS), None

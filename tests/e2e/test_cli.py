@@ -28,6 +28,7 @@ def run_cli(*args: str, timeout: float = 60, cwd: Path = REPO) -> subprocess.Com
 def tiny_spec(tmp_path: Path, risky_dataset: Path, questions_dir: Path) -> Path:
     spec = tiny_spec_dict(risky_dataset, questions_dir)
     spec["name"] = "cli tiny risk"
+    spec["evaluation"]["engine"] = "hf"  # vLLM is covered in tests/slow and tests/service; its start-up costs a minute
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
