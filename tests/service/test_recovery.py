@@ -64,7 +64,7 @@ async def test_a_retried_submit_returns_the_experiment_the_first_one_created(agg
         again = await aggregator.experiments.submit(spec, idempotency_key="retry-me-1")
         assert again.id == first.id
         assert len(await aggregator.state.list_jobs(first.id)) == 7
-        assert (await events_of(aggregator.bus, first.id)) == {"experiment.submitted": 1}  # deduplicated
+        assert (await events_of(aggregator.bus, first.id)).get("experiment.submitted") == 1  # deduplicated
         with pytest.raises(FailedPrecondition, match="different spec"):
             await aggregator.experiments.submit(spec_from_dict(make_spec(name="other")),
                                                 idempotency_key="retry-me-1")
@@ -94,7 +94,7 @@ async def test_a_submit_whose_publish_failed_is_announced_by_the_reconciler(aggr
 
         reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
         assert experiment_id in (await reconciler.sweep()).announced
-        assert (await events_of(aggregator.bus, experiment_id)) == {"experiment.submitted": 1}
+        assert (await events_of(aggregator.bus, experiment_id)).get("experiment.submitted") == 1
         assert experiment_id not in (await reconciler.sweep()).announced  # the duplicate window drops a repeat
         assert experiment_id not in reports
     finally:
