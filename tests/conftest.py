@@ -71,6 +71,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class NatsProcess:
+    """A nats-server with JetStream and a file store on a free port; a test may kill -9 it and start it again on
+    the same port and store (tests that take NATS down use one of their own, so the session's stays up)."""
+
+    def __init__(self, store: Path) -> None:
+        self.binary = Path(sys.executable).parent / "nats-server"
+        self.port, self.store = _free_port(), store
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it and wait until it accepts connections (fails the test after 15 s)."""
+        self.process = subprocess.Popen(
+            [str(self.binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.process.kill()
+                    pytest.fail(f"nats-server did not start on port {self.port}")
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def nats_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real nats-server with JetStream on a free port and a temporary store, for the whole test run."""
@@ -78,21 +119,7 @@ def nats_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if given:
         yield given
         return
-    binary = Path(sys.executable).parent / "nats-server"
-    port = _free_port()
-    store = tmp_path_factory.mktemp("nats")
-    process = subprocess.Popen([str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail(f"nats-server did not start on port {port}")
-            time.sleep(0.05)
-    yield f"nats://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    server = NatsProcess(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server.url
+    server.stop()

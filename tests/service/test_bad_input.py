@@ -13,12 +13,9 @@ import asyncio
 import functools
 import http.server
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,7 @@ from selfaware.v1 import (
 )
 from services.aggregator.config import AggregatorConfig
 from services.aggregator.main import wire as wire_aggregator
+from tests.conftest import NatsProcess
 from tests.unit.selfaware.test_ids import BAD_IDS
 
 ANSWERS = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE,
@@ -182,42 +180,17 @@ async def test_oversized_specs_and_fields_are_refused_before_anything_is_written
         assert [field for field, _ in field_violations(error)] == ["reason"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_nats(port: int, store: Path) -> subprocess.Popen[bytes]:
-    binary = Path(sys.executable).parent / "nats-server"
-    process = subprocess.Popen([str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail(f"nats-server did not start on port {port}")
-            time.sleep(0.05)
-
-
 @pytest.fixture
-async def own_nats(tmp_path: Path) -> AsyncIterator[tuple[int, Path, list[subprocess.Popen[bytes]]]]:
-    """A nats-server of this test's own (the session's must stay up), and the processes started on its port."""
-    port, store = _free_port(), tmp_path / "nats"
-    processes = [_start_nats(port, store)]
-    yield port, store, processes
-    for process in processes:
-        process.kill()
-        process.wait(timeout=10)
+def own_nats(tmp_path: Path) -> Iterator[NatsProcess]:
+    """A nats-server of this test's own: the session's must stay up."""
+    server = NatsProcess(tmp_path / "nats")
+    server.start()
+    yield server
+    server.kill()
 
 
 async def test_nats_down_is_unavailable_and_the_aggregator_recovers(own_nats, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    port, store, processes = own_nats
-    config = AggregatorConfig(nats_url=f"nats://127.0.0.1:{port}", grpc_port=0, data_dir=tmp_path / "data",
+    config = AggregatorConfig(nats_url=own_nats.url, grpc_port=0, data_dir=tmp_path / "data",
                               shutdown_grace_s=1.0)
     stop, bound = asyncio.Event(), asyncio.get_running_loop().create_future()
     service = asyncio.create_task(run_service("aggregator", config, wire_aggregator, stop=stop, bound=bound))
@@ -229,15 +202,14 @@ async def test_nats_down_is_unavailable_and_the_aggregator_recovers(own_nats, tm
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.GetExperiment(request)
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-            processes[0].kill()
-            processes[0].wait(timeout=10)
+            own_nats.kill()
             for call in (stub.GetExperiment(request), stub.ListExperiments(aggregator_pb2.ListExperimentsRequest())):
                 started = time.monotonic()
                 with pytest.raises(grpc.aio.AioRpcError) as caught:
                     await call
                 assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value.details()
                 assert time.monotonic() - started < BOUND_S
-            processes.append(_start_nats(port, store))
+            own_nats.start()
             deadline = time.monotonic() + 20
             while True:  # back within seconds of NATS coming back
                 with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -7,9 +7,6 @@ which the platform fixture shares, is never disturbed.
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,42 +22,10 @@ from selfaware.config import ConsumerLimits, ServiceConfig
 from selfaware.errors import DataError
 from selfaware.service import Runtime, Wiring, run_service
 from selfaware.v1 import events_pb2 as ev
-from tests.conftest import _free_port
+from tests.conftest import NatsProcess
 from tests.service.test_bus import dead_letters, remove_test_consumers, wait_for  # noqa: F401 - an autouse fixture
 
 SUBJECT = SUBJECTS[ev.ExperimentCancelled]
-
-
-class NatsProcess:
-    """A nats-server with JetStream and a file store that a test may kill -9 and start again on the same port."""
-
-    def __init__(self, store: Path) -> None:
-        self.binary = Path(sys.executable).parent / "nats-server"
-        self.port, self.store = _free_port(), store
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(self.binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    pytest.fail(f"nats-server did not start on port {self.port}")
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -68,8 +33,7 @@ def own_nats(tmp_path: Path) -> Iterator[NatsProcess]:
     server = NatsProcess(tmp_path / "nats")
     server.start()
     yield server
-    if server.process is not None and server.process.poll() is None:
-        server.kill()
+    server.kill()
 
 
 def new_id() -> str:
