@@ -54,8 +54,11 @@ class StateStore:
         same plan, so it is kept, never overwritten. A failure before the commit point removes the job keys
         this call wrote.
         """
-        if await self._exists(experiment_key(experiment.id)):
+        try:
+            await self.get_experiment(experiment.id)
             return False
+        except NotFound:
+            pass
         written: list[str] = []
         try:
             for job in jobs:
@@ -156,13 +159,6 @@ class StateStore:
             except NotFound:
                 continue
         return values
-
-    async def _exists(self, key: str) -> bool:
-        try:
-            entry = await self._kv.get(key)  # type: ignore[attr-defined]
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            return False
-        return bool(entry.value)
 
     async def _get(self, key: str, kind: type[M]) -> tuple[M, int]:
         try:
