@@ -137,8 +137,9 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
 
     async def up() -> int:
         await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port)
-        console.print(f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it")
-        await stack.supervise(notify=_supervisor_line)  # returns only by raising StackError
+        await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
+            f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it"))
+        # supervise returns only by raising StackError
         return 1
 
     try:

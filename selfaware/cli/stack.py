@@ -125,13 +125,16 @@ class LocalStack:
         return self.nats_url
 
     async def supervise(self, policy: RestartPolicy | None = None,
-                        notify: Callable[[str], None] = lambda line: None) -> None:
+                        notify: Callable[[str], None] = lambda line: None,
+                        supervising: Callable[[], None] = lambda: None) -> None:
         """Restart children that die until cancelled (call it once `start` returned); raises StackError when one
-        keeps failing. Stop the stack only after cancelling this, so that no child is restarted while it stops."""
+        keeps failing. Stop the stack only after cancelling this, so that no child is restarted while it stops.
+        `supervising` runs once every child's start is in the supervisor's log (so "up" is only said then)."""
         supervisor = Supervisor(self.children, self.run_dir / "logs" / "supervisor.log", policy or RestartPolicy(),
                                 notify)
         for child in self.children.values():
             supervisor.record("child_started", child)
+        supervising()
         await supervisor.run()
 
     async def _wait_ready(self, name: str, timeout_s: float = 120.0) -> None:
