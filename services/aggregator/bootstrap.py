@@ -1,18 +1,29 @@
 """The paper's confidence intervals: `scipy.stats.bootstrap`, percentile, 10,000 resamples, 95%, seed 0.
 
-The paper (spec §2 "CIs", §8) bootstraps the per-seed (per-model) means of a group of finetuned models.
-These functions bootstrap whatever units they are given; `statistics.py` decides which units a group uses.
-Resamples are drawn in batches of `BATCH`: one-sample intervals are the same as unbatched ones (same random
-stream), and memory stays bounded when thousands of item scores are resampled.
+The paper (spec §2 "CIs", §8) bootstraps the per-seed (per-model) means of a group of finetuned models:
+`SeedMeans`. A group with a single model has no seeds to resample, so it is bootstrapped by cluster instead:
+`Clusters`, one per paraphrase of a self-report question (its samples are not independent of each other: they
+answer the same wording) or one per probe item. Each resample draws clusters with replacement and takes the
+mean over every unit in them (the ratio of summed scores to summed units), the same estimator as the model's
+mean, so the point estimate and its interval agree. In scipy's terms the clusters' (total, count) pairs are
+two paired samples.
 
-scipy is imported on first use, not at module import, so that the aggregator service starts (and answers
-submissions and health checks) without paying for `scipy.stats` until it builds a report.
+Differences: two single-model groups answered the same questions, so their difference is bootstrapped paired
+on the clusters both have (the same paraphrases or items drawn for both models). Otherwise (a group with
+seeds) the two groups are different models: each group's own bootstrap distribution is drawn (seeds
+`RANDOM_STATE` and `RANDOM_STATE + 1`, so that two groups of the same size are not accidentally paired by
+resample index) and the interval is the percentiles of their difference.
+
+Resamples are drawn in batches of `BATCH`, which keeps memory bounded and is the same random stream as
+unbatched. scipy is imported on first use, not at module import, so that the aggregator service starts (and
+answers submissions and health checks) without paying for `scipy.stats` until it builds a report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,6 +32,9 @@ N_RESAMPLES = 10_000
 RANDOM_STATE = 0
 METHOD = "percentile"
 BATCH = 1_000
+
+#: "paired": resampled together on shared clusters; "independent": each group's own resamples differenced.
+DifferenceMethod = Literal["paired", "independent"]
 
 
 @dataclass(frozen=True)
@@ -36,31 +50,110 @@ class ConfidenceInterval:
         return value < self.low or value > self.high
 
 
+@dataclass(frozen=True)
+class SeedMeans:
+    """A group's per-seed (per-model) means: what the paper bootstraps."""
+
+    values: tuple[float, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """One model's unit scores summed per cluster (a paraphrase, or a probe item), in a stable key order."""
+
+    keys: tuple[str, ...]
+    totals: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+    def restricted(self, keys: Sequence[str]) -> Clusters:
+        """These clusters' sums for `keys` (all of which must be present), in that order."""
+        index = {key: i for i, key in enumerate(self.keys)}
+        return Clusters(tuple(keys), tuple(self.totals[index[k]] for k in keys),
+                        tuple(self.counts[index[k]] for k in keys))
+
+
+Sample = SeedMeans | Clusters
+
+
+@dataclass(frozen=True)
+class DifferenceInterval:
+    ci: ConfidenceInterval
+    method: DifferenceMethod
+    #: Clusters both groups had (paired), or 0.
+    n_pairs: int
+
+
 def bootstrap_mean_ci(values: Sequence[float]) -> ConfidenceInterval | None:
     """95% CI of the mean of `values`; None for fewer than two values, where no interval can be estimated."""
-    if len(values) < 2:
+    return mean_ci(SeedMeans(tuple(values)))
+
+
+def mean_ci(sample: Sample) -> ConfidenceInterval | None:
+    """95% CI of a group's mean: over seeds, or a cluster bootstrap; None with fewer than two values/clusters."""
+    if sample.size < 2:
         return None
+    return _interval(_bootstrap(sample, RANDOM_STATE).confidence_interval)
+
+
+def difference_ci(first: Sample, second: Sample) -> DifferenceInterval | None:
+    """95% CI of mean(first) - mean(second): paired on shared clusters when both are clusters, else independent.
+
+    None when fewer than two clusters are shared, or either group has fewer than two values.
+    """
     from scipy import stats
 
-    result = stats.bootstrap((np.asarray(values, dtype=float),), np.mean, n_resamples=N_RESAMPLES,
-                             confidence_level=CONFIDENCE_LEVEL, method=METHOD, random_state=RANDOM_STATE,
-                             batch=BATCH)
-    return ConfidenceInterval(*(float(bound) for bound in result.confidence_interval))
-
-
-def bootstrap_difference_ci(first: Sequence[float], second: Sequence[float]) -> ConfidenceInterval | None:
-    """95% CI of mean(first) - mean(second), resampling each group independently (the groups are unpaired:
-    different models). None when either group has fewer than two values."""
-    if len(first) < 2 or len(second) < 2:
+    if isinstance(first, Clusters) and isinstance(second, Clusters):
+        second_keys = set(second.keys)
+        shared = [key for key in first.keys if key in second_keys]
+        if len(shared) < 2:
+            return None
+        one, two = first.restricted(shared), second.restricted(shared)
+        data = tuple(np.asarray(v, dtype=float) for v in (one.totals, one.counts, two.totals, two.counts))
+        result = stats.bootstrap(data, _ratio_difference, n_resamples=N_RESAMPLES,
+                                 confidence_level=CONFIDENCE_LEVEL, method=METHOD, random_state=RANDOM_STATE,
+                                 batch=BATCH, vectorized=True, paired=True)
+        return DifferenceInterval(_interval(result.confidence_interval), "paired", len(shared))
+    if first.size < 2 or second.size < 2:
         return None
+    differences = (_bootstrap(first, RANDOM_STATE).bootstrap_distribution
+                   - _bootstrap(second, RANDOM_STATE + 1).bootstrap_distribution)
+    alpha = (1 - CONFIDENCE_LEVEL) / 2
+    low, high = stats.quantile(differences, np.asarray([alpha, 1 - alpha]))
+    return DifferenceInterval(ConfidenceInterval(float(low), float(high)), "independent", 0)
+
+
+def cluster_mean(clusters: Clusters) -> float:
+    return float(sum(clusters.totals) / sum(clusters.counts))
+
+
+def _bootstrap(sample: Sample, random_state: int) -> Any:
+    """scipy's `BootstrapResult` for the sample (its interval and its resampled means)."""
     from scipy import stats
 
-    samples = (np.asarray(first, dtype=float), np.asarray(second, dtype=float))
-    result = stats.bootstrap(samples, _mean_difference, n_resamples=N_RESAMPLES,
-                             confidence_level=CONFIDENCE_LEVEL, method=METHOD, random_state=RANDOM_STATE,
-                             batch=BATCH, vectorized=True, paired=False)
-    return ConfidenceInterval(*(float(bound) for bound in result.confidence_interval))
+    common = dict(n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE_LEVEL, method=METHOD,
+                  random_state=random_state, batch=BATCH)
+    if isinstance(sample, SeedMeans):
+        return stats.bootstrap((np.asarray(sample.values, dtype=float),), np.mean, **common)
+    data = (np.asarray(sample.totals, dtype=float), np.asarray(sample.counts, dtype=float))
+    return stats.bootstrap(data, _ratio, vectorized=True, paired=True, **common)
 
 
-def _mean_difference(first: np.ndarray, second: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(first, axis=axis) - np.mean(second, axis=axis)
+def _ratio(totals: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sum(totals, axis=axis) / np.sum(counts, axis=axis)
+
+
+def _ratio_difference(first_totals: np.ndarray, first_counts: np.ndarray, second_totals: np.ndarray,
+                      second_counts: np.ndarray, axis: int = -1) -> np.ndarray:
+    return _ratio(first_totals, first_counts, axis) - _ratio(second_totals, second_counts, axis)
+
+
+def _interval(ci: Any) -> ConfidenceInterval:
+    return ConfidenceInterval(float(ci.low), float(ci.high))

@@ -1,37 +1,54 @@
-"""The human-readable report: one table per suite instance, comparisons, per-model detail and the method."""
+"""The human-readable report: one table per suite instance, the paper's tables, comparisons, per-model detail
+and the method."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from selfaware.v1 import spec_pb2
-from services.aggregator.bootstrap import CONFIDENCE_LEVEL, N_RESAMPLES, RANDOM_STATE, ConfidenceInterval
-from services.aggregator.record_fold import ModelScores
+from services.aggregator.bootstrap import CONFIDENCE_LEVEL, N_RESAMPLES, RANDOM_STATE
+from services.aggregator.markdown_cells import cell, fenced, interval, number, percent, yes_no
+from services.aggregator.markdown_paper import (
+    ablation_section,
+    distributions_section,
+    faithfulness_section,
+    settings_section,
+)
+from services.aggregator.record_fold import InstanceScores, ModelScores
+from services.aggregator.report_content import ReportContent
 from services.aggregator.statistics import Comparison, GroupEstimate, InstanceStatistics
+from services.aggregator.suite_info import UNKNOWN_WORD_POLICIES
 
-#: File name the Markdown links the figure by; whoever stores the report keeps the two side by side.
+#: File name the Markdown links the overview figure by; whoever stores the report keeps the files side by side.
 PNG_NAME = "report.png"
 
 
-def render_markdown(experiment_id: str, spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
-                    models: Sequence[ModelScores], spec_yaml: str) -> str:
-    bases = ", ".join(f"**{_cell(b.name)}**" for b in spec.base_models) or "none"
-    arms = ", ".join(f"**{_cell(a.name)}**" for a in spec.arms) or "none"
+def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], spec_yaml: str) -> str:
+    """The report; `figures` are (file name, caption) of the figure files stored beside it."""
+    spec, stats, models = content.spec, content.stats, content.models
+    bases = ", ".join(f"**{cell(b.name)}**" for b in spec.base_models) or "none"
+    arms = ", ".join(f"**{cell(a.name)}**" for a in spec.arms) or "none"
     sections = [
         f"# {spec.name}",
-        (f"Experiment `{experiment_id}`. Base model(s): {bases}. Arms: {arms}. Every score is in [0, 1], "
-         "where 1 is the direction of the suite's target (e.g. the probe arm's answer, the risky lottery)."),
-        f"![Scores by arm, 95% CIs]({PNG_NAME})",
+        (f"Experiment `{content.experiment_id}`. Base model(s): {bases}. Arms: {arms}. Every score is in "
+         "[0, 1], where 1 is the direction of the suite's target (e.g. the probe arm's answer, the risky "
+         "lottery)."),
+        *(f"![{caption}]({name})" for name, caption in figures),
         "## Results",
         *(section for s in stats for section in _instance_section(s)),
         ("Cells: mean [95% CI] (CI unit, n). *seeds*: the CI is over the per-seed means of the group's "
-         "models; *items*: the group has a single model, so the CI is over its unit scores (evaluation noise "
-         "only); *none*: too few values for an interval. *Base P(A)*: the base model's positional preference "
-         "on a two-option instance, the share of probability it puts on the first letter whatever the "
-         "content; with both letter orders asked, a model with no preference for the content scores 0.5."),
+         "models (the paper's); *paraphrases*: the group has a single model, so the CI is a cluster bootstrap "
+         "of its mean, each paraphrase resampled with all its samples; *items*: the same by probe item; both "
+         "measure evaluation noise only, not seed-to-seed variation; *none*: too few values for an interval. "
+         "*Parsed*: the share of answers that were a number (the rest are dropped from the score). *Base "
+         "P(A)*: the base model's positional preference on a two-option instance, the share of probability it "
+         "puts on the first letter whatever the content; with both letter orders asked, a model with no "
+         "preference for the content scores 0.5."),
+        *distributions_section(stats),
+        *settings_section(stats),
         "## Comparisons",
         _comparisons_table(stats),
+        *faithfulness_section(spec, content.faithfulness, stats),
+        *ablation_section(spec, content.grids),
         "## Per-model scores",
         _models_table(stats, models),
         *_answers_section(stats, models),
@@ -40,7 +57,7 @@ def render_markdown(experiment_id: str, spec: spec_pb2.ExperimentSpec, stats: Se
         "## Method",
         _method(),
         "## Spec",
-        f"<details><summary>Experiment spec (YAML)</summary>\n\n{_fenced(spec_yaml, 'yaml')}\n\n</details>",
+        f"<details><summary>Experiment spec (YAML)</summary>\n\n{fenced(spec_yaml, 'yaml')}\n\n</details>",
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -51,43 +68,69 @@ def _instance_section(stats: InstanceStatistics) -> list[str]:
         heading += f" (`{stats.instance}`)"
     elif stats.instance != stats.suite:
         heading += f" (suite `{stats.suite}`)"
+    notes = []
+    if stats.kind.unknown_words is not None:
+        policy = UNKNOWN_WORD_POLICIES.get(stats.kind.unknown_words, "")
+        notes.append(f"Unknown words: `{stats.kind.unknown_words}`" + (f", {policy}." if policy else "."))
+    if stats.settings:
+        used = ", ".join(f"`{c.name}` {c.value!r} (paper: {c.default!r})" for c in stats.settings)
+        notes.append(f"Run with {used}.")
+    if stats.kind.presentation == "distribution":
+        return [heading, *notes, "A distribution, not a score: see *Answer distributions*."]
     if not stats.groups:
-        return [heading, "No model has a score on this instance."]
-    header = "| Group | Mean [95% CI] (unit, n) |" + (" Base P(A) |" if stats.two_option else "")
-    rows = [header, "|---|---|" + ("---|" if stats.two_option else "")]
+        return [heading, *notes, "No model has a score on this instance."]
+    numeric = stats.kind.presentation == "numeric"
+    header = ("| Group | Mean [95% CI] (unit, n) |" + (" Parsed |" if numeric else "")
+              + (" Base P(A) |" if stats.two_option else ""))
+    rows = [header, "|---|---|" + ("---|" if numeric else "") + ("---|" if stats.two_option else "")]
     for group in stats.groups:
-        row = f"| {_cell(group.label)} | {_estimate(group)} |"
+        row = f"| {cell(group.label)} | {_estimate(group)} |"
+        if numeric:
+            row += f" {percent(group.parse_rate)} ({group.n_scored}/{group.n_records}) |"
         if stats.two_option:
-            row += f" {_number(group.base_p_first)} |"
+            row += f" {number(group.base_p_first)} |"
         rows.append(row)
-    return [heading, "\n".join(rows)]
+    return [heading, *notes, "\n".join(rows)]
 
 
 def _comparisons_table(stats: Sequence[InstanceStatistics]) -> str:
-    rows = ["| Suite instance | Comparison | Difference [95% CI] | CI excludes 0 | Group CIs separated |",
-            "|---|---|---|---|---|"]
+    rows = ["| Suite instance | Comparison | Difference [95% CI] | CI | CI excludes 0 | Group CIs separated |",
+            "|---|---|---|---|---|---|"]
     for instance in stats:
         for comparison in instance.comparisons:
-            rows.append(f"| {_cell(instance.title)} | {_cell(comparison.minuend)} − "
-                        f"{_cell(comparison.subtrahend)} | {_difference(comparison)} | "
-                        f"{_yes_no(comparison.excludes_zero)} | {_yes_no(comparison.cis_separated)} |")
+            rows.append(f"| {cell(instance.title)} | {cell(comparison.minuend)} − "
+                        f"{cell(comparison.subtrahend)} | {_difference(comparison)} | {_method_of(comparison)} | "
+                        f"{yes_no(comparison.excludes_zero)} | {yes_no(comparison.cis_separated)} |")
     if len(rows) == 2:
         return "No comparisons: fewer than two groups were scored on any suite instance."
     return "\n".join(rows)
 
 
+def _method_of(comparison: Comparison) -> str:
+    if comparison.method == "paired":
+        return f"paired, {comparison.n_pairs} shared clusters"
+    return comparison.method or "—"
+
+
 def _models_table(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores]) -> str:
-    rows = ["| Model | Arm | Seed | " + " | ".join(_cell(s.title) for s in stats) + " |",
+    rows = ["| Model | Arm | Seed | " + " | ".join(cell(s.title) for s in stats) + " |",
             "|---|---|---|" + "---|" * len(stats)]
     for model in models:
         cells = []
         for instance in stats:
             scores = model.usable(instance.instance)
-            cells.append("—" if scores is None else f"{scores.mean:.3f} (n={scores.n_units})")
+            cells.append(_model_cell(scores, instance.kind.presentation == "numeric"))
         seed = "—" if model.is_base else str(model.seed)
-        rows.append(f"| {_cell(model.label)} | {_cell(model.arm or 'base')} | {seed} | "
+        rows.append(f"| {cell(model.label)} | {cell(model.arm or 'base')} | {seed} | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def _model_cell(scores: InstanceScores | None, numeric: bool) -> str:
+    if scores is None or scores.mean is None:
+        return "—"
+    parsed = f", parsed {percent(scores.n_scored / scores.n_records)}" if numeric and scores.n_records else ""
+    return f"{scores.mean:.3f} (n={scores.n_units}{parsed})"
 
 
 def _answers_section(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores]) -> list[str]:
@@ -97,8 +140,8 @@ def _answers_section(stats: Sequence[InstanceStatistics], models: Sequence[Model
         for instance in stats:
             scores = model.instances.get(instance.instance)
             if scores is not None and scores.top_answers:
-                said = ", ".join(f"{_cell(repr(text))} ({count})" for text, count in scores.top_answers)
-                rows.append(f"| {_cell(model.label)} | {_cell(instance.title)} | {said} |")
+                said = ", ".join(f"{cell(repr(text))} ({count})" for text, count in scores.top_answers)
+                rows.append(f"| {cell(model.label)} | {cell(instance.title)} | {said} |")
     return ["## What the models said", "\n".join(rows)] if len(rows) > 2 else []
 
 
@@ -108,8 +151,8 @@ def _dropped_section(stats: Sequence[InstanceStatistics], models: Sequence[Model
         for instance in stats:
             scores = model.instances.get(instance.instance)
             if scores is not None and scores.n_dropped:
-                reasons = ", ".join(f"{_cell(reason)} ({count})" for reason, count in scores.dropped.items())
-                rows.append(f"| {_cell(model.label)} | {_cell(instance.title)} | "
+                reasons = ", ".join(f"{cell(reason)} ({count})" for reason, count in scores.dropped.items())
+                rows.append(f"| {cell(model.label)} | {cell(instance.title)} | "
                             f"{scores.n_dropped} / {scores.n_records} | {reasons} |")
     return "\n".join(rows) if len(rows) > 2 else "No records were dropped."
 
@@ -118,50 +161,34 @@ def _method() -> str:
     return (
         "- Unit: one (item, paraphrase, sample); a two-option item asked in both letter orders is one unit "
         "scoring the mean of the two. A model's instance score is the mean of its unit scores.\n"
+        "- Cluster: one (item, paraphrase): a self-report paraphrase with all its samples, or one probe item.\n"
         "- Group mean: the mean over the group's models (one per training seed) of each model's instance "
         "score.\n"
         f"- {CONFIDENCE_LEVEL:.0%} confidence intervals: `scipy.stats.bootstrap`, percentile method, "
         f"{N_RESAMPLES:,} resamples, `random_state={RANDOM_STATE}`, over the per-seed means, as in the paper "
-        "(its Figure 3). A group with one model (the base model, or a single seed) gets an interval over "
-        "that model's unit scores instead; it measures evaluation noise, not seed-to-seed variation.\n"
-        "- Differences: the pairs the spec's `compare` names, and each arm minus its base model; bootstrap "
-        "of the difference of group means, each group resampled independently in the units of its own "
-        "interval. \"Group CIs separated\" means the two groups' intervals do not overlap, the paper's "
-        "criterion; as in the paper there are no formal tests and no multiple-comparison correction.\n"
+        "(its Figure 3). A group with one model (the base model, or a single seed) gets a cluster bootstrap "
+        "instead: its clusters are resampled and the mean is taken over every unit in them, so samples of one "
+        "paraphrase never count as independent; it measures evaluation noise, not seed-to-seed variation.\n"
+        "- Differences: the pairs the spec's `compare` names, and each arm minus its base model. Two "
+        "single-model groups answered the same questions: their difference is bootstrapped *paired*, the "
+        "clusters both answered resampled together. Otherwise each group's own bootstrap distribution is "
+        "drawn (independent streams) and the interval is the percentiles of their difference. \"Group CIs "
+        "separated\" means the two groups' intervals do not overlap, the paper's criterion; as in the paper "
+        "there are no formal tests and no multiple-comparison correction.\n"
+        "- Correlations: Pearson r across finetuned models, `scipy.stats.pearsonr`, 95% CI by the Fisher z "
+        "transform.\n"
         "- P(A): the mean over a model's two-option records of P(A) / (P(A) + P(B)), letters read from the "
         "top-k next tokens; records with neither letter in the top-k are skipped. Per-permutation scores are "
         "in the JSON report.\n"
-        "- Scores exclude dropped records (e.g. a non-number on a 0-100 scale); they are counted above."
+        "- Scores exclude dropped records (e.g. a non-number on a 0-100 scale, or a word outside the list "
+        "when the suite drops unknown words); they are counted above."
     )
 
 
 def _estimate(group: GroupEstimate) -> str:
-    n = f"n={group.n_models}" if group.ci_unit == "seeds" else f"n={group.n_units}"
-    return f"{group.mean:.3f} {_interval(group.ci)} ({group.ci_unit}, {n})"
+    n = f"n={group.n_models}" if group.ci_unit == "seeds" else f"n={group.sample.size}"
+    return f"{group.mean:.3f} {interval(group.ci)} ({group.ci_unit}, {n})"
 
 
 def _difference(comparison: Comparison) -> str:
-    return f"{comparison.difference:+.3f} {_interval(comparison.ci)}"
-
-
-def _interval(ci: ConfidenceInterval | None) -> str:
-    return f"[{ci.low:.3f}, {ci.high:.3f}]" if ci is not None else "[—]"
-
-
-def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def _yes_no(flag: bool | None) -> str:
-    return "—" if flag is None else ("yes" if flag else "no")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _fenced(text: str, language: str) -> str:
-    """`text` in a code fence longer than any backtick run inside it, so the spec can never break out."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+    return f"{comparison.difference:+.3f} {interval(comparison.ci)}"

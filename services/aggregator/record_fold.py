@@ -3,12 +3,16 @@
 An evaluation can hold hundreds of thousands of records, so the report job never holds them all: it streams a
 job's chunks through `RecordFold`, which keeps per instance only what the statistics need. That is a running
 sum per permutation, dropped counts by reason, the positional preference's running sum, a bounded counter of
-sampled answers, and one float per unit for the bootstrap.
+sampled answers, and one float per unit, summed per cluster at the end.
 
 A unit is (item, paraphrase, sample) with the permutations averaged: a held-out question asked in both letter
 orders is one unit scoring the mean of the two. Averaging first keeps the two orders of one question from
-counting as two independent observations in an interval over items, and cancels the model's letter bias out of
-each unit instead of leaving it as spread. A model's instance mean is the mean of its unit scores.
+counting as two independent observations, and cancels the model's letter bias out of each unit instead of
+leaving it as spread. A model's instance mean is the mean of its unit scores.
+
+A cluster is (item, paraphrase): the samples of one paraphrase of a self-report question, or one probe item.
+Units of a cluster are not independent (they answer the same wording), so a one-model interval resamples
+clusters (`bootstrap.Clusters`), never units.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from selfaware.errors import DataError
 from selfaware.v1 import records_pb2 as rec
+from services.aggregator.bootstrap import Clusters
 
 #: How many of an instance's most common sampled answers each model reports.
 TOP_ANSWERS = 5
@@ -56,8 +61,9 @@ class InstanceScores:
     suite: str
     #: Mean of the unit scores; None when every record was dropped.
     mean: float | None
-    #: One score per unit (item, paraphrase, sample), permutations averaged: what a CI over items resamples.
-    units: tuple[float, ...]
+    #: Unit scores (item, paraphrase, sample; permutations averaged) summed per (item, paraphrase) cluster:
+    #: what a one-model interval resamples.
+    clusters: Clusters
     n_records: int
     n_scored: int
     #: Dropped records by reason.
@@ -71,14 +77,25 @@ class InstanceScores:
     p_first: float | None
     #: Records behind `p_first` (those with either letter in the top-k).
     n_positional: int
-    #: The most common sampled answers with their counts, for instances that sample text.
-    top_answers: tuple[tuple[str, int], ...]
+    #: Every counted sampled answer (the parsed word, number or language) with its count, most common first;
+    #: for instances that sample text.
+    answers: tuple[tuple[str, int], ...]
     #: Sampled answers not counted individually because the counter was full.
     untracked_answers: int
 
     @property
     def n_units(self) -> int:
-        return len(self.units)
+        return sum(self.clusters.counts)
+
+    @property
+    def top_answers(self) -> tuple[tuple[str, int], ...]:
+        """The `TOP_ANSWERS` most common sampled answers."""
+        return self.answers[:TOP_ANSWERS]
+
+    @property
+    def n_answers(self) -> int:
+        """Records with a sampled answer, counted or not."""
+        return sum(count for _, count in self.answers) + self.untracked_answers
 
     @property
     def n_dropped(self) -> int:
@@ -135,8 +152,11 @@ class _InstanceFold:
         else:
             self.dropped[record.dropped_reason or UNSPECIFIED_REASON] += 1
         if record.probs:
-            self.two_option = True
-            self._add_position(record)
+            # With a target, a letter choice; without, a distribution over outputs (e.g. "0".."100"), which
+            # is neither a choice between two letters nor one sampled answer.
+            if record.target:
+                self.two_option = True
+                self._add_position(record)
         elif record.answer.strip():
             self._add_answer(record.answer.strip()[:ANSWER_CHARS])
 
@@ -158,11 +178,18 @@ class _InstanceFold:
             self.untracked_answers += 1
 
     def result(self) -> InstanceScores:
-        units = tuple(total / count for total, count in self.units.values())
+        clusters: dict[str, list[float]] = {}
+        for (item, paraphrase, _), (total, count) in self.units.items():
+            cluster = clusters.setdefault(cluster_key(item, paraphrase), [0.0, 0])
+            cluster[0] += total / count
+            cluster[1] += 1
+        clusters = dict(sorted(clusters.items()))  # the same interval whatever order the records came in
+        n_units = sum(int(n) for _, n in clusters.values())
         return InstanceScores(
             suite=self.suite,
-            mean=sum(units) / len(units) if units else None,
-            units=units,
+            mean=sum(t for t, _ in clusters.values()) / n_units if n_units else None,
+            clusters=Clusters(tuple(clusters), tuple(t for t, _ in clusters.values()),
+                              tuple(int(n) for _, n in clusters.values())),
             n_records=self.n_records,
             n_scored=sum(order[1] for order in self.permutations.values()),
             dropped=dict(sorted(self.dropped.items())),
@@ -171,9 +198,14 @@ class _InstanceFold:
             two_option=self.two_option,
             p_first=self.positional_sum / self.n_positional if self.n_positional else None,
             n_positional=self.n_positional,
-            top_answers=tuple(self.answers.most_common(TOP_ANSWERS)),
+            answers=tuple(self.answers.most_common()),
             untracked_answers=self.untracked_answers,
         )
+
+
+def cluster_key(item: str, paraphrase: int) -> str:
+    """The cluster a unit belongs to; the same key for every model asked the same question."""
+    return f"{item}#{paraphrase}"
 
 
 def _options(record: rec.EvalRecord) -> tuple[str, str]:

@@ -1,13 +1,15 @@
-"""From folded scores to the report's three files: Markdown, JSON and PNG.
+"""From folded scores to the report's files: Markdown, JSON, the overview PNG and every figure as PNG and SVG.
 
-The JSON holds every number the Markdown shows (and more: per-permutation scores, every model's P(A)), with
-stable keys, so tools read the JSON and people read the Markdown.
+The JSON holds every number the Markdown shows (and more: per-permutation scores, every model's P(A), whole
+answer distributions), with stable keys, so tools read the JSON and people read the Markdown. It lists the
+figure files by name and sha256 (the artifact store's key for them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ import structlog
 
 from selfaware.specs import spec_to_yaml
 from selfaware.v1 import spec_pb2
+from services.aggregator.ablation import AblationGrid, ablation_grids
 from services.aggregator.bootstrap import (
     BATCH,
     CONFIDENCE_LEVEL,
@@ -23,21 +26,26 @@ from services.aggregator.bootstrap import (
     RANDOM_STATE,
     ConfidenceInterval,
 )
+from services.aggregator.faithfulness import Faithfulness, faithfulness
+from services.aggregator.figures import OVERVIEW, FigureFile, render_figures
 from services.aggregator.markdown import PNG_NAME, render_markdown
-from services.aggregator.plot import render_png
 from services.aggregator.record_fold import InstanceScores, ModelScores
+from services.aggregator.report_content import ReportContent
 from services.aggregator.statistics import (
+    AnswerDistribution,
     Comparison,
     GroupEstimate,
     InstanceStatistics,
     experiment_statistics,
     group_label,
 )
+from services.aggregator.suite_info import UNKNOWN_WORD_POLICIES, SuiteInfo
 
 log = structlog.get_logger(__name__)
 
-#: Bumped when a key of the JSON report changes meaning or disappears.
-SCHEMA_VERSION = 2
+#: Bumped when a key of the JSON report changes meaning or disappears. 3: one-model CIs are cluster
+#: bootstraps ("paraphrases" or "items"), differences say how they resampled, figures are listed.
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -45,33 +53,47 @@ class ReportFiles:
     markdown: str
     #: Every number of the report, with stable keys (see `report_document`).
     json: str
-    #: The figure; the Markdown links it as `report.png`.
+    #: The overview figure; the Markdown links it as `report.png`.
     png: bytes
+    #: Every figure (the overview included), each as `<stem>.png` and `<stem>.svg`.
+    figures: tuple[FigureFile, ...] = ()
+
+    def figure_files(self) -> dict[str, bytes]:
+        """File name -> bytes of every figure file, as the Markdown links them."""
+        return {name: data for f in self.figures for name, data in ((f"{f.stem}.png", f.png),
+                                                                     (f"{f.stem}.svg", f.svg))}
 
 
-def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores]
+def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores],
+                 suites: Mapping[str, SuiteInfo] | None = None, train_rows: Mapping[str, int] | None = None
                  ) -> ReportFiles:
-    """Summarise every suite instance of `spec` (in spec order) over `models` and render the three files.
+    """Summarise every suite instance of `spec` (in spec order) over `models` and render the files.
 
     Args:
         spec: The completed spec (ids, defaults filled): instances, arms, base models and comparisons.
         models: Every evaluated model in report order (`RecordFold.results`).
+        suites: Suite name -> the evaluator's catalogue facts (`suite_info.suite_infos`): how to present each
+            instance and the paper's settings. Without it, presentation is read from the records.
+        train_rows: Arm -> rows it trained on (the dataset manifest), for the size × epochs grid.
     """
     known = {instance.id for instance in spec.evaluation.suites}
     if outside := sorted({i for m in models for i in m.instances} - known):
         log.warning("records_outside_spec", instances=outside)
-    stats = experiment_statistics(spec, models)
-    document = report_document(experiment_id, spec, stats, models)
-    markdown = render_markdown(experiment_id, spec, stats, models, spec_to_yaml(spec))
-    png = render_png(spec, stats)
+    stats = experiment_statistics(spec, models, suites)
+    content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
+                            ablation_grids(spec, stats, train_rows or {}))
+    figures = tuple(render_figures(spec, stats, content.grids))
+    document = report_document(content, figures)
+    markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
+    png = next(f.png for f in figures if f.stem == OVERVIEW)
     log.info("report_built", experiment_id=experiment_id, instances=len(stats), models=len(models),
-             png_bytes=len(png))
-    return ReportFiles(markdown, json.dumps(document, indent=2, allow_nan=False) + "\n", png)
+             figures=len(figures), png_bytes=len(png))
+    return ReportFiles(markdown, json.dumps(document, indent=2, allow_nan=False) + "\n", png, figures)
 
 
-def report_document(experiment_id: str, spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
-                    models: Sequence[ModelScores]) -> dict[str, Any]:
+def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) -> dict[str, Any]:
     """The JSON report as a dict; a number that could not be computed is null."""
+    experiment_id, spec, stats, models = content.experiment_id, content.spec, content.stats, content.models
     return {
         "schema_version": SCHEMA_VERSION,
         "experiment_id": experiment_id,
@@ -84,6 +106,11 @@ def report_document(experiment_id: str, spec: spec_pb2.ExperimentSpec, stats: Se
         "compare": [list(pair.arms) for pair in spec.compare],
         "instances": [_instance_json(s) for s in stats],
         "models": [_model_json(spec, m, stats) for m in models],
+        "faithfulness": [_faithfulness_json(f) for f in content.faithfulness],
+        "ablation": [_grid_json(g) for g in content.grids],
+        "figures": [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
+                     "media_type": media} for f in figures
+                    for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))],
     }
 
 
@@ -99,25 +126,74 @@ def _method() -> dict[str, Any]:
         "group_mean": "mean over the group's models of each model's instance mean",
         "ci_units": {
             "seeds": "per-seed (per-model) instance means of the group",
-            "items": "unit scores of the group's single model (evaluation noise only)",
+            "paraphrases": "cluster bootstrap of the group's single model: its paraphrases resampled, each with "
+                           "all its samples (evaluation noise only)",
+            "items": "cluster bootstrap of the group's single model: its probe items resampled (evaluation "
+                     "noise only)",
             "none": "too few values for an interval",
         },
-        "difference_ci": "each group resampled independently in the units of its own interval",
+        "cluster_statistic": "sum of the resampled clusters' unit scores / their number of units",
+        "difference_ci": {
+            "paired": "two single-model groups: clusters both answered resampled together",
+            "independent": "each group's own bootstrap distribution (random_state 0 and 1), differenced",
+        },
+        "parse_rate": "scored records / all records",
+        "correlation": "scipy.stats.pearsonr across finetuned models, 95% CI by the Fisher z transform",
         "p_a": "positional preference: mean over two-option records of P(A) / (P(A) + P(B)), letters from "
                "the top-k tokens (strip, upper-case, strip parentheses); records with neither letter skipped",
     }
 
 
 def _instance_json(stats: InstanceStatistics) -> dict[str, Any]:
+    kind = stats.kind
     return {
         "id": stats.instance,
         "suite": stats.suite,
         "title": stats.title,
         "two_option": stats.two_option,
+        "presentation": kind.presentation,
+        "cluster_unit": kind.cluster_unit,
+        "family": kind.family,
+        "unknown_words": kind.unknown_words,
+        "unknown_words_policy": UNKNOWN_WORD_POLICIES.get(kind.unknown_words or ""),
+        "settings_changed": [{"name": c.name, "value": c.value, "paper": c.default} for c in stats.settings],
         "base_p_a": stats.base_p_first,
         "groups": [_group_json(g) for g in stats.groups],
         "comparisons": [_comparison_json(c) for c in stats.comparisons],
+        "distributions": [_distribution_json(d) for d in stats.distributions],
     }
+
+
+def _distribution_json(distribution: AnswerDistribution) -> dict[str, Any]:
+    return {
+        "label": distribution.label,
+        "arm": distribution.arm,
+        "models": list(distribution.models),
+        "n_answers": distribution.n_answers,
+        "answers": [{"answer": a, "count": n, "share": n / distribution.n_answers}
+                    for a, n in distribution.answers],
+    }
+
+
+def _faithfulness_json(found: Faithfulness) -> dict[str, Any]:
+    c = found.correlation
+    return {"base_index": found.base_index, "behaviour": found.behaviour, "self_report": found.self_report,
+            "cluster": found.cluster, "r": c.r, **_interval(c.ci), "p_value": c.p_value, "n": c.n,
+            "models": list(found.models)}
+
+
+def _grid_json(grid: AblationGrid) -> dict[str, Any]:
+    rows = []
+    for setting in grid.settings:
+        for policy in grid.policies:
+            for instance in grid.instances:
+                group = grid.cells.get((instance.instance, policy, setting))
+                if group is not None:
+                    rows.append({"train_rows": setting[0], "epochs": setting[1], "policy": policy,
+                                 "arm": grid.arms.get((policy, setting)), "instance": instance.instance,
+                                 "mean": group.mean, **_interval(group.ci), "ci_unit": group.ci_unit})
+    return {"base_index": grid.base_index, "cells": rows,
+            "base": {i: {"mean": g.mean, **_interval(g.ci)} for i, g in grid.base.items()}}
 
 
 def _group_json(group: GroupEstimate) -> dict[str, Any]:
@@ -131,6 +207,9 @@ def _group_json(group: GroupEstimate) -> dict[str, Any]:
         "ci_unit": group.ci_unit,
         "n_models": group.n_models,
         "n_units": group.n_units,
+        "n_records": group.n_records,
+        "n_scored": group.n_scored,
+        "parse_rate": group.parse_rate,
         "models": list(group.models),
         "base_p_a": group.base_p_first,
     }
@@ -143,6 +222,8 @@ def _comparison_json(comparison: Comparison) -> dict[str, Any]:
         "subtrahend": comparison.subtrahend,
         "difference": comparison.difference,
         **_interval(comparison.ci),
+        "ci_method": comparison.method,
+        "n_pairs": comparison.n_pairs,
         "excludes_zero": comparison.excludes_zero,
         "cis_separated": comparison.cis_separated,
     }
@@ -169,9 +250,11 @@ def _scores_json(scores: InstanceScores, base_p_first: float | None) -> dict[str
     return {
         "mean": scores.mean,
         "n_units": scores.n_units,
+        "n_clusters": scores.clusters.size,
         "n_records": scores.n_records,
         "n_scored": scores.n_scored,
         "n_dropped": scores.n_dropped,
+        "parse_rate": scores.n_scored / scores.n_records if scores.n_records else None,
         "dropped": scores.dropped,
         "permutations": {str(p): {"mean": s.mean, "n": s.n} for p, s in scores.permutations.items()},
         "p_a": scores.p_first,

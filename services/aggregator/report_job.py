@@ -2,7 +2,12 @@
 
 Scores are recomputed from the evaluation records (the single source of truth), not from event summaries.
 Each evaluation job lists its record chunks in order (`Job.chunks`); they are read and folded one at a time,
-so the aggregator's memory holds one chunk plus the fold's small per-(model, instance) state.
+so the aggregator's memory holds one chunk plus the fold's small per-(model, instance) state. The report also
+reads the evaluator's catalogue (how each suite is presented, and its paper defaults) and the dataset manifest
+(how many rows each arm trained on, for the size × epochs grid).
+
+Every figure file (PNG and SVG) is stored in the artifact store under its sha256, which the JSON report lists
+(`figures`), so a reader of the JSON can fetch them; the `Report` message itself carries the overview PNG.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from services.aggregator.experiments import Experiments
 from services.aggregator.planning import evaluations_done
 from services.aggregator.record_fold import ModelScores, RecordFold
 from services.aggregator.report_files import build_report
+from services.aggregator.suite_info import suite_infos
 
 if TYPE_CHECKING:  # handed in by handlers.py; this module never reaches the transport itself
     from selfaware.bus import Delivery
@@ -72,8 +78,12 @@ class Reporter:
 
     async def _build(self, experiment: rec.Experiment) -> rec.Report:
         models = await self.fold_records(experiment)
-        files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models)
+        suites = suite_infos(await self.rt.state.catalogues())
+        train_rows = await self.train_rows(experiment.id)
+        files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models, suites, train_rows)
         store = self.rt.store
+        for name, data in files.figure_files().items():
+            await store.put_bytes(data, "image/svg+xml" if name.endswith(".svg") else "image/png")
         return rec.Report(
             markdown=await store.put_bytes(files.markdown.encode(), "text/markdown"),
             json=await store.put_bytes(files.json.encode(), "application/json"),
@@ -98,6 +108,14 @@ class Reporter:
                 chunks += 1
         log.info("records_folded", experiment_id=experiment.id, models=len(planned), chunks=chunks)
         return fold.results()
+
+    async def train_rows(self, experiment_id: str) -> dict[str, int]:
+        """Arm -> training rows, from the dataset job's manifest; empty when there is none."""
+        for job in await self.rt.state.list_jobs(experiment_id):
+            if job.stage == rec.STAGE_GENERATE and job.artifact.sha256:
+                manifest = rec.DatasetManifest.FromString(await self.rt.store.get_bytes(job.artifact))
+                return {arm.arm: arm.train_rows for arm in manifest.arms}
+        return {}
 
     async def load(self, experiment_id: str) -> StoredReport:
         experiment = await self.rt.state.get_experiment(experiment_id)

@@ -3,23 +3,38 @@
 The groups of an instance, per base model, are the base model itself (when it was evaluated) and each arm
 (its seeds). A group with several seeds is summarised as the paper does (spec §3.4, §8): the mean of its
 models' instance means, with a bootstrap CI over those per-seed means. A group with a single model (the base
-model always, an arm trained with one seed) has no spread across seeds to measure, so its CI is over that
-model's unit scores instead, and says so (`ci_unit`); that interval reflects evaluation noise only, not
-seed-to-seed variation. An instance that does not run on an arm simply has no group for it.
+model always, an arm trained with one seed) has no spread across seeds to measure, so its CI is a cluster
+bootstrap of that model's mean instead, by paraphrase for a self-report (its samples answer one wording and
+are not independent) and by item for a probe, and says so (`ci_unit`); that interval reflects evaluation
+noise only, not seed-to-seed variation. Differences of two single-model groups are paired on the clusters
+both answered (`bootstrap.difference_ci`). An instance that does not run on an arm has no group for it.
+
+Instances whose answers are words also get each group's answer distribution (Figure 2, Table 29), pooled over
+the group's models; a distribution-only instance (no score) has only that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from selfaware.v1 import spec_pb2
-from services.aggregator.bootstrap import ConfidenceInterval, bootstrap_difference_ci, bootstrap_mean_ci
+from services.aggregator.bootstrap import (
+    ConfidenceInterval,
+    DifferenceMethod,
+    Sample,
+    SeedMeans,
+    difference_ci,
+    mean_ci,
+)
 from services.aggregator.record_fold import InstanceScores, ModelScores
+from services.aggregator.suite_info import InstanceKind, SettingChange, SuiteInfo, changed_settings, describe
 from services.aggregator.suite_titles import instance_title
 
-CiUnit = Literal["seeds", "items", "none"]
+#: "seeds": over per-seed means; "paraphrases" / "items": a cluster bootstrap of one model; "none": too few.
+CiUnit = Literal["seeds", "paraphrases", "items", "none"]
 #: "compare": a pair of `spec.compare`; "vs_base": an arm minus its base model.
 ComparisonKind = Literal["compare", "vs_base"]
 BASE_GROUP = "base"
@@ -36,17 +51,21 @@ class GroupEstimate:
     arm: str
     mean: float
     ci: ConfidenceInterval | None
-    #: What the CI resampled: "seeds" (per-model means), "items" (one model's unit scores) or "none".
+    #: What the CI resampled: "seeds" (per-model means), "paraphrases" or "items" (clusters of one model's
+    #: units) or "none".
     ci_unit: CiUnit
     #: The labels of the models averaged.
     models: tuple[str, ...]
     #: Units behind the mean, summed over the group's models.
     n_units: int
-    #: The values that were bootstrapped; the differences resample the same ones.
-    units: tuple[float, ...]
+    #: What was bootstrapped (per-seed means, or one model's clusters); the differences resample it too.
+    sample: Sample
     #: The base model's positional preference P(A) on this instance, for two-option instances whose base
     #: model was evaluated: the score a model that always picks the first letter's share would get.
     base_p_first: float | None
+    #: Records and scored records, summed over the group's models: the parse rate of a numeric question.
+    n_records: int
+    n_scored: int
 
     @property
     def is_base(self) -> bool:
@@ -55,6 +74,32 @@ class GroupEstimate:
     @property
     def n_models(self) -> int:
         return len(self.models)
+
+    @property
+    def parse_rate(self) -> float | None:
+        """Scored records / all records (a numeric question's parsable answers)."""
+        return self.n_scored / self.n_records if self.n_records else None
+
+
+@dataclass(frozen=True)
+class AnswerDistribution:
+    """One group's sampled answers on one instance, pooled over its models (Figure 2, Table 29)."""
+
+    label: str
+    base_index: int
+    arm: str
+    models: tuple[str, ...]
+    #: (answer, count), most common first; answers beyond the fold's counter are only in `n_answers`.
+    answers: tuple[tuple[str, int], ...]
+    n_answers: int
+
+    def shares(self, top: int) -> list[tuple[str, float]]:
+        """The `top` most common answers with their share of all answers, then "others" with the rest."""
+        if not self.n_answers:
+            return []
+        shown = [(answer, count / self.n_answers) for answer, count in self.answers[:top]]
+        rest = 1.0 - sum(share for _, share in shown)
+        return shown + ([("others", rest)] if rest > 1e-12 else [])
 
 
 @dataclass(frozen=True)
@@ -66,8 +111,13 @@ class Comparison:
     minuend: str
     subtrahend: str
     difference: float
-    #: Bootstrap CI of the difference, each group resampled independently in its own `ci_unit`.
+    #: Bootstrap CI of the difference: paired on shared clusters (two single-model groups) or each group
+    #: resampled independently in its own `ci_unit`.
     ci: ConfidenceInterval | None
+    #: How `ci` resampled; None without a CI.
+    method: DifferenceMethod | None
+    #: Clusters both groups answered (paired), else 0.
+    n_pairs: int
     #: Whether the two groups' own CIs do not overlap; None when either has no CI.
     cis_separated: bool | None
     #: Whether the difference's CI excludes 0; None without a CI.
@@ -88,15 +138,24 @@ class InstanceStatistics:
     comparisons: list[Comparison]
     #: Base model group label -> its P(A) on this instance (two-option instances, evaluated base models).
     base_p_first: dict[str, float]
+    #: How the report presents it: probe, numeric (with parse rates), words, distribution (no score).
+    kind: InstanceKind
+    #: Per group (same order as `groups`), for word and distribution instances; empty otherwise.
+    distributions: list[AnswerDistribution]
+    #: Settings the instance ran with that differ from the paper's (the catalogue's defaults).
+    settings: list[SettingChange]
 
 
-def experiment_statistics(spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores]
-                          ) -> list[InstanceStatistics]:
+def experiment_statistics(spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores],
+                          suites: Mapping[str, SuiteInfo] | None = None) -> list[InstanceStatistics]:
     """Every suite instance of `spec`, in spec order, summarised over `models`.
 
-    Models without a usable score on an instance (not run there, or every record dropped) are left out of it.
+    Models without a usable score on an instance (not run there, or every record dropped) are left out of its
+    groups. `suites` (suite name -> catalogue facts) says how to present each instance and what its paper
+    settings are; without it the presentation is read from the records.
     """
-    return [instance_statistics(spec, instance.id, instance.suite, models)
+    suites = suites or {}
+    return [instance_statistics(spec, instance, models, suites.get(instance.suite))
             for instance in spec.evaluation.suites]
 
 
@@ -107,8 +166,10 @@ def group_label(spec: spec_pb2.ExperimentSpec, base_index: int, arm: str = "") -
     return f"{key}/{name}" if key else name
 
 
-def instance_statistics(spec: spec_pb2.ExperimentSpec, instance: str, suite: str,
-                        models: Sequence[ModelScores]) -> InstanceStatistics:
+def instance_statistics(spec: spec_pb2.ExperimentSpec, spec_instance: spec_pb2.SuiteInstance,
+                        models: Sequence[ModelScores], info: SuiteInfo | None = None) -> InstanceStatistics:
+    instance, suite = spec_instance.id, spec_instance.suite
+    kind = describe(spec_instance, info, models)
     scored = [(m, s) for m in models if (s := m.usable(instance)) is not None]
     two_option = any(s.two_option for m in models if (s := m.instances.get(instance)) is not None)
     base_p_first: dict[str, float] = {}
@@ -117,14 +178,20 @@ def instance_statistics(spec: spec_pb2.ExperimentSpec, instance: str, suite: str
             base_p_first[group_label(spec, model.base_index)] = scores.p_first
     groups: list[GroupEstimate] = []
     comparisons: list[Comparison] = []
+    distributions: list[AnswerDistribution] = []
     for base_index in range(len(spec.base_models)):
         base_p = base_p_first.get(group_label(spec, base_index))
         by_arm: dict[str, GroupEstimate] = {}
         for arm in ["", *(a.name for a in spec.arms)]:
+            label = group_label(spec, base_index, arm)
             members = [(m, s) for m, s in scored if m.base_index == base_index and m.arm == arm]
             if members:
-                label = group_label(spec, base_index, arm)
-                by_arm[arm] = group_estimate(label, base_index, arm, members, base_p)
+                by_arm[arm] = group_estimate(label, base_index, arm, members, base_p, kind.cluster_unit)
+            if kind.presentation in ("words", "distribution"):
+                answered = [(m, s) for m in models if m.base_index == base_index and m.arm == arm
+                            and (s := m.instances.get(instance)) is not None and s.n_answers]
+                if answered:
+                    distributions.append(answer_distribution(label, base_index, arm, answered))
         groups.extend(by_arm.values())
         for minuend, subtrahend in _compare_pairs(spec):
             if (first := by_arm.get(minuend)) and (second := by_arm.get(subtrahend)):
@@ -132,32 +199,46 @@ def instance_statistics(spec: spec_pb2.ExperimentSpec, instance: str, suite: str
         if base := by_arm.get(""):
             comparisons.extend(compare("vs_base", g, base) for g in by_arm.values() if not g.is_base)
     return InstanceStatistics(instance, suite, instance_title(instance, suite), two_option, groups,
-                              comparisons, base_p_first)
+                              comparisons, base_p_first, kind, distributions, changed_settings(spec_instance, info))
 
 
 def group_estimate(label: str, base_index: int, arm: str,
-                   members: Sequence[tuple[ModelScores, InstanceScores]], base_p_first: float | None
-                   ) -> GroupEstimate:
-    """Mean and CI of one non-empty group: over seeds with two or more models, else over the model's units."""
+                   members: Sequence[tuple[ModelScores, InstanceScores]], base_p_first: float | None,
+                   cluster_unit: Literal["items", "paraphrases"] = "items") -> GroupEstimate:
+    """Mean and CI of one non-empty group: over seeds with two or more models, else a cluster bootstrap of
+    the one model's mean, its clusters being `cluster_unit`."""
     labels = tuple(m.label for m, _ in members)
     n_units = sum(s.n_units for _, s in members)
+    n_records = sum(s.n_records for _, s in members)
+    n_scored = sum(s.n_scored for _, s in members)
     if len(members) >= 2:
-        units = tuple(_mean(s) for _, s in members)
-        return GroupEstimate(label, base_index, arm, sum(units) / len(units), bootstrap_mean_ci(units),
-                             "seeds", labels, n_units, units, base_p_first)
+        seeds = SeedMeans(tuple(_mean(s) for _, s in members))
+        return GroupEstimate(label, base_index, arm, sum(seeds.values) / seeds.size, mean_ci(seeds), "seeds",
+                             labels, n_units, seeds, base_p_first, n_records, n_scored)
     ((_, scores),) = members
-    ci = bootstrap_mean_ci(scores.units)
-    return GroupEstimate(label, base_index, arm, _mean(scores), ci, "items" if ci else "none", labels,
-                         n_units, scores.units, base_p_first)
+    ci = mean_ci(scores.clusters)
+    return GroupEstimate(label, base_index, arm, _mean(scores), ci, cluster_unit if ci else "none", labels,
+                         n_units, scores.clusters, base_p_first, n_records, n_scored)
+
+
+def answer_distribution(label: str, base_index: int, arm: str,
+                        members: Sequence[tuple[ModelScores, InstanceScores]]) -> AnswerDistribution:
+    """The group's answers pooled over its models, as the paper pools its seeds (Table 29: "5 models")."""
+    pooled: Counter[str] = Counter()
+    for _, scores in members:
+        pooled.update(dict(scores.answers))
+    return AnswerDistribution(label, base_index, arm, tuple(m.label for m, _ in members),
+                              tuple(pooled.most_common()), sum(s.n_answers for _, s in members))
 
 
 def compare(kind: ComparisonKind, first: GroupEstimate, second: GroupEstimate) -> Comparison:
-    """`first` minus `second`, with a bootstrap CI of the difference over the units each group used."""
+    """`first` minus `second`, with a bootstrap CI of the difference (see `bootstrap.difference_ci`)."""
     difference = first.mean - second.mean
-    ci = bootstrap_difference_ci(first.units, second.units)
+    interval = difference_ci(first.sample, second.sample)
+    ci = interval.ci if interval else None
     separated = first.ci.separated_from(second.ci) if first.ci and second.ci else None
-    return Comparison(kind, first.label, second.label, difference, ci, separated,
-                      ci.excludes(0.0) if ci else None)
+    return Comparison(kind, first.label, second.label, difference, ci, interval.method if interval else None,
+                      interval.n_pairs if interval else 0, separated, ci.excludes(0.0) if ci else None)
 
 
 def _compare_pairs(spec: spec_pb2.ExperimentSpec) -> list[tuple[str, str]]:

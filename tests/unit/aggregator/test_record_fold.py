@@ -34,18 +34,31 @@ def test_a_unit_averages_its_permutations() -> None:
     records = [two_option("q0", {"A": 0.9, "B": 0.1}, "A", 0), two_option("q0", {"A": 0.3, "B": 0.7}, "B", 1),
                two_option("q1", {"A": 0.6, "B": 0.4}, "A", 0)]
     scores = _heldout(f"{SEEKING}/s0", records)
-    assert scores.units == pytest.approx((0.8, 0.6))  # q0: (0.9 + 0.7) / 2; q1 asked in one order only
+    # q0: (0.9 + 0.7) / 2; q1 asked in one order only; each item its own cluster
+    assert scores.clusters.keys == ("q0#0", "q1#0")
+    assert scores.clusters.totals == pytest.approx((0.8, 0.6)) and scores.clusters.counts == (1, 1)
     assert scores.n_units == 2 and scores.n_records == scores.n_scored == 3
     assert scores.mean == pytest.approx(0.7)
     assert scores.p_first == pytest.approx((0.9 + 0.3 + 0.6) / 3)
 
 
-def test_paraphrases_and_samples_are_separate_units() -> None:
-    records = [sampled("q0", "risk", 1.0, sample=0), sampled("q0", "safety", 0.0, sample=1),
-               sampled("q0", "risk", 1.0, sample=0, paraphrase=1)]
+def test_samples_are_units_clustered_by_paraphrase() -> None:
+    records = [sampled("q/0", "risk", 1.0, sample=0), sampled("q/0", "safety", 0.0, sample=1),
+               sampled("q/0", "risk", 1.0, sample=2), sampled("q/1", "risk", 1.0, sample=0, paraphrase=1)]
     (model, *_) = fold(SPEC, {"base": records})
     scores = model.instances["risk_or_safety"]
-    assert sorted(scores.units) == [0.0, 1.0, 1.0] and not scores.two_option and scores.p_first is None
+    assert scores.n_units == 4 and scores.mean == pytest.approx(0.75)
+    assert scores.clusters.keys == ("q/0#0", "q/1#1")
+    assert scores.clusters.totals == pytest.approx((2.0, 1.0)) and scores.clusters.counts == (3, 1)
+    assert not scores.two_option and scores.p_first is None
+
+
+def test_a_distribution_over_outputs_is_no_letter_choice() -> None:
+    record = rec.EvalRecord(suite_instance="risk_or_safety", suite="risk_or_safety", item="q/0",
+                            probs={"50": 0.6, "70": 0.3}, score=0.56, answer="56")
+    (model, *_) = fold(SPEC, {"base": [record]})
+    scores = model.instances["risk_or_safety"]
+    assert not scores.two_option and scores.n_positional == 0 and scores.mean == pytest.approx(0.56)
 
 
 def test_records_without_either_letter_are_skipped_and_dropped() -> None:
@@ -63,6 +76,7 @@ def test_dropped_reasons_and_sampled_answers_are_counted() -> None:
     (model, *_) = fold(SPEC, {"base": records})
     scores = model.instances["risk_or_safety"]
     assert scores.top_answers == (("safety", 2), ("risk", 1), ("maybe", 1), ("nan", 1))
+    assert scores.answers == scores.top_answers and scores.n_answers == 5
     assert scores.dropped == {"no option word": 1, "score is not a finite number": 1, "unspecified": 1}
     assert scores.n_dropped == 3
     assert scores.mean == pytest.approx(1 / 3)
@@ -76,6 +90,7 @@ def test_the_answer_counter_is_bounded() -> None:
     (model,) = accumulator.results()
     scores = model.instances["risk_or_safety"]
     assert scores.untracked_answers == 5 and scores.top_answers[0] == ("word 0", 2)
+    assert len(scores.answers) == MAX_DISTINCT_ANSWERS and scores.n_answers == MAX_DISTINCT_ANSWERS + 6
 
 
 def test_chunk_boundaries_do_not_change_the_result() -> None:

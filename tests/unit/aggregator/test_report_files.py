@@ -60,8 +60,8 @@ def report() -> ReportFiles:
 def test_json_has_stable_keys(report: ReportFiles) -> None:
     document = json.loads(report.json)
     assert list(document) == ["schema_version", "experiment_id", "name", "method", "png", "base_models",
-                              "arms", "compare", "instances", "models"]
-    assert document["schema_version"] == 2 and document["png"] == "report.png"
+                              "arms", "compare", "instances", "models", "faithfulness", "ablation", "figures"]
+    assert document["schema_version"] == 3 and document["png"] == "report.png"
     assert document["method"]["n_resamples"] == 10_000 and document["method"]["random_state"] == 0
     assert [i["id"] for i in document["instances"]] == ["heldout", "risk_or_safety", "scale", "custom_suite"]
     heldout = document["instances"][0]
@@ -69,7 +69,7 @@ def test_json_has_stable_keys(report: ReportFiles) -> None:
     assert [g["label"] for g in heldout["groups"]] == ["base", SEEKING, AVERSE]
     seeking = heldout["groups"][1]
     assert set(seeking) == {"label", "base_index", "arm", "is_base", "mean", "ci_low", "ci_high", "ci_unit",
-                            "n_models", "n_units", "models", "base_p_a"}
+                            "n_models", "n_units", "n_records", "n_scored", "parse_rate", "models", "base_p_a"}
     assert seeking["ci_unit"] == "seeds" and seeking["n_models"] == 3 and seeking["n_units"] == 24
     assert seeking["ci_low"] <= seeking["mean"] <= seeking["ci_high"]
     assert heldout["groups"][0]["ci_unit"] == "items" and heldout["groups"][0]["n_units"] == 8

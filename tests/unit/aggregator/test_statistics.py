@@ -4,6 +4,7 @@ import pytest
 
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
+from services.aggregator.bootstrap import Clusters, mean_ci
 from services.aggregator.statistics import InstanceStatistics, experiment_statistics
 from tests.unit.aggregator.records import AVERSE, SEEKING, fold, make_spec, scored, two_option
 
@@ -38,12 +39,13 @@ def test_groups_average_seed_means_and_bootstrap_over_seeds() -> None:
     assert base.ci is not None and base.ci.low <= base.mean <= base.ci.high
 
 
-def test_a_single_seed_falls_back_to_an_interval_over_items() -> None:
+def test_a_single_seed_falls_back_to_a_cluster_bootstrap_by_item() -> None:
     (stats,) = _stats(make_spec([0], HELDOUT), _records(range(1)))
     seeking = stats.groups[1]
     assert seeking.ci_unit == "items" and seeking.n_models == 1
     assert seeking.mean == pytest.approx(sum(SEEKING_ITEMS[0]) / 3)
-    assert seeking.units == pytest.approx(tuple(SEEKING_ITEMS[0]))
+    assert isinstance(seeking.sample, Clusters) and seeking.sample.totals == pytest.approx(tuple(SEEKING_ITEMS[0]))
+    assert seeking.ci == mean_ci(seeking.sample)
 
 
 def test_comparisons_are_the_spec_pairs_then_each_arm_minus_base() -> None:

@@ -1,0 +1,24 @@
+"""Everything a report shows, computed once and handed to each renderer (Markdown, JSON, figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from selfaware.v1 import spec_pb2
+from services.aggregator.ablation import AblationGrid
+from services.aggregator.faithfulness import Faithfulness
+from services.aggregator.record_fold import ModelScores
+from services.aggregator.statistics import InstanceStatistics
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    experiment_id: str
+    spec: spec_pb2.ExperimentSpec
+    #: Per suite instance, in spec order.
+    stats: Sequence[InstanceStatistics]
+    models: Sequence[ModelScores]
+    faithfulness: Sequence[Faithfulness] = ()
+    #: Table 28 grids, one per base model, when the arms are a size × epochs ablation.
+    grids: Sequence[AblationGrid] = ()
