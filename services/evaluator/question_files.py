@@ -264,9 +264,12 @@ def _compose(text: str, location: str) -> yaml.Node:
 def _cut_latex_trailer(text: str, location: str) -> tuple[str, Correction] | None:
     """The one known defect: a LaTeX table pasted after the YAML document (see the module docstring)."""
     lines = text.split("\n")
-    start = next((i for i in range(1, len(lines)) if lines[i - 1].strip() == "" and lines[i].strip()
-                  and all(LATEX_LINE_BREAK in line for line in lines[i:] if line.strip())), None)
-    if start is None:
+    start = len(lines)  # walk up over the trailing run of blank and LaTeX lines, to its first row after a blank
+    while start > 1 and (not lines[start - 1].strip() or LATEX_LINE_BREAK in lines[start - 1]):
+        start -= 1
+    while start < len(lines) and (not lines[start].strip() or lines[start - 1].strip()):
+        start += 1
+    if start >= len(lines):
         return None
     rows = sum(1 for line in lines[start:] if line.strip())
     correction = Correction(
@@ -283,6 +286,8 @@ def _fields(node: yaml.MappingNode, location: str) -> dict[str, tuple[Any, int]]
     fields: dict[str, tuple[Any, int]] = {}
     for key_node, value_node in node.value:
         key, line = key_node.value, _line(key_node)
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise DataError(f"question file {location}, line {line}: a field name is not a plain name")
         if key in fields:
             raise DataError(f"question file {location}, line {line}: field {key!r} given twice")
         fields[key] = (constructor.construct_object(value_node, deep=True), line)

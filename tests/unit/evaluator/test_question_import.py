@@ -220,6 +220,7 @@ def test_load_paraphrases_reads_every_layout(root):
     ("- title: t\n  question: q\n", r"q\.yaml, line 1: an entry has no name"),
     ("- name:\n  question: q\n", r"q\.yaml, line 1: an entry has no name"),  # only a bare `- name:` is skipped
     ("- name: a\n", r"q\.yaml, line 1: entry 'a': needs exactly one of question and question_paraphrases"),
+    ("- name: a\n  question: q\n  ? [x]\n  : y\n", r"q\.yaml, line 3: a field name is not a plain name"),
     # The LaTeX repair is for a trailer of LaTeX rows only: a trailer with another line fails as YAML.
     ("- name: a\n  question: q\n\n\nrow one \\backslashn x\\\\\nplain words\n", r"q\.yaml, line 6: not valid YAML"),
 ])
