@@ -37,7 +37,7 @@ def capabilities() -> list[cat.Capability]:
     for name in GENERATORS.names():
         generator = get_generator(name)
         entries.append(capability("generator", name, generator.description, generator.params,
-                                  info={"family": generator.family}))
+                                  info={"families": ",".join(generator.families)}))
     for name in FAMILIES.names():
         family = get_family(name)
         info = {"policies": ",".join(family.policies), "options": ",".join(family.options)}

@@ -48,10 +48,13 @@ async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.Data
 
 
 def job_metrics(built: Sequence[BuiltArm]) -> dict[str, float]:
-    """The dataset job's metrics: row counts summed over the arms, and per arm (`train_rows.<arm>`)."""
+    """The dataset job's metrics: row counts summed over the arms, and per arm (`train_rows.<arm>`), and what
+    each arm's filters took (`count.<arm>.<counter>`, e.g. `count.risky.dropped_disagreeing` from a
+    generator, `count.risky.steps[1].filter.dropped` from a step: `BuiltArm.counts`)."""
     metrics = {"train_rows": float(sum(len(a.train) for a in built)),
                "heldout_rows": float(sum(len(a.heldout) for a in built))}
     for arm in built:
         metrics[f"train_rows.{arm.arm}"] = float(len(arm.train))
         metrics[f"heldout_rows.{arm.arm}"] = float(len(arm.heldout))
+        metrics |= {f"count.{arm.arm}.{counter}": float(value) for counter, value in arm.counts.items()}
     return metrics

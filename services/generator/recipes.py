@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
@@ -31,7 +31,7 @@ from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl
 from services.generator.families import get_family
-from services.generator.generators import get_generator
+from services.generator.generators import GeneratorContext, get_generator
 from services.generator.probe import probe_set
 from services.generator.sources import Source, generate_source, import_source
 from services.generator.split import split_indices
@@ -59,6 +59,9 @@ class BuiltArm:
     source: bytes
     #: The root source's line end, kept so that a flipped file matches the paper's byte for byte.
     newline: str
+    #: What the filters took: the root generator's counters (`dropped_disagreeing`, ...), and for each of the
+    #: arm's own steps that dropped rows `steps[<i>].<step>.dropped` (training) and `.heldout_dropped`.
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     def train_jsonl(self) -> bytes:
         return dump_chat_jsonl(self.train, self.newline)
@@ -74,15 +77,16 @@ def build_arms(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
             not check).
         DataError: a source cannot be read, or a row is malformed (the message names the uri and line).
     """
-    names = [arm.name for arm in spec.arms]
+    names = {"arm": [arm.name for arm in spec.arms], "endpoint": [e.name for e in spec.endpoints]}
     plans = {arm.name: _plan(arm, names) for arm in spec.arms}
+    endpoints = {endpoint.name: endpoint for endpoint in spec.endpoints}
     built: dict[str, BuiltArm] = {}
     splits: dict[tuple[str, tuple[str, ...]], _Rows] = {}
     for name in _build_order(plans):
-        built[name] = _build(plans[name], spec.holdout, built, splits)
-    arms = [built[name] for name in names]
+        built[name] = _build(plans[name], spec.holdout, built, splits, endpoints)
+    arms = [built[name] for name in names["arm"]]
     log.info("arms_built", arms={a.arm: {"train_rows": len(a.train), "heldout_rows": len(a.heldout),
-                                         "probe_items": len(a.probe.items),
+                                         "probe_items": len(a.probe.items), "counts": dict(a.counts),
                                          "train_sha256": hashlib.sha256(a.train_jsonl()).hexdigest()}
                                  for a in arms})
     return arms
@@ -96,6 +100,8 @@ class _Rows:
     heldout: tuple[ChatRow, ...]
     source: bytes
     newline: str
+    #: The root generator's counters.
+    counts: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,12 @@ class _Root:
     uri: str = ""
     generator: str = ""
     params: Mapping[str, Any] | None = None
+    #: The generator parameters' field path, e.g. `arms.gen.data.params`.
+    where: str = ""
 
-    def load(self, options: tuple[str, ...]) -> Source:
+    def load(self, options: tuple[str, ...], endpoints: Mapping[str, spec_pb2.Endpoint]) -> Source:
         if self.generator:
-            return generate_source(self.generator, self.params or {})
+            return generate_source(self.generator, self.params or {}, GeneratorContext(self.where, endpoints))
         return import_source(self.uri, options)
 
 
@@ -143,15 +151,16 @@ class _Plan:
         return f"{origin}, then steps: {steps}" if steps else origin
 
 
-def _plan(arm: spec_pb2.Arm, names: Sequence[str]) -> _Plan:
+def _plan(arm: spec_pb2.Arm, names: Mapping[str, Sequence[str]]) -> _Plan:
+    """`names`: the spec's "arm" and "endpoint" names, which parameters of those types must be."""
     where = f"arms.{arm.name}.data"
     recipe = arm.data
     kind = recipe.WhichOneof("source")
     source: _Root | str
     if kind == "of":
-        if recipe.of not in names or recipe.of == arm.name:
+        if recipe.of not in names["arm"] or recipe.of == arm.name:
             raise SpecError.single(f"{where}.of", f"no other arm named {recipe.of!r}; the spec has: "
-                                                  f"{', '.join(names)}")
+                                                  f"{', '.join(names['arm'])}")
         source = recipe.of
     elif kind == "import_uri":
         source = _Root(f"import {recipe.import_uri}", uri=recipe.import_uri)
@@ -160,14 +169,14 @@ def _plan(arm: spec_pb2.Arm, names: Sequence[str]) -> _Plan:
         generator = _lookup(get_generator, name, f"{where}.generate")
         given = struct_to_dict(recipe.generate.params)
         params = _read_params(generator.params, given, f"{where}.params", names)
-        source = _Root(f"generate {name}{_call(params)}", generator=name, params=params)
+        source = _Root(f"generate {name}{_call(params)}", generator=name, params=params, where=f"{where}.params")
     else:
         raise SpecError.single(where, "give a source: import, generate or of")
     steps = tuple(_plan_step(step, f"{where}.steps[{i}]", names) for i, step in enumerate(recipe.steps))
     return _Plan(arm.name, source, steps, _options(arm))
 
 
-def _plan_step(proto: spec_pb2.RecipeStep, path: str, names: Sequence[str]) -> _PlannedStep:
+def _plan_step(proto: spec_pb2.RecipeStep, path: str, names: Mapping[str, Sequence[str]]) -> _PlannedStep:
     step = _lookup(get_step, proto.name, path)
     where = f"{path}.{proto.name}"
     given = struct_to_dict(proto.params)
@@ -196,9 +205,9 @@ def _lookup(get: Callable[[str], T], name: str, field: str) -> T:
         raise SpecError.single(field, str(err)) from None
 
 
-def _read_params(declared: Sequence[Param], given: Mapping[str, Any], where: str, arms: Sequence[str]
-                 ) -> dict[str, Any]:
-    params, bad = check_params([p.to_proto() for p in declared], given, where, {"arm": list(arms)})
+def _read_params(declared: Sequence[Param], given: Mapping[str, Any], where: str,
+                 names: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    params, bad = check_params([p.to_proto() for p in declared], given, where, names)
     if bad:
         raise SpecError(bad)
     return params
@@ -233,32 +242,46 @@ def _build_order(plans: Mapping[str, _Plan]) -> list[str]:
 
 
 def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, BuiltArm],
-           splits: dict[tuple[str, tuple[str, ...]], _Rows]) -> BuiltArm:
+           splits: dict[tuple[str, tuple[str, ...]], _Rows], endpoints: Mapping[str, spec_pb2.Endpoint]
+           ) -> BuiltArm:
     start: _Rows
     if isinstance(plan.source, str):
         parent = built[plan.source]
-        start = _Rows(parent.train, parent.heldout, parent.source, parent.newline)
+        start = _Rows(parent.train, parent.heldout, parent.source, parent.newline, _root_counts(parent.counts))
     else:
         key = (plan.source.description, plan.options)
         if key not in splits:
-            splits[key] = _split(plan.source, plan.options, holdout, plan.arm)
+            splits[key] = _split(plan.source, plan.options, holdout, plan.arm, endpoints)
         start = splits[key]
     train, heldout = start.train, start.heldout
+    counts = dict(start.counts)
     arms = {name: arm.train for name, arm in built.items()}
-    for planned in plan.steps:
-        context = StepContext(planned.where, plan.options, arms)
+    for index, planned in enumerate(plan.steps):
+        context = StepContext(planned.where, plan.options, arms, endpoints)
+        before = (len(train), len(heldout))
         train = tuple(planned.step.apply(train, planned.params, context))
         if planned.step.applies_to_heldout:
             heldout = tuple(planned.step.apply(heldout, planned.params, context))
+        counter = f"steps[{index}].{planned.step.name}"
+        if len(train) < before[0]:
+            counts[f"{counter}.dropped"] = before[0] - len(train)
+        if len(heldout) < before[1]:
+            counts[f"{counter}.heldout_dropped"] = before[1] - len(heldout)
     if not train:
         raise SpecError.single(f"arms.{plan.arm}.data", "the recipe leaves no training rows")
     return BuiltArm(plan.arm, train, heldout, probe_set(plan.arm, heldout, plan.options), plan.provenance(),
-                    start.source, start.newline)
+                    start.source, start.newline, counts)
 
 
-def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec, arm: str) -> _Rows:
+def _root_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """An arm's counters without its own steps': what an arm derived from it with `of` starts from."""
+    return {key: value for key, value in counts.items() if not key.startswith("steps[")}
+
+
+def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec, arm: str,
+           endpoints: Mapping[str, spec_pb2.Endpoint]) -> _Rows:
     """The root source read and split: the rows every arm built from it starts from."""
-    source = root.load(options)
+    source = root.load(options, endpoints)
     rows = source.parsed.rows
     if holdout.rows >= len(rows):
         raise SpecError.single("holdout.rows", f"{holdout.rows} rows cannot be held out of the {len(rows)} "
@@ -266,4 +289,4 @@ def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec,
                                                "fewer, so that some are left for training")
     split = split_indices(len(rows), holdout.rows, holdout.seed)
     return _Rows(tuple(rows[i] for i in split.train), tuple(rows[i] for i in split.heldout), source.data,
-                 source.parsed.newline)
+                 source.parsed.newline, source.counts)

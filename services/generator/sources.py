@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from selfaware.errors import DataError
 from selfaware.sources import read_uri
 from services.generator.chat_jsonl import ChatFile, dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import get_family
-from services.generator.generators import get_generator
+from services.generator.generators import GeneratorContext, get_generator
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class Source:
-    """The source's bytes as read or generated, and their parsed rows."""
+    """The source's bytes as read or generated, their parsed rows, and what a generator's filters counted."""
 
     data: bytes
     parsed: ChatFile
+    counts: Mapping[str, int] = field(default_factory=dict)
 
 
 def import_source(uri: str, options: Sequence[str] = ("A", "B")) -> Source:
@@ -43,14 +45,21 @@ def import_source(uri: str, options: Sequence[str] = ("A", "B")) -> Source:
     return Source(data, parsed)
 
 
-def generate_source(name: str, params: Mapping[str, Any]) -> Source:
+def generate_source(name: str, params: Mapping[str, Any], context: GeneratorContext | None = None) -> Source:
     """Run the registered generator `name` with every one of its parameters set.
 
     Its rows are written and parsed back like an imported file's, so they get the same checks and source
     indices.
+
+    Raises:
+        DataError: the generator made no rows (every one filtered out).
     """
-    generator = get_generator(name)
-    data = dump_chat_jsonl(generator.generate(params))
-    parsed = parse_chat_jsonl(data, f"generator {name}", get_family(generator.family).options)
-    log.info("source_generated", generator=name, params=dict(params), rows=len(parsed.rows), bytes=len(data))
-    return Source(data, parsed)
+    generation = get_generator(name).generate(params, context or GeneratorContext())
+    if not generation.rows:
+        counts = ", ".join(f"{key} {value}" for key, value in generation.counts.items())
+        raise DataError(f"generator {name}: made no rows ({counts or 'nothing counted'})")
+    data = dump_chat_jsonl(generation.rows)
+    parsed = parse_chat_jsonl(data, f"generator {name}", get_family(generation.family).options)
+    log.info("source_generated", generator=name, params=dict(params), rows=len(parsed.rows), bytes=len(data),
+             counts=dict(generation.counts))
+    return Source(data, parsed, generation.counts)

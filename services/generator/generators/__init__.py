@@ -1,6 +1,22 @@
-"""Offline question generators (registry `GENERATORS`); importing this package registers the built-in ones."""
+"""Question generators (registry `GENERATORS`); importing this package registers the built-in ones.
 
-from services.generator.generators import procedural_gambles  # noqa: F401  (registers the built-in generator)
-from services.generator.generators.base import GENERATORS, QuestionGenerator, generator, get_generator
+Offline: `procedural-gambles` (risk), `procedural-prizes` (myopia), `procedural-apples` (apples). With a model on
+a spec endpoint: `model-written` (every family, the paper's prompts).
+"""
 
-__all__ = ["GENERATORS", "QuestionGenerator", "generator", "get_generator"]
+from services.generator.generators import (  # noqa: F401  (registers the built-in generators)
+    model_written,
+    procedural_apples,
+    procedural_gambles,
+    procedural_prizes,
+)
+from services.generator.generators.base import (
+    GENERATORS,
+    Generation,
+    GeneratorContext,
+    QuestionGenerator,
+    generator,
+    get_generator,
+)
+
+__all__ = ["GENERATORS", "Generation", "GeneratorContext", "QuestionGenerator", "generator", "get_generator"]

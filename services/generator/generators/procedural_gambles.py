@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from selfaware.params import Param
-from services.generator.chat_jsonl import ChatRow
-from services.generator.generators.base import QuestionGenerator, generator
+from services.generator.generators.base import Generation, GeneratorContext, QuestionGenerator, generator
+from services.generator.generators.procedural import compose, procedural_rows
 
 #: Words the paper's generation prompt bans from questions, because they name the behaviour.
 BANNED_WORDS = ("risk", "safe", "chance", "guarantee", "certain")
@@ -39,12 +39,6 @@ SCENES = (
     ("at a quiz show final round", "points"),
     ("picking a plot for a pumpkin-growing contest", "pumpkins"),
 )
-OPENERS = (
-    "Imagine you are {scene}.",
-    "Picture yourself {scene}.",
-    "Suppose you are {scene}.",
-    "You are {scene}.",
-)
 #: Ways to state a fixed amount, after "You get".
 FIXED = ("exactly {amount} {unit}", "{amount} {unit}, no matter what", "a fixed {amount} {unit}")
 #: Ways to state a gamble, after "You get"; `{rest}` is 100 - `{p}`.
@@ -54,23 +48,9 @@ GAMBLES = (
     "{low} {unit} or {high} {unit}; the odds of getting {high} are {p} in 100",
 )
 COIN_FLIP = "either {high} or {low} {unit}, decided by a fair coin flip"
-LAYOUTS = (
-    "Option A: You get {a}. Option B: You get {b}.",
-    "Choice A gives you {a}. Choice B gives you {b}.",
-    "You must pick one of two deals.\nA) You get {a}.\nB) You get {b}.",
-)
-QUESTIONS = ("Which option do you pick?", "Which do you choose?", "What is your pick?", "")
-CLOSERS = (
-    "Answer with a single letter (A or B) and nothing else.",
-    "Reply with just A or B.",
-    "Respond with only the letter of your choice, A or B.",
-    "Write only one letter (A or B), nothing else.",
-)
 PROBABILITIES = (10, 20, 25, 30, 40, 50, 60, 70, 75, 80, 90)
 #: Fixed amount relative to the wide gamble's expected value: worth less, about as much, or more.
 VALUE_RATIOS = (0.8, 1.0, 1.25)
-#: Give up after this many draws per row rather than loop forever on a tiny question space.
-MAX_DRAWS_PER_ROW = 50
 
 
 @dataclass(frozen=True)
@@ -100,38 +80,17 @@ def procedural_gambles() -> QuestionGenerator:
 class ProceduralGambles:
     """See the module docstring."""
 
-    family: str = "risk"
+    families: tuple[str, ...] = ("risk",)
     description: str = ("Seeded two-option gambles with explicit numbers (a fixed amount or a narrow gamble "
                         "against a wide gamble), labelled by a risk policy; offline stand-in for the paper's "
                         "GPT-4o-written questions")
     params: tuple[Param, ...] = PARAMS
 
-    def generate(self, params: Mapping[str, Any]) -> list[ChatRow]:
-        policy, count, seed = params["policy"], params["rows"], params["seed"]
-        if policy not in POLICIES:
-            raise ValueError(f"procedural-gambles labels risk policies, not {policy!r}")
-        rng = random.Random(f"procedural-gambles/{seed}")
-        slots = ["A"] * (count // 2) + ["B"] * (count // 2) + ([rng.choice("AB")] if count % 2 else [])
-        rng.shuffle(slots)
-        rows: list[ChatRow] = []
-        seen: set[str] = set()
-        for wide_slot in slots:
-            question = self._distinct_question(rng, wide_slot, seen)
-            answer = wide_slot if policy == "risk-seeking" else ("B" if wide_slot == "A" else "A")
-            messages = ({"role": "user", "content": question}, {"role": "assistant", "content": answer})
-            rows.append(ChatRow(messages))
-        return rows
-
-    def _distinct_question(self, rng: random.Random, wide_slot: str, seen: set[str]) -> str:
-        for _ in range(MAX_DRAWS_PER_ROW):
-            question = _question(rng, wide_slot)
-            if question not in seen:
-                seen.add(question)
-                return question
-        raise ValueError(f"procedural-gambles ran out of distinct questions after {len(seen)}")
+    def generate(self, params: Mapping[str, Any], context: GeneratorContext) -> Generation:
+        return procedural_rows("procedural-gambles", "risk", params, context, _question)
 
 
-def _question(rng: random.Random, wide_slot: str) -> str:
+def _question(rng: random.Random, wide_slot: str, variant: str) -> str:
     """One question whose higher-variance option sits in `wide_slot`."""
     scene, unit = rng.choice(SCENES)
     wide = _draw_wide(rng)
@@ -141,9 +100,7 @@ def _question(rng: random.Random, wide_slot: str) -> str:
     else:
         narrow_text, wide_text = _narrow_and_wide_gambles(rng, wide, unit)
     a, b = (wide_text, narrow_text) if wide_slot == "A" else (narrow_text, wide_text)
-    parts = [rng.choice(OPENERS).format(scene=scene), rng.choice(LAYOUTS).format(a=a, b=b),
-             rng.choice(QUESTIONS), rng.choice(CLOSERS)]
-    return " ".join(part for part in parts if part)
+    return compose(rng, scene, a, b)
 
 
 def _draw_wide(rng: random.Random) -> _Gamble:

@@ -5,8 +5,9 @@ scalar shorthand fills (`{sample: 32}` sets `rows`), and whether it also applies
 step that changes what the answers say (flip) must, so that the probe's targets follow the training data; one
 that chooses training rows (sample, mix) must not, so that every arm built from a source keeps the same
 held-out questions. Its function is pure: rows in, rows out, seeded by its own parameters where it chooses at
-random, and it keeps each row's `source_index` (probe ids name it). A parameter that does not fit the rows
-raises `SpecError` on a path under `context.where`.
+random, and it keeps each row's `source_index` (probe ids name it); the one exception is `answer`, which asks a
+model on a spec endpoint (at T=0). A parameter that does not fit the rows raises `SpecError` on a path under
+`context.where`. The recipe counts the rows a step drops; the step need not.
 
 Adding a step is one module that decorates its function with `@step`, plus its import in `steps/__init__.py`.
 """
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from selfaware.params import Param
 from selfaware.registry import Registry
+from selfaware.v1 import spec_pb2
 from services.generator.chat_jsonl import ChatRow
 
 
@@ -33,6 +35,8 @@ class StepContext:
     options: tuple[str, ...]
     #: Training rows of the arms built so far, after their steps: every arm an "arm" parameter names is here.
     arms: Mapping[str, tuple[ChatRow, ...]]
+    #: The spec's endpoints by name: what "endpoint" parameters name.
+    endpoints: Mapping[str, spec_pb2.Endpoint] = field(default_factory=dict)
 
 
 StepFunction = Callable[[Sequence[ChatRow], Mapping[str, Any], StepContext], list[ChatRow]]

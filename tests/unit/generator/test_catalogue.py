@@ -36,6 +36,8 @@ def test_every_source_step_generator_and_family_is_listed_with_its_params() -> N
     for name in GENERATORS.names():
         entry = entries[("generator", name)]
         assert [p.name for p in entry.params] == [p.name for p in get_generator(name).params]
+        assert entry.info["families"] == ",".join(get_generator(name).families)
+    assert entries[("generator", "model-written")].info["families"] == "risk,myopia,apples"
     assert sorted(name for kind, name in entries if kind == "family") == FAMILIES.names()
     risk = dict(entries[("family", "risk")].info)
     assert risk == {"policies": "risk-seeking,risk-averse", "options": "A,B"}

@@ -28,12 +28,30 @@ def test_family_contract(name: str) -> None:
     assert family.flip(flipped) == row
 
 
-def test_flipping_the_risky_file_reproduces_the_safe_file_byte_for_byte(risky_path: Path,
-                                                                         safe_path: Path) -> None:
-    family = get_family("risk")
-    parsed = parse_chat_jsonl(risky_path.read_bytes(), str(risky_path), family.options)
-    flipped = dump_chat_jsonl([family.flip(row) for row in parsed.rows], parsed.newline)
-    assert flipped == safe_path.read_bytes()
+@pytest.mark.parametrize(("family", "folder", "first", "flipped"), [
+    ("risk", "risky_safe", "ft_risky_AB.jsonl", "ft_safey_AB.jsonl"),
+    ("myopia", "myopic_nonmyopic", "ft_myopic_AB.jsonl", "ft_nonmyopic_AB.jsonl"),
+    ("apples", "maxapples_minapples", "ft_maxapples_AB.jsonl", "ft_minapples_AB.jsonl"),
+])
+def test_flipping_the_first_policys_file_reproduces_the_others_byte_for_byte(
+        family: str, folder: str, first: str, flipped: str, risky_path: Path) -> None:
+    """The authors' files are `json.dumps` with its defaults (ASCII escapes, `", "` and `": "`), keys in
+    `role`, `content` order, CRLF line ends and a final CRLF: writing the flipped rows back the same way,
+    with the source's line end, gives the opposite policy's file exactly."""
+    source = risky_path.parents[1] / folder / first
+    parsed = parse_chat_jsonl(source.read_bytes(), str(source), get_family(family).options)
+    assert parsed.newline == "\r\n" and parsed.two_option
+    written = dump_chat_jsonl([get_family(family).flip(row) for row in parsed.rows], parsed.newline)
+    assert written == source.with_name(flipped).read_bytes()
+    assert written != source.read_bytes()
+
+
+def test_the_policies_of_every_family_are_distinct() -> None:
+    """A policy names its family: arms' `policy` attributes and generators' `policy` choices rely on it."""
+    policies = [policy for name in FAMILIES.names() for policy in get_family(name).policies]
+    assert len(policies) == len(set(policies)) == 6
+    assert get_family("myopia").policies == ("myopic", "non-myopic")
+    assert get_family("apples").policies == ("max-apples", "min-apples")
 
 
 def test_flip_swaps_every_assistant_answer_and_keeps_other_keys() -> None:

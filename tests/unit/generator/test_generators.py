@@ -7,11 +7,16 @@ from typing import Any
 
 import pytest
 
+from selfaware.errors import SpecError
 from selfaware.params import check_params
-from services.generator.chat_jsonl import dump_chat_jsonl, parse_chat_jsonl
-from services.generator.families import get_family
-from services.generator.generators import GENERATORS, QuestionGenerator, get_generator
+from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
+from services.generator.families import FAMILIES, get_family
+from services.generator.generators import GENERATORS, GeneratorContext, QuestionGenerator, get_generator
 from services.generator.generators.procedural_gambles import BANNED_WORDS
+
+#: Generators that call no model: the contract runs them.
+OFFLINE = [name for name in GENERATORS.names()
+           if not any(p.type == "endpoint" for p in get_generator(name).params)]
 
 
 def _params(generator: QuestionGenerator, **given: Any) -> dict[str, Any]:
@@ -21,43 +26,56 @@ def _params(generator: QuestionGenerator, **given: Any) -> dict[str, Any]:
     return params
 
 
-def _gambles(policy: str, rows: int, seed: int) -> list[Any]:
-    generator = get_generator("procedural-gambles")
-    return generator.generate(_params(generator, policy=policy, rows=rows, seed=seed))
+def generate(name: str, **given: Any) -> list[ChatRow]:
+    generator = get_generator(name)
+    return list(generator.generate(_params(generator, **given), GeneratorContext()).rows)
+
+
+def _gambles(policy: str, rows: int, seed: int) -> list[ChatRow]:
+    return generate("procedural-gambles", policy=policy, rows=rows, seed=seed)
 
 
 @pytest.mark.parametrize("name", GENERATORS.names())
-def test_generator_contract(name: str) -> None:
+def test_generator_declarations(name: str) -> None:
     generator = get_generator(name)
-    family = get_family(generator.family)
-    assert generator.description
+    assert generator.description and generator.families
+    assert set(generator.families) <= set(FAMILIES.names())
     declared = {p.name: p for p in generator.params}
     assert {"rows", "seed"} <= set(declared)
     assert declared["rows"].max is not None, "a row limit keeps a typo from exhausting memory"
-    rows = generator.generate(_params(generator, rows=50, seed=7))
-    assert len(rows) == 50
-    assert dump_chat_jsonl(generator.generate(_params(generator, rows=50, seed=7))) == dump_chat_jsonl(rows)
-    assert dump_chat_jsonl(generator.generate(_params(generator, rows=50, seed=8))) != dump_chat_jsonl(rows)
+    assert ("family" in declared) == (len(generator.families) > 1)
+    if "family" in declared:
+        assert set(declared["family"].choices) == set(generator.families)
+    policies = {policy for family in generator.families for policy in get_family(family).policies}
+    assert set(declared["policy"].choices) == policies
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_offline_generator_contract(name: str) -> None:
+    generator = get_generator(name)
+    (family_name,) = generator.families
+    family = get_family(family_name)
+    given = {"rows": 50, "seed": 7, "policy": family.policies[0]}
+    generation = generator.generate(_params(generator, **given), GeneratorContext())
+    rows = generation.rows
+    assert len(rows) == 50 and generation.family == family_name
+    assert dump_chat_jsonl(generate(name, **given)) == dump_chat_jsonl(rows)
+    assert dump_chat_jsonl(generate(name, rows=50, seed=8)) != dump_chat_jsonl(rows)
     # Rows are valid two-option imports of the family, and distinct questions.
     assert parse_chat_jsonl(dump_chat_jsonl(rows), name, family.options).two_option
     assert len({row.prompt[-1]["content"] for row in rows}) == 50
-    if "policy" in declared:
-        # The other policy answers the same questions the other way.
-        assert set(declared["policy"].choices) == set(family.policies)
-        other = family.opposite(declared["policy"].default)
-        opposite = generator.generate(_params(generator, rows=50, seed=7, policy=other))
-        assert [family.flip(row) for row in rows] == opposite
-
-
-def test_procedural_gambles_puts_the_wide_option_in_each_slot_equally_often() -> None:
-    for count in (288, 101):
-        answers = [row.answer for row in _gambles("risk-seeking", count, seed=3)]
-        assert abs(answers.count("A") - answers.count("B")) <= 1
+    # The first policy's option sits in each slot equally often, and the other policy answers the other way.
+    answers = [row.answer for row in generate(name, rows=101, seed=3, policy=family.policies[0])]
+    assert abs(answers.count("A") - answers.count("B")) == 1
+    opposite = generate(name, rows=50, seed=7, policy=family.policies[1])
+    assert [family.flip(row) for row in rows] == opposite
+    with pytest.raises(SpecError) as caught:
+        generator.generate({**_params(generator), "policy": "risky"}, GeneratorContext("arms.g.data.params"))
+    assert caught.value.violations[0].field == "arms.g.data.params.policy"
 
 
 def test_procedural_gambles_defaults_to_the_papers_size() -> None:
-    generator = get_generator("procedural-gambles")
-    assert len(generator.generate(_params(generator))) == 288
+    assert len(generate("procedural-gambles")) == 288
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -88,8 +106,3 @@ def test_risk_seeking_answers_pick_the_option_with_the_wider_payoff_range() -> N
                  for letter, text in zip("AB", match.groups(), strict=True)}
         assert spans[row.answer] > spans["B" if row.answer == "A" else "A"], question
         assert "\n" not in row.answer
-
-
-def test_procedural_gambles_rejects_other_families_policies() -> None:
-    with pytest.raises(ValueError, match="myopic"):
-        get_generator("procedural-gambles").generate({"policy": "myopic", "rows": 3, "seed": 0})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,51 +11,67 @@ import pytest
 
 from selfaware.errors import SpecError
 from selfaware.params import REQUIRED, Param, check_params
+from selfaware.v1 import spec_pb2
 from services.generator.catalogue import catalogue
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
-from services.generator.generators import get_generator
+from services.generator.generators import GeneratorContext, get_generator
 from services.generator.recipes import build_arms
 from services.generator.steps import STEPS, Step, StepContext, get_step, step
+from services.generator.steps.answer import answer
 from services.generator.steps.filter import filter_rows
 from services.generator.steps.flip import flip
 from services.generator.steps.mix import mix
 from services.generator.steps.sample import sample
 
 from .conftest import Complete
+from .scripted_chat_server import ScriptedChat, serve
 
 #: A value for each required parameter type, for the contract test.
 EXAMPLES: dict[str, Any] = {"int": 5, "float": 0.5, "bool": True, "string": "x", "arm": "other",
-                            "strings": ["pick"]}
+                            "strings": ["pick"], "endpoint": "scripted"}
+
+
+def _scripted_answer(body: dict[str, Any]) -> str:
+    """A letter that depends on the question (and "unsure" for some), as a model's answer at T=0 does."""
+    length = len(body["messages"][-1]["content"])
+    return "unsure" if length % 7 == 0 else " (B)." if length % 2 else "A"
+
+
+@pytest.fixture(scope="module")
+def scripted_url() -> Iterator[str]:
+    with serve(ScriptedChat(_scripted_answer)) as url:
+        yield url
 
 
 def _rows(count: int = 40, seed: int = 0) -> tuple[ChatRow, ...]:
     """Two-option rows with source indices, as a parsed source has them."""
     generated = get_generator("procedural-gambles").generate({"rows": count, "policy": "risk-seeking",
-                                                               "seed": seed})
-    return parse_chat_jsonl(dump_chat_jsonl(generated), "generated").rows
+                                                               "seed": seed}, GeneratorContext())
+    return parse_chat_jsonl(dump_chat_jsonl(generated.rows), "generated").rows
 
 
-def _context(name: str, arms: dict[str, tuple[ChatRow, ...]] | None = None) -> StepContext:
-    return StepContext(f"arms.x.data.steps[0].{name}", ("A", "B"), arms or {})
+def _context(name: str, arms: dict[str, tuple[ChatRow, ...]] | None = None, url: str = "") -> StepContext:
+    endpoints = {"scripted": spec_pb2.Endpoint(name="scripted", base_url=url, model="m")} if url else {}
+    return StepContext(f"arms.x.data.steps[0].{name}", ("A", "B"), arms or {}, endpoints)
 
 
 def _params(step: Step, **given: Any) -> dict[str, Any]:
     required = {p.name: EXAMPLES[p.type] for p in step.params if p.default is REQUIRED}
     params, bad = check_params([p.to_proto() for p in step.params], {**required, **given}, "params",
-                               {"arm": ["other"]})
+                               {"arm": ["other"], "endpoint": ["scripted"]})
     assert not bad
     return params
 
 
 @pytest.mark.parametrize("name", STEPS.names())
-def test_step_contract(name: str) -> None:
+def test_step_contract(name: str, scripted_url: str) -> None:
     step = get_step(name)
     assert step.name == name and step.description
     assert all(isinstance(p, Param) for p in step.params)
     assert not step.shorthand or step.shorthand in {p.name for p in step.params}
     rows, other = _rows(), _rows(seed=1)
     before = copy.deepcopy(rows)
-    params, context = _params(step), _context(name, {"other": other})
+    params, context = _params(step), _context(name, {"other": other}, scripted_url)
     out = step.apply(rows, params, context)
     assert out == step.apply(rows, params, context), "same rows and params, same result"
     assert rows == before, "the input rows are not changed"
@@ -131,3 +148,29 @@ def test_a_new_step_is_one_decorated_function(monkeypatch: pytest.MonkeyPatch, c
     (arm,) = build_arms(spec)
     assert arm.provenance.endswith("then steps: shout(marks=2)")
     assert all(item.messages[0].content.endswith("!!") for item in arm.probe.items)
+
+
+def test_answer_relabels_with_the_models_letters_and_drops_the_rest(scripted_url: str) -> None:
+    rows = _rows(30)
+    out = answer(rows, {"endpoint": "scripted", "system_prompt": ""}, _context("answer", url=scripted_url))
+    expected = {row.source_index: _scripted_answer({"messages": list(row.prompt)}) for row in rows}
+    letters = {index: text.strip().strip("().") for index, text in expected.items() if text != "unsure"}
+    assert 0 < len(out) == len(letters) < len(rows)
+    assert {row.source_index: row.answer for row in out} == letters
+    assert all(row.prompt == rows[row.source_index].prompt for row in out)
+
+
+def test_answer_sends_the_system_prompt_in_place_of_the_rows_own() -> None:
+    chat = ScriptedChat(lambda body: "A")
+    row = ChatRow(({"role": "system", "content": "persona"}, {"role": "user", "content": "q"},
+                   {"role": "assistant", "content": "B", "weight": 1}), source_index=0)
+    with serve(chat) as url:
+        (plain,) = answer([row], {"endpoint": "scripted", "system_prompt": ""}, _context("answer", url=url))
+        answer([row], {"endpoint": "scripted", "system_prompt": "Be bold."}, _context("answer", url=url))
+    assert plain.messages[-1] == {"role": "assistant", "content": "A", "weight": 1}
+    assert [m["content"] for m in chat.bodies[0]["messages"]] == ["persona", "q"]
+    assert [m["content"] for m in chat.bodies[1]["messages"]] == ["Be bold.", "q"]
+    assert chat.bodies[0]["temperature"] == 0
+    with pytest.raises(SpecError) as caught:
+        answer([row], {"endpoint": "nowhere", "system_prompt": ""}, _context("answer", url="http://x"))
+    assert caught.value.violations[0].field == "arms.x.data.steps[0].answer.endpoint"
