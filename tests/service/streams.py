@@ -18,7 +18,7 @@ async def events_of(bus: EventBus, experiment_id: str) -> dict[str, int]:
     while True:
         try:
             messages = await sub.fetch(256, timeout=0.5)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either, by where the wait ran out
             break
         for msg in messages:
             event = EVENT_TYPES[msg.subject].FromString(msg.data)
