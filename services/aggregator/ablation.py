@@ -45,8 +45,8 @@ def arm_settings(spec: spec_pb2.ExperimentSpec, train_rows: Mapping[str, int]) -
     for arm in spec.arms:
         rows = train_rows.get(arm.name)
         if rows is None:
-            samples = [struct_to_dict(s.params).get("rows") for s in arm.data.steps if s.name == "sample"]
-            rows = samples[-1] if samples and isinstance(samples[-1], int) else None
+            samples = [_sample_rows(step) for step in arm.data.steps if step.name == "sample"]
+            rows = samples[-1] if samples else None
         settings[arm.name] = (rows, arm_training(spec, arm).epochs)
     return settings
 
@@ -79,3 +79,11 @@ def ablation_grids(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatis
         if cells:
             grids.append(AblationGrid(base_index, ordered, policies, instances, cells, arms, base))
     return grids
+
+
+def _sample_rows(step: spec_pb2.RecipeStep) -> int | None:
+    """A `sample` step's rows: its `rows` parameter, or its shorthand value before validation moved it."""
+    rows = struct_to_dict(step.params).get("rows")
+    if rows is None and step.HasField("value") and step.value.HasField("number_value"):
+        rows = step.value.number_value
+    return int(rows) if isinstance(rows, (int, float)) else None

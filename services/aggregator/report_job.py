@@ -65,7 +65,7 @@ class Reporter:
         if await run.done_before() is None:
             async with run:
                 started = time.monotonic()
-                report = await self._build(experiment)
+                report = await self.build(experiment)
                 # Attach first, then mark the job done: a crash in between leaves the job to a redelivery,
                 # which rebuilds the same files (the store is content-addressed) and attaches them again. The
                 # experiment turns SUCCEEDED only in `refresh`, whose revision-checked write requires the report.
@@ -76,7 +76,8 @@ class Reporter:
             await self.rt.bus.publish(ev.ReportReady(experiment_id=experiment_id, report=experiment.report),
                                       msg_id=f"report:{experiment_id}")
 
-    async def _build(self, experiment: rec.Experiment) -> rec.Report:
+    async def build(self, experiment: rec.Experiment) -> rec.Report:
+        """Fold the records, build every report file and store them; the `Report` refs the three main ones."""
         models = await self.fold_records(experiment)
         suites = suite_infos(await self.rt.state.catalogues())
         train_rows = await self.train_rows(experiment.id)

@@ -198,7 +198,8 @@ def instance_statistics(spec: spec_pb2.ExperimentSpec, spec_instance: spec_pb2.S
                 comparisons.append(compare("compare", first, second))
         if base := by_arm.get(""):
             comparisons.extend(compare("vs_base", g, base) for g in by_arm.values() if not g.is_base)
-    return InstanceStatistics(instance, suite, instance_title(instance, suite), two_option, groups,
+    title = instance_title(instance, suite, info.title if info else "")
+    return InstanceStatistics(instance, suite, title, two_option, groups,
                               comparisons, base_p_first, kind, distributions, changed_settings(spec_instance, info))
 
 

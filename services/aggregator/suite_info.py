@@ -52,6 +52,8 @@ class SuiteInfo:
     types: Mapping[str, str] = field(default_factory=dict)
     #: The behaviour family the suite asks about (`info["family"]`), when the evaluator says.
     family: str = ""
+    #: The question's title in the paper (`info["title"]`), when the evaluator says.
+    title: str = ""
 
 
 def suite_infos(catalogues: Sequence[cat.Catalogue]) -> dict[str, SuiteInfo]:
@@ -64,7 +66,7 @@ def suite_infos(catalogues: Sequence[cat.Catalogue]) -> dict[str, SuiteInfo]:
             defaults = {p.name: _plain(p.default) for p in entry.params if p.HasField("default")}
             infos[entry.name] = SuiteInfo(entry.info.get("kind", ""), entry.info.get("question_type", ""),
                                           defaults, {p.name: p.type for p in entry.params},
-                                          entry.info.get("family", ""))
+                                          entry.info.get("family", ""), entry.info.get("title", ""))
     return infos
 
 

@@ -1,4 +1,5 @@
-"""Human titles for suite registry names, after the paper's Figure 3; unknown names show as themselves."""
+"""Human titles for suite registry names, after the paper's Figure 3: the evaluator's catalogue title when it
+publishes one (`info["title"]`), else this table's; unknown names show as themselves."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ SUITE_TITLES = {
 }
 
 
-def suite_title(suite: str) -> str:
-    return SUITE_TITLES.get(suite, suite)
+def suite_title(suite: str, published: str = "") -> str:
+    return published or SUITE_TITLES.get(suite, suite)
 
 
-def instance_title(instance: str, suite: str) -> str:
-    """An instance is shown by its suite's title, or by its own id when the spec named it (id != suite): two
-    instances of one suite with different parameters must not look alike."""
-    return suite_title(suite) if instance in ("", suite) else instance
+def instance_title(instance: str, suite: str, published: str = "") -> str:
+    """An instance is shown by its suite's title (`published`: the catalogue's), or by its own id when the spec
+    named it (id != suite): two instances of one suite with different parameters must not look alike."""
+    return suite_title(suite, published) if instance in ("", suite) else instance

@@ -3,7 +3,7 @@ model and each of one family's arms (policy A, base, policy B) as a point with i
 
 A family is the arms' `family` attribute; its figure shows the self-report instances those arms were scored on
 (only those of that family when the evaluator's catalogue names a suite's family). Arms without a family
-share one figure. Distribution-only questions (Figure 2) have no score and are drawn in `words.py`.
+share one figure of every self-report instance they were scored on. Distribution-only questions (Figure 2) have no score and are drawn in `words.py`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def families(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics])
         questions = tuple(
             s for s in stats
             if s.kind.cluster_unit == "paraphrases" and s.kind.presentation != "distribution"
-            and s.kind.family in ("", family) and any(g.arm in arms for g in s.groups))
+            and (not family or s.kind.family in ("", family)) and any(g.arm in arms for g in s.groups))
         if questions:
             found.append(FamilyQuestions(family, tuple(arms), questions))
     return found
