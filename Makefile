@@ -18,9 +18,11 @@ demo: $(VENV_STAMP)
 demo-openai: $(VENV_STAMP)
 	.venv/bin/python -m bench.run --only demo-openai
 
-## Run every test: unit, service (real NATS + gRPC) and slow (real model, real vLLM).
+## Run every test: unit, service (real NATS + gRPC) and slow (real model, real vLLM). Two workers, a test file
+## each at a time (module fixtures such as a vLLM engine stay in one process): the chaos and end-to-end tests
+## mostly wait on leases, restarts and subprocesses, so the other worker uses the CPU meanwhile.
 test: $(VENV_STAMP)
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2 --dist loadfile --durations=25
 
 ## Regenerate the selfaware.v1 stubs after editing proto/.
 protos: $(VENV_STAMP)

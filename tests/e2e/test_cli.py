@@ -29,6 +29,11 @@ def tiny_spec(tmp_path: Path, risky_dataset: Path, questions_dir: Path) -> Path:
     spec = tiny_spec_dict(risky_dataset, questions_dir)
     spec["name"] = "cli tiny risk"
     spec["evaluation"]["engine"] = "hf"  # vLLM is covered in tests/slow and tests/service; its start-up costs a minute
+    # As small as still exercises every stage: 8 training rows (one step per arm), one sample per paraphrase.
+    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 16}]
+    spec["evaluation"]["suites"][1]["lotteries"]["pairs"] = 4
+    for suite in spec["evaluation"]["suites"][2:]:
+        next(iter(suite.values()))["samples_per_paraphrase"] = 1
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
