@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selfaware.config import ServiceConfig, require, setting
+from selfaware.config import require, setting
 from selfaware.plan import DEFAULT_MAX_LORAS
+from selfaware.source_policy import SourceReadingConfig
 
 
 @dataclass(frozen=True)
-class EvaluatorConfig(ServiceConfig):
-    """The evaluator: measures behaviour and self-reports of the base model and every adapter."""
+class EvaluatorConfig(SourceReadingConfig):
+    """The evaluator: measures behaviour and self-reports of the base model and every adapter (reading the
+    suites' question files under its `source_*` settings)."""
 
     grpc_port: int = setting(50054, "gRPC port")
     vllm_kv_cache_mib: int = setting(256, "vLLM KV-cache size in MiB (vLLM CPU otherwise takes a share of RAM)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfaware.service import Runtime, Wiring, service_main
+from selfaware.source_policy import use_source_policy
 from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc
 from services.evaluator.catalogue import catalogue
 from services.evaluator.config import EvaluatorConfig
@@ -12,6 +13,7 @@ from services.evaluator.servicer import EvaluatorServicer
 
 
 async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
+    use_source_policy(config.source_policy())  # the suites' question files are judged by it
     engines = EnginePool(config)
     EvaluatorHandlers(config, runtime, engines).declare()
     return Wiring(

@@ -117,6 +117,16 @@ def test_termination_grace_outlasts_the_drain(docs: list[Doc]) -> None:
         assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace, name
 
 
+def test_every_replica_configures_delivery_and_consumers_identically(docs: list[Doc]) -> None:
+    """Replicas of one durable consumer must agree on its config, or each start overwrites the last one's."""
+    seen = {(c.ack_wait_s, c.max_deliver, tuple(sorted(c.limits().items())))
+            for c in (config_of(name, d, docs) for name, d in of_kind(docs, "Deployment").items())}
+    assert len(seen) == 1, seen
+    ((_, _, limits),) = seen
+    assert {name for name, _ in limits} == {"trainer-training-requested", "evaluator-evaluation-requested"}
+    assert all(limit.concurrency == 1 and (limit.max_ack_pending or 0) >= 64 for _, limit in limits)
+
+
 def test_nats_url_names_the_nats_service_and_client_port(docs: list[Doc]) -> None:
     nats = of_kind(docs, "StatefulSet")["nats"]
     service = of_kind(docs, "Service")[nats["spec"]["serviceName"]]
