@@ -21,6 +21,7 @@ honours request seeds (vLLM and the project's own server do; hosted APIs try to)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,7 @@ class CallOutcome:
     question: str
     #: The answerer's letter, when it was asked and answered with one.
     answer: str | None
-    #: "kept", or one of `VERDICTS`.
+    #: "kept", or one of `VERDICTS` ("written" while it waits for its label).
     verdict: str
     #: Banned words removed from the question.
     removed: int = 0
@@ -132,41 +133,48 @@ class ModelWritten:
 def write_and_label(plans: Sequence[CallPlan], models: Models, banned_words: Sequence[str], action: str,
                     max_tokens: int) -> list[CallOutcome]:
     """Every call's outcome, in call order: steps 1 to 4 of the module docstring."""
-    written = models.writer.run([models.writer.text([{"role": "user", "content": plan.prompt}], temperature=1.0,
-                                                    max_tokens=max_tokens, seed=plan.seed) for plan in plans])
-    outcomes: dict[int, CallOutcome] = {}
-    candidates: list[tuple[CallPlan, str, int]] = []
+    return label_questions(write_questions(plans, models.writer, banned_words, action, max_tokens), models)
+
+
+def write_questions(plans: Sequence[CallPlan], writer: OpenAIEndpoint, banned_words: Sequence[str], action: str,
+                    max_tokens: int) -> list[CallOutcome]:
+    """Steps 1 and 2: each call's question, "written" when it passed the screens, else the screen it failed."""
+    texts = writer.run([writer.text([{"role": "user", "content": plan.prompt}], temperature=1.0,
+                                    max_tokens=max_tokens, seed=plan.seed) for plan in plans])
+    outcomes: list[CallOutcome] = []
     seen: set[str] = set()
-    for plan, text in zip(plans, written, strict=True):
+    for plan, text in zip(plans, texts, strict=True):
         question = _unquote(text)
         screened = screen(question, banned_words, action)
         if not question or (screened.text is not None and not screened.text):
-            outcomes[plan.index] = CallOutcome(plan, question, None, "empty")
+            outcomes.append(CallOutcome(plan, question, None, "empty"))
         elif screened.text is None:
-            outcomes[plan.index] = CallOutcome(plan, question, None, "banned_words")
-        elif screened.text in seen:
-            outcomes[plan.index] = CallOutcome(plan, screened.text, None, "duplicate", screened.removed)
+            outcomes.append(CallOutcome(plan, question, None, "banned_words"))
         else:
+            verdict = "duplicate" if screened.text in seen else "written"
             seen.add(screened.text)
-            candidates.append((plan, screened.text, screened.removed))
-    system = POLICY_PROMPTS[get_family(plans[0].family).policies[0]] if plans else ""
+            outcomes.append(CallOutcome(plan, screened.text, None, verdict, screened.removed))
+    return outcomes
+
+
+def label_questions(outcomes: Sequence[CallOutcome], models: Models) -> list[CallOutcome]:
+    """Steps 3 and 4 for the "written" outcomes: the answerer's letter, and the verdict "kept", "unparsed",
+    "disagreeing" or "moderation"; other outcomes pass through. One family's calls (its policy prompt)."""
+    pending = [o for o in outcomes if o.verdict == "written"]
+    system = POLICY_PROMPTS[get_family(pending[0].plan.family).policies[0]] if pending else ""
     answers = answer_letters(models.answerer, [[{"role": "system", "content": system},
-                                                {"role": "user", "content": question}]
-                                               for _, question, _ in candidates],
-                             ("A", "B"), [plan.seed for plan, _, _ in candidates])
-    agreed: list[CallOutcome] = []
-    for (plan, question, removed), answer in zip(candidates, answers, strict=True):
-        verdict = "unparsed" if answer is None else "disagreeing" if answer != plan.intended else "kept"
-        outcome = CallOutcome(plan, question, answer, verdict, removed)
-        outcomes[plan.index] = outcome
-        if verdict == "kept":
-            agreed.append(outcome)
+                                                {"role": "user", "content": o.question}] for o in pending],
+                             ("A", "B"), [o.plan.seed for o in pending])
+    labelled: dict[int, CallOutcome] = {}
+    for outcome, answer in zip(pending, answers, strict=True):
+        verdict = "unparsed" if answer is None else "disagreeing" if answer != outcome.plan.intended else "kept"
+        labelled[outcome.plan.index] = dataclasses.replace(outcome, answer=answer, verdict=verdict)
     if models.moderation is not None:
+        agreed = [o for o in labelled.values() if o.verdict == "kept"]
         for outcome, flagged in zip(agreed, _moderate(models.moderation, agreed), strict=True):
             if flagged:
-                outcomes[outcome.plan.index] = CallOutcome(outcome.plan, outcome.question, outcome.answer,
-                                                           "moderation", outcome.removed)
-    return [outcomes[plan.index] for plan in plans]
+                labelled[outcome.plan.index] = dataclasses.replace(outcome, verdict="moderation")
+    return [labelled.get(o.plan.index, o) for o in outcomes]
 
 
 def outcome_counts(outcomes: Sequence[CallOutcome], moderated: bool) -> dict[str, int]:
