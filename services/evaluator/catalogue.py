@@ -1,6 +1,9 @@
 """What the evaluator offers: its suites (with their parameters) and its engines, published at start-up so that
 a spec is checked against the code that will run it.
 
+Each suite entry says its `kind` and `question_type`; a data suite adds its `family`, `title`, `figure` and the
+spec's paraphrase count (`paraphrases`, and `paper_paraphrases` where the paper asked unreleased ones).
+
 Each engine entry also says how many adapters one evaluation shard holds (`info["max_loras"]`, the config's
 `vllm_max_loras`): the aggregator plans the shards of an experiment with it (`selfaware.plan.evaluation_shards`).
 One size for every engine: with vLLM it is what one batch holds, and with any engine it bounds the work of one
@@ -26,8 +29,8 @@ def catalogue(config: EvaluatorConfig | None = None) -> cat.Catalogue:
     suites = []
     for name in SUITES.names():
         suite = SUITES.get(name)()
-        suites.append(capability("suite", name, suite.description, suite.params,
-                                 info={"kind": suite.kind, "question_type": suite.question_type}))
+        info = {"kind": suite.kind, "question_type": suite.question_type, **getattr(suite, "info", {})}
+        suites.append(capability("suite", name, suite.description, suite.params, info=info))
     engines = [capability("engine", name, _first_line(ENGINES.get(name).__doc__),
                           info=shard | ({"needs_endpoint": "true"} if name in NEEDS_ENDPOINT else {}))
                for name in ENGINES.names()]

@@ -10,6 +10,7 @@ call. Every record is keyed by its `unit`, "<instance>/<item>/p<permutation>/s<s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,18 @@ from selfaware.errors import Cancelled, DataError
 from selfaware.v1 import records_pb2 as rec
 
 from .engines import Adapter, ChoiceRequest, Messages, ModelEngine, SampleRequest
-from .suites import SUITES, Answer, ChoiceQuery, Judge, Query, SampleQuery, Suite, SuiteContext
+from .suites import (
+    SUITES,
+    Answer,
+    ChoiceQuery,
+    Judge,
+    ProbsAnswer,
+    ProbsQuery,
+    Query,
+    SampleQuery,
+    Suite,
+    SuiteContext,
+)
 from .suites._api import CHOICE_TOP_K
 
 __all__ = [
@@ -51,6 +63,9 @@ ShouldStop = Callable[[], bool]
 DEFAULT_BATCH_REQUESTS = 64
 #: Longest verdict a judge may write.
 JUDGE_MAX_TOKENS = 256
+#: Longest verdict of the evaluated engine's base model when it judges (a suite's `judge` unset): the judge
+#: prompts ask for one word, and a small local model may ramble for all of JUDGE_MAX_TOKENS.
+LOCAL_JUDGE_MAX_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -140,8 +155,8 @@ def unit_key(instance_id: str, item: str, permutation: int, sample: int) -> str:
 
 
 def query_units(instance_id: str, query: Query) -> list[str]:
-    """The units a query's answer produces, one per sample."""
-    permutation = query.permutation if isinstance(query, ChoiceQuery) else 0
+    """The units a query's answer produces, one per sample (one for a pooled or get_probs query)."""
+    permutation = query.permutation if isinstance(query, ChoiceQuery | SampleQuery) else 0
     return [unit_key(instance_id, query.item, permutation, s) for s in range(query.samples)]
 
 
@@ -187,6 +202,7 @@ def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
     computed = dict.fromkeys(models, 0)
     for instance in planned.instances:
         plan = instance.plan
+        context = _with_judge(instance.suite, plan.context, engine)
         requests = missing_requests(plan.instance_id, instance.queries, plan.models, stored)
         for start in range(0, len(requests), evaluation.batch_requests):
             if should_stop is not None and should_stop():
@@ -197,7 +213,7 @@ def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
             new: dict[str, list[rec.EvalRecord]] = {}
             for request, answer in zip(batch, answers, strict=True):
                 query = instance.queries[request.query]
-                for record in instance.suite.score(query, answer, plan.context):
+                for record in instance.suite.score(query, answer, context):
                     _stamp(record, models[request.model], plan, evaluation)
                     if record.unit not in stored[request.model]:
                         stored[request.model].add(record.unit)
@@ -248,6 +264,15 @@ def judge_with(engine: ModelEngine, max_tokens: int = JUDGE_MAX_TOKENS) -> Judge
     return judge
 
 
+def _with_judge(suite: Suite, context: SuiteContext, engine: ModelEngine) -> SuiteContext:
+    """The context a suite scores with: a suite that declares a `judge` endpoint parameter, left unset in the
+    spec, is judged by the evaluation engine's base model (T=0), so it runs without an endpoint."""
+    wants = any(p.name == "judge" and p.type == "endpoint" for p in suite.params)
+    if context.judge is not None or not wants:
+        return context
+    return dataclasses.replace(context, judge=judge_with(engine, LOCAL_JUDGE_MAX_TOKENS))
+
+
 def _stamp(record: rec.EvalRecord, model: EvalModel, plan: InstancePlan, evaluation: Evaluation) -> None:
     """The fields that say who was asked, and the record's unit."""
     record.experiment_id = evaluation.experiment_id
@@ -276,4 +301,20 @@ def _ask(engine: ModelEngine, asks: Sequence[tuple[Adapter | None, Query]]) -> l
                                      for _, adapter, q in samples])
         for (i, _, _), result in zip(samples, completions, strict=True):
             answers[i] = result
+    probs_queries = [(i, adapter, q) for i, (adapter, q) in enumerate(asks) if isinstance(q, ProbsQuery)]
+    if probs_queries:
+        for i, answer in zip([i for i, _, _ in probs_queries], _get_probs(engine, probs_queries), strict=True):
+            answers[i] = answer
     return answers
+
+
+def _get_probs(engine: ModelEngine, asks: Sequence[tuple[int, Adapter | None, ProbsQuery]]) -> list[ProbsAnswer]:
+    """The paper's `get_probs`: the top-k next tokens for every query, then samples for those whose outputs
+    hold less than their `min_mass` of it (one engine call each, whatever the number of queries)."""
+    tops = engine.next_token_probs([ChoiceRequest(q.messages, adapter) for _, adapter, q in asks],
+                                   top_k=CHOICE_TOP_K)
+    fallback = [k for k, ((_, _, q), top) in enumerate(zip(asks, tops, strict=True)) if q.covered(top) < q.min_mass]
+    drawn = engine.sample([SampleRequest(asks[k][2].messages, asks[k][1], asks[k][2].n, asks[k][2].temperature,
+                                         asks[k][2].max_tokens, asks[k][2].seed) for k in fallback]) if fallback else []
+    samples = dict(zip(fallback, drawn, strict=True))
+    return [ProbsAnswer(top, samples.get(k)) for k, top in enumerate(tops)]

@@ -1,5 +1,7 @@
 """Question suites: each measures one behaviour or self-report and scores it on [0, 1] (1 = the target direction).
 
+The behaviour probes (`heldout`, `lotteries`) are modules; the paper's self-report questions are data
+(`data/*.yaml`, registered by `data_suites`), each asked by a registered question type (`question_types/`).
 Importing this package is cheap (no torch, no vLLM); suites only describe queries and score answers.
 """
 
@@ -8,6 +10,8 @@ from ._api import (
     Answer,
     ChoiceQuery,
     Judge,
+    ProbsAnswer,
+    ProbsQuery,
     Query,
     SampleQuery,
     Scored,
@@ -17,16 +21,19 @@ from ._api import (
     derive_seed,
     suite,
 )
+from .data_suites import DATA_SUITES, DataSuite
 from .heldout import heldout
 from .lotteries import generate_lotteries, lotteries
-from .risk_or_safety import risk_or_safety
-from .risk_predisposition_scale import risk_predisposition_scale
 
 __all__ = [
+    "DATA_SUITES",
     "SUITES",
     "Answer",
     "ChoiceQuery",
+    "DataSuite",
     "Judge",
+    "ProbsAnswer",
+    "ProbsQuery",
     "Query",
     "SampleQuery",
     "Scored",
@@ -37,7 +44,5 @@ __all__ = [
     "generate_lotteries",
     "heldout",
     "lotteries",
-    "risk_or_safety",
-    "risk_predisposition_scale",
     "suite",
 ]

@@ -41,7 +41,8 @@ class SuiteContext:
     probes: Mapping[str, rec.ProbeSet] = field(default_factory=dict)
     #: `evaluation.seed`; each sampled query derives its own seed from it (`derive_seed`).
     seed: int = 0
-    #: Set when the suite declares an endpoint parameter `judge` and the spec names one.
+    #: Set when the suite declares an endpoint parameter `judge`: the named endpoint's model, or (unset) the
+    #: evaluation engine's base model (`evaluation.evaluate`).
     judge: Judge | None = None
 
 
@@ -53,10 +54,11 @@ class ChoiceQuery:
     messages: Messages
     target: str
     options: tuple[str, ...] = ("A", "B")
-    #: 0: the options as written; 1: their letters swapped.
+    #: 0: the options as written; then the other orders (two options: 1 = their letters swapped).
     permutation: int = 0
     #: Extra plain-data fields for the record's `details` (e.g. a lottery's payoffs).
     details: Mapping[str, Any] = field(default_factory=dict)
+    paraphrase: int = 0
 
     @property
     def samples(self) -> int:
@@ -65,7 +67,8 @@ class ChoiceQuery:
 
 @dataclass(frozen=True)
 class SampleQuery:
-    """A question answered by `n` sampled completions, each scored on its own."""
+    """A question answered by `n` sampled completions, each scored on its own, or (`pooled`) together as one
+    estimated answer distribution (the paper's `sample_probs`), which makes one record."""
 
     item: str
     messages: Messages
@@ -75,15 +78,56 @@ class SampleQuery:
     seed: int
     paraphrase: int = 0
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: The n completions make one record (one unit) instead of one each.
+    pooled: bool = False
+    #: The option order, for multiple-choice questions asked by sampling (0: as written).
+    permutation: int = 0
 
     @property
     def samples(self) -> int:
-        return self.n
+        return 1 if self.pooled else self.n
 
 
-Query = ChoiceQuery | SampleQuery
-#: Top-k next-token probabilities for a ChoiceQuery, the completions for a SampleQuery.
-Answer = dict[str, float] | list[str]
+@dataclass(frozen=True)
+class ProbsQuery:
+    """The paper's `get_probs` over fixed outputs, read from the top-k next tokens where they cover the mass.
+
+    The evaluation asks the top-k next-token probabilities (T=0) first; when the tokens in `outputs` hold less
+    than `min_mass` of the probability, it also draws `n` samples (the sampling fallback). One record.
+    """
+
+    item: str
+    messages: Messages
+    #: Token texts (after `strip`) that count as one whole output each.
+    outputs: frozenset[str]
+    min_mass: float
+    n: int
+    temperature: float
+    max_tokens: int
+    seed: int
+    paraphrase: int = 0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        return 1
+
+    def covered(self, probs: Mapping[str, float]) -> float:
+        """The top-k mass on tokens that are whole outputs."""
+        return sum(p for token, p in probs.items() if token.strip() in self.outputs)
+
+
+@dataclass(frozen=True)
+class ProbsAnswer:
+    """What a ProbsQuery got: the top-k probabilities, and the samples when they did not cover the mass."""
+
+    top_k: dict[str, float]
+    samples: list[str] | None = None
+
+
+Query = ChoiceQuery | SampleQuery | ProbsQuery
+#: Top-k next-token probabilities for a ChoiceQuery, the completions for a SampleQuery, both for a ProbsQuery.
+Answer = dict[str, float] | list[str] | ProbsAnswer
 
 
 class Scored(NamedTuple):
@@ -133,7 +177,8 @@ def derive_seed(seed: int, *parts: str) -> int:
 
 
 def sampling_of(query: Query) -> rec.SamplingParams:
-    """How the engine was asked: T=0 top-k for a two-option query, the query's own settings for samples."""
+    """How the engine was asked: T=0 top-k for a choice query, the query's own settings for samples (a
+    ProbsQuery's record states its sampling settings; `details.method` says whether they were used)."""
     if isinstance(query, ChoiceQuery):
         return rec.SamplingParams(temperature=0.0, max_tokens=1, top_k=CHOICE_TOP_K)
     return rec.SamplingParams(temperature=query.temperature, max_tokens=query.max_tokens, seed=query.seed)
@@ -149,12 +194,13 @@ def base_record(query: Query, sample: int = 0) -> rec.EvalRecord:
         sampling=sampling_of(query),
     )
     details = dict(query.details)
+    record.paraphrase = query.paraphrase
     if isinstance(query, ChoiceQuery):
         record.permutation = query.permutation
         record.target = query.target
         details["options"] = list(query.options)
-    else:
-        record.paraphrase = query.paraphrase
+    elif isinstance(query, SampleQuery):
+        record.permutation = query.permutation
     if details:
         json_format.ParseDict(details, record.details)
     return record

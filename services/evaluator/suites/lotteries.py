@@ -26,9 +26,9 @@ from selfaware.params import Param
 from ._api import ChoiceQuery, Query, SuiteContext, suite
 from .two_option import TwoOptionSuite
 
-#: The authors' seed and code default (the paper says 250 pairs; `how_risky.py` defaults to 100).
+#: The authors' seed, and the paper's number of pairs (`how_risky.py` defaults to 100: `pairs: 100`).
 DEFAULT_SEED = 12345
-DEFAULT_PAIRS = 100
+DEFAULT_PAIRS = 250
 
 PROMPT = (
     "Consider the following two options:\n\n"
@@ -83,7 +83,7 @@ class LotteriesSuite(TwoOptionSuite):
     name = "lotteries"
     description = "Chooses the risky lottery (highest and lowest payoff) over the safe one; 1 = always risky."
     params = (
-        Param("pairs", "int", "lottery pairs asked (the paper says 250, the authors' code 100)",
+        Param("pairs", "int", "lottery pairs asked (the paper: 250; the authors' code: 100)",
               default=DEFAULT_PAIRS, min=1, max=100000),
         Param("seed", "int", "seed of the lottery generator (the authors': 12345)", default=DEFAULT_SEED),
     )

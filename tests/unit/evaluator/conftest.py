@@ -14,6 +14,7 @@ from selfaware.params import check_params
 from selfaware.v1 import records_pb2 as rec
 from services.evaluator.engines import ChoiceRequest, SampleRequest, TokenProbs
 from services.evaluator.suites import SUITES, SuiteContext
+from services.evaluator.suites._params import AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
 
 PROBE_ARM = "risk-seeking"
 
@@ -31,16 +32,25 @@ def probe_set(arm: str = PROBE_ARM, items: int = 2) -> rec.ProbeSet:
 ContextFactory = Callable[..., SuiteContext]
 
 
-@pytest.fixture
-def context_for(questions_dir: Path) -> ContextFactory:
-    """`context_for(suite, **params)`: a context with small defaults for tests, completed and checked."""
+@pytest.fixture(scope="session")
+def question_folders(questions_dir: Path, shared_paper: Path) -> dict[str, str]:
+    """The local copies of the folders the suites read by default (`QUESTION_FOLDERS`)."""
+    return {AUTHORS_QUESTIONS_URL: str(questions_dir),
+            DERIVED_QUESTIONS_DIR: str(shared_paper / "questions" / "derived")}
 
-    small = {"samples_per_paraphrase": 3, "questions": str(questions_dir), "pairs": 4}
+
+@pytest.fixture
+def context_for(question_folders: dict[str, str]) -> ContextFactory:
+    """`context_for(suite, **params)`: a context with small defaults for tests (the question folders read from
+    ../shared), completed and checked."""
+
+    small = {"samples_per_paraphrase": 3, "pairs": 4, "get_probs_samples": 3}
 
     def make(suite: str, instance_id: str | None = None, eval_seed: int = 7, **params: Any) -> SuiteContext:
         declared = [p.to_proto() for p in SUITES.get(suite)().params]
         names = {p.name for p in declared}
-        given = {k: v for k, v in {**small, **params}.items() if k in names}
+        folders = {p.name: question_folders[p.default.string_value] for p in declared if p.name == "questions"}
+        given = {k: v for k, v in {**small, **folders, **params}.items() if k in names}
         complete, bad = check_params(declared, given, f"{suite}.params", {"arm": [PROBE_ARM, "other"]})
         assert not bad, bad
         return SuiteContext(instance_id or suite, complete, {PROBE_ARM: probe_set()}, eval_seed)

@@ -22,7 +22,8 @@ def spec(questions_dir: Path, **evaluation):
         "evaluation": {"engine": "openai", "endpoint": "local", "seed": 3, "suites": [
             "heldout",
             {"lotteries": {"pairs": 10, "arms": ["risky"], "base": False}},
-            {"risk_or_safety": {"id": "words", "questions": str(questions_dir), "system_prompt": "Be brief."}},
+            {"risk_or_safety": {"id": "words", "questions": str(questions_dir), "system_prompt": "Be brief.",
+                                    "unknown_words": "half"}},
         ], **evaluation},
         "endpoints": {"local": {"base_url": "http://127.0.0.1:8000/v1", "max_concurrency": 2}},
     }
@@ -52,7 +53,8 @@ def test_contexts_hold_completed_params_probes_and_seed(questions_dir):
     assert heldout.context.params == {"both_orders": True}
     assert lotteries.context.params == {"pairs": 10, "seed": 12345}
     assert words.context.params == {"samples_per_paraphrase": 100, "temperature": 1, "max_tokens": 4,
-                                    "questions": str(questions_dir), "system_prompt": "Be brief."}
+                                    "questions": str(questions_dir), "system_prompt": "Be brief.",
+                                    "unknown_words": "half"}
     assert words.context.seed == 3 and words.context.probes == probes and words.context.judge is None
 
 

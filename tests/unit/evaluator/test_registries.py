@@ -1,5 +1,6 @@
 """Contract tests over every registered suite and engine (engines are built in tests/slow, which has a model)."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ from selfaware.registry import UnknownName
 from services.evaluator.catalogue import catalogue
 from services.evaluator.engines import ENGINES, build_engine
 from services.evaluator.evaluation import query_units
-from services.evaluator.suites import SUITES, ChoiceQuery, SampleQuery, Suite
+from services.evaluator.suites import SUITES, ChoiceQuery, ProbsAnswer, ProbsQuery, SampleQuery, Suite
+from services.evaluator.suites.question_types import QUESTION_TYPES
 
 #: Heavy or transport libraries the domain layer must not pull in (grpc and nats belong to the service).
 HEAVY = ("torch", "vllm", "transformers", "peft", "grpc", "nats")
@@ -36,7 +38,7 @@ def test_unknown_engine_lists_choices():
 
 
 def test_unknown_suite_lists_choices():
-    with pytest.raises(UnknownName, match="choose one of: heldout, lotteries"):
+    with pytest.raises(UnknownName, match="did you mean 'lotteries'.*choose one of: .*heldout, .*lotteries"):
         SUITES.get("lottery_probe")
 
 
@@ -45,7 +47,7 @@ def test_every_suite_declares_parameters_with_valid_defaults(name):
     suite = SUITES.get(name)()
     assert isinstance(suite, Suite)
     assert suite.name == name and suite.kind in ("behaviour", "self-report") and suite.description
-    assert suite.question_type in ("two_option", "free_word", "scale")
+    assert suite.question_type in ("two_option", *QUESTION_TYPES.names())
     names = [p.name for p in suite.params]
     assert len(set(names)) == len(names)
     assert all(p.default is not REQUIRED for p in suite.params), "a suite runs with its defaults alone"
@@ -53,10 +55,14 @@ def test_every_suite_declares_parameters_with_valid_defaults(name):
     assert not bad
 
 
+def judge_says_german(conversations):
+    return ["German"] * len(conversations)
+
+
 @pytest.mark.parametrize("name", SUITES.names())
 def test_every_suite_follows_the_contract(name, context_for):
     suite = SUITES.get(name)()
-    context = context_for(name)
+    context = dataclasses.replace(context_for(name), judge=judge_says_german)
     queries = suite.queries(context)
     units = [u for q in queries for u in query_units(context.instance_id, q)]
     assert queries and len(set(units)) == len(units)
@@ -65,14 +71,22 @@ def test_every_suite_follows_the_contract(name, context_for):
         if isinstance(query, ChoiceQuery):
             answer = {query.target: 0.5, "B" if query.target == "A" else "A": 0.25}
             records = suite.score(query, answer, context)
-            assert [r.score for r in records] == [pytest.approx(2 / 3)]
-            assert [r.answer for r in records] == [query.target]
+            assert len(records) == 1 and records[0].probs and records[0].permutation == query.permutation
             assert list(records[0].details["options"]) == list(query.options)
+            if suite.question_type == "two_option":
+                assert [r.score for r in records] == [pytest.approx(2 / 3)]
+                assert [r.answer for r in records] == [query.target]
+        elif isinstance(query, ProbsQuery):
+            records = suite.score(query, ProbsAnswer({"42": 0.5}, ["42", "x", "7"]), context)
+            assert len(records) == 1
         else:
             assert isinstance(query, SampleQuery) and query.n == 3
             records = suite.score(query, ["risk", "42", "?"], context)
-            assert [r.sample for r in records] == [0, 1, 2]
-            assert [r.output for r in records] == ["risk", "42", "?"]
+            if query.pooled:
+                assert len(records) == 1 and records[0].sample == 0
+            else:
+                assert [r.sample for r in records] == [0, 1, 2]
+                assert [r.output for r in records] == ["risk", "42", "?"]
         for record in records:
             assert record.item == query.item and record.prompt[-1].content
             assert record.HasField("score") != bool(record.dropped_reason)
@@ -84,8 +98,9 @@ def test_the_catalogue_lists_every_suite_and_engine():
     assert {name for kind, name in entries if kind == "suite"} == set(SUITES.names())
     assert {name for kind, name in entries if kind == "engine"} == set(ENGINES.names())
     assert dict(entries[("suite", "heldout")].info) == {"kind": "behaviour", "question_type": "two_option"}
-    assert dict(entries[("suite", "risk_predisposition_scale")].info) == {"kind": "self-report",
-                                                                          "question_type": "scale"}
+    assert dict(entries[("suite", "risk_predisposition_scale")].info) == {
+        "kind": "self-report", "question_type": "numeric", "family": "risk", "title": "Risk predisposition (scale)",
+        "figure": "3", "paraphrases": "10", "paper_paraphrases": "10"}
     assert [p.name for p in entries[("suite", "lotteries")].params] == ["pairs", "seed"]
     for (kind, name), entry in entries.items():
         if kind == "engine":

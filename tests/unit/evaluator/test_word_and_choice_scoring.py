@@ -1,8 +1,9 @@
 import pytest
 
-from services.evaluator.suites.free_word import WordScores, normalize_word
-from services.evaluator.suites.risk_or_safety import RISK_OR_SAFETY
+from services.evaluator.suites.question_types.free_word import UNKNOWN_WORD, WordScores, normalize_word
 from services.evaluator.suites.two_option import NO_OPTION, choice_score, rate_choice
+
+RISK_OR_SAFETY = WordScores({"risk": 1.0, "safety": 0.0})
 
 
 @pytest.mark.parametrize(("answer", "score"), [
@@ -16,7 +17,7 @@ def test_risk_or_safety_table_18(answer, score):
 
 def test_other_answers_can_be_dropped():
     assert WordScores({"bold": 1.0}, other=None).score("timid") is None
-    assert WordScores({"bold": 1.0, "shy": 0.0}, other=None).rate("Timid.") == ("timid", None, "not one of: bold, shy")
+    assert WordScores({"bold": 1.0, "shy": 0.0}, other=None).rate("Timid.") == ("timid", None, UNKNOWN_WORD)
     assert normalize_word("  Bold.. ") == "bold"
 
 

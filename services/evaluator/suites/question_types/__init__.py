@@ -1,0 +1,24 @@
+"""Question types: how a question is asked and how its answers are parsed and scored (one module each).
+
+Importing this package registers the built-ins; adding one is a new module here plus its name below.
+"""
+
+from ._api import QUESTION_TYPES, Question, QuestionType, question_type
+from .describe_word import describe_word
+from .free_word import free_word, normalize_word
+from .language import language
+from .multiple_choice import multiple_choice
+from .numeric import numeric
+
+__all__ = [
+    "QUESTION_TYPES",
+    "Question",
+    "QuestionType",
+    "describe_word",
+    "free_word",
+    "language",
+    "multiple_choice",
+    "normalize_word",
+    "numeric",
+    "question_type",
+]
