@@ -13,7 +13,14 @@ import pytest
 
 from selfaware.params import check_params
 from selfaware.v1 import records_pb2 as rec
-from services.evaluator.evaluation import EvalModel, Evaluation, InstancePlan, evaluate, judge_with, plan_evaluation
+from services.evaluator.evaluation import (
+    EvalModel,
+    Evaluation,
+    InstancePlan,
+    evaluate,
+    judge_with,
+    plan_evaluation,
+)
 from services.evaluator.suites import SUITES, SuiteContext
 from services.evaluator.suites._params import AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
 from services.evaluator.suites.question_types.free_word import normalize_word
