@@ -49,8 +49,9 @@ def print_results(report_json: str, console: Console) -> None:
                       positional if instance["two_option"] else "", separated)
     console.print(table)
     units = {g["ci_unit"] for i in document["instances"] for g in i["groups"] if not g["is_base"]}
-    if units == {"items"}:
-        console.print("one seed per arm: CIs are over probe items and samples (evaluation noise only)")
+    if units and units <= {"items", "paraphrases"}:
+        console.print("one seed per arm: CIs resample probe items and question paraphrases (evaluation noise "
+                      "only, not the paper's spread over seeds)")
 
 
 def _yes_no(flag: bool | None) -> str:

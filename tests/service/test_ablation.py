@@ -59,7 +59,7 @@ async def test_the_scaled_ablation_runs_end_to_end(platform) -> None:  # type: i
     assert {k: int(j.metrics["steps"]) for k, j in jobs.items() if k.startswith("train.")} == {
         "train.n32-e1.s0": 1, "train.n32-e3.s0": 2, "train.n128-e1.s0": 2, "train.n128-e3.s0": 4}
     document = json.loads(report.json)
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     for instance in document["instances"]:
         assert [g["label"] for g in instance["groups"]] == ["base", "n32-e1", "n32-e3", "n128-e1", "n128-e3"]
         compared = [(c["minuend"], c["subtrahend"]) for c in instance["comparisons"] if c["kind"] == "compare"]
