@@ -9,9 +9,9 @@ private event loop the endpoint owns, so synchronous callers (the generator's re
 reuse HTTP connections. The API key is never part of a spec: it is read from `api_key_file` (a mounted secret)
 or the environment variable `api_key_env`.
 
-The generator's model-written data uses this module. The evaluator's `openai` engine has the same options,
-key lookup, errors and retry loop of its own (`services/evaluator/engines/openai_engine.py`); it could be built
-on `OpenAIEndpoint.call` instead.
+The generator's model-written data uses this module. The evaluator's `openai` engine
+(`services/evaluator/engines/openai_engine.py`) shares its errors, key lookup, retry delay, error text and
+gather; it keeps its own options and retry loop (LoRA loading, per-model hints).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import openai
 import structlog
@@ -173,7 +173,7 @@ class OpenAIEndpoint:
                 for call in calls:
                     call.close()
                 raise RuntimeError("the endpoint is closed")
-            return self._loop.run_until_complete(_all(list(calls)))
+            return self._loop.run_until_complete(gather_or_cancel(list(calls)))
 
     def close(self) -> None:
         with self._run_lock:
@@ -183,7 +183,18 @@ class OpenAIEndpoint:
                 self._client = None
 
 
-def api_key(options: EndpointOptions) -> str:
+class KeySource(Protocol):
+    """Where an endpoint's key comes from: `EndpointOptions`, and the evaluator's `OpenAIOptions`."""
+
+    @property
+    def api_key_file(self) -> str | None: ...
+    @property
+    def api_key_env(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+
+
+def api_key(options: KeySource) -> str:
     """The key from `api_key_file`, else `api_key_env`, else "EMPTY" (local servers need none)."""
     if options.api_key_file is not None:
         try:
@@ -222,7 +233,7 @@ def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
     """Like `asyncio.gather`, but a failure cancels the other calls instead of leaving them running."""
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import os
 import random
 import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
@@ -26,30 +24,21 @@ import structlog
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
-from selfaware.errors import DataError, PermanentError, SelfawareError
+from selfaware.errors import DataError
+from selfaware.openai_endpoint import (
+    EndpointRefused,
+    EndpointUnavailable,
+    api_key,
+    describe,
+    gather_or_cancel,
+    retry_delay,
+)
 
 from ._api import Adapter, ChoiceRequest, Messages, SampleRequest, TokenProbs
 from .options import OpenAIOptions
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-#: The longest wait between two attempts, whatever the backoff or `Retry-After` asks for.
-MAX_DELAY_S = 30.0
-
-
-class EndpointUnavailable(SelfawareError):
-    """The endpoint kept failing with retryable errors until the retries ran out; a later attempt may succeed."""
-
-
-class EndpointRefused(PermanentError):
-    """The endpoint rejected a request with a 4xx other than 429: retrying cannot help."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        #: The HTTP status, when the refusal was one.
-        self.status = status
-
 
 class LoraLoadingUnsupported(EndpointRefused):
     """The endpoint would not load a LoRA adapter at run time."""
@@ -68,7 +57,7 @@ class OpenAIEngine:
         self._loop = asyncio.new_event_loop()
         self._call_lock = threading.Lock()
         self._client: AsyncOpenAI | None = AsyncOpenAI(
-            base_url=self._base_url, api_key=_api_key(options), timeout=options.timeout_s, max_retries=0)
+            base_url=self._base_url, api_key=api_key(options), timeout=options.timeout_s, max_retries=0)
         self._semaphore = asyncio.Semaphore(options.max_concurrency)
         #: Served LoRA names already loaded, and one lock per name so that each is loaded once.
         self._loaded: set[str] = set()
@@ -99,7 +88,7 @@ class OpenAIEngine:
                 for call in calls:
                     call.close()
                 raise RuntimeError("the engine is closed")
-            return self._loop.run_until_complete(_all(calls))
+            return self._loop.run_until_complete(gather_or_cancel(calls))
 
     async def _next_token_probs(self, request: ChoiceRequest, top_k: int) -> TokenProbs:
         model = await self._served_model(request.adapter)
@@ -180,26 +169,16 @@ class OpenAIEngine:
                 if attempt + 1 == attempts:
                     raise EndpointUnavailable(
                         f"{self._base_url} (model {model!r}) still failing after {attempts} attempts: "
-                        f"{_describe(error)}") from error
-                delay = self._delay(attempt, error)
+                        f"{describe(error)}") from error
+                delay = retry_delay(attempt, error, self._options.backoff_s, self._random)
                 log.warning("openai_retry", base_url=self._base_url, model=model, attempt=attempt + 1,
-                            delay_s=round(delay, 3), error=_describe(error))
+                            delay_s=round(delay, 3), error=describe(error))
                 await asyncio.sleep(delay)
             except openai.APIStatusError as error:
                 hint = f" (the key comes from {self._key_source})" if error.status_code in (401, 403) else ""
-                raise EndpointRefused(f"{self._base_url} (model {model!r}): {_describe(error)}{hint}",
+                raise EndpointRefused(f"{self._base_url} (model {model!r}): {describe(error)}{hint}",
                                       error.status_code) from error
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _delay(self, attempt: int, error: Exception) -> float:
-        """The server's `Retry-After` when it sends seconds, else backoff_s * 2^attempt, jittered to 50-100 %."""
-        retry_after = error.response.headers.get("retry-after") if isinstance(error, openai.APIStatusError) else None
-        if retry_after is not None:
-            try:
-                return min(MAX_DELAY_S, max(0.0, float(retry_after)))
-            except ValueError:  # an HTTP date: fall back to our own backoff
-                pass
-        return min(MAX_DELAY_S, self._options.backoff_s * 2**attempt) * self._random.uniform(0.5, 1.0)
 
 
 def lora_name(adapter: Adapter) -> str:
@@ -211,44 +190,6 @@ def lora_name(adapter: Adapter) -> str:
     return f"sa-{slug}-{hashlib.sha256(adapter.path.encode()).hexdigest()[:8]}"
 
 
-def _api_key(options: OpenAIOptions) -> str:
-    """The key from `api_key_file`, else `api_key_env`, else "EMPTY" (local servers need none)."""
-    if options.api_key_file is not None:
-        try:
-            key = Path(options.api_key_file).read_text().strip()
-        except OSError as error:
-            raise ValueError(f"api_key_file: cannot read {options.api_key_file}: {error}") from error
-        if not key:
-            raise ValueError(f"api_key_file: {options.api_key_file} is empty")
-        return key
-    key = os.environ.get(options.api_key_env, "").strip()
-    if key:
-        return key
-    log.warning("openai_no_api_key", api_key_env=options.api_key_env, base_url=options.base_url,
-                detail="sending the key 'EMPTY'; fine for local servers, hosted APIs will answer 401")
-    return "EMPTY"
-
-
 def _round_seed(seed: int, round_number: int) -> int:
     """The seed of a request's n-th top-up round; round 0 uses the request's own seed."""
     return seed if round_number == 0 else (seed * 1_000_003 + round_number) % 2**63
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, openai.APIStatusError):
-        body = error.body
-        detail = body.get("message") or body if isinstance(body, dict) else body
-        return f"HTTP {error.status_code}: {detail}"
-    return f"{type(error).__name__}: {error}"
-
-
-async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """Like `asyncio.gather`, but a failure cancels the other calls instead of leaving them running."""
-    tasks = [asyncio.ensure_future(call) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
