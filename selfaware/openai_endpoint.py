@@ -96,15 +96,21 @@ class EndpointOptions:
         Raises:
             ValueError: a field is invalid; the message starts with the field's name.
         """
-        options: dict[str, Any] = {"base_url": endpoint.base_url, "model": endpoint.model}
-        if endpoint.api_key_env:
-            options["api_key_env"] = endpoint.api_key_env
-        if endpoint.api_key_file:
-            options["api_key_file"] = endpoint.api_key_file
-        for field in ("max_concurrency", "timeout_s", "max_retries"):
-            if endpoint.HasField(field):
-                options[field] = getattr(endpoint, field)
-        return cls(**(options | overrides))
+        return cls(**(endpoint_settings(endpoint) | {"model": endpoint.model} | overrides))
+
+
+def endpoint_settings(endpoint: spec_pb2.Endpoint) -> dict[str, Any]:
+    """The connection settings a spec endpoint sets (its URL, key source and limits; not its model), so that
+    unset fields keep each client's defaults."""
+    settings: dict[str, Any] = {"base_url": endpoint.base_url}
+    if endpoint.api_key_env:
+        settings["api_key_env"] = endpoint.api_key_env
+    if endpoint.api_key_file:
+        settings["api_key_file"] = endpoint.api_key_file
+    for field in ("max_concurrency", "timeout_s", "max_retries"):
+        if endpoint.HasField(field):
+            settings[field] = getattr(endpoint, field)
+    return settings
 
 
 class OpenAIEndpoint:

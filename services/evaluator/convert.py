@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from selfaware.errors import DataError
+from selfaware.openai_endpoint import endpoint_settings
 from selfaware.params import struct_to_dict
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
@@ -78,16 +79,7 @@ def endpoint_options(spec: spec_pb2.ExperimentSpec, name: str, base: spec_pb2.Ba
     if endpoint is None:
         known = ", ".join(e.name for e in spec.endpoints) or "none"
         raise DataError(f"evaluation: no endpoint named {name!r}; the spec has: {known}")
-    options: dict[str, Any] = {"base_url": endpoint.base_url,
-                               "model": endpoint.model or (base_name(base) if base is not None else "")}
-    if endpoint.api_key_env:
-        options["api_key_env"] = endpoint.api_key_env
-    if endpoint.api_key_file:
-        options["api_key_file"] = endpoint.api_key_file
-    for field in ("max_concurrency", "timeout_s", "max_retries"):
-        if endpoint.HasField(field):
-            options[field] = getattr(endpoint, field)
-    return options
+    return endpoint_settings(endpoint) | {"model": endpoint.model or (base_name(base) if base is not None else "")}
 
 
 def probe_arms(manifest: rec.DatasetManifest) -> list[tuple[str, rec.ArtifactRef]]:
