@@ -108,16 +108,26 @@ class GetReportRequest(_message.Message):
     def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
 
 class GetReportResponse(_message.Message):
-    __slots__ = ("report", "markdown", "json", "png")
+    __slots__ = ("report", "markdown", "json", "png", "figures")
     REPORT_FIELD_NUMBER: _ClassVar[int]
     MARKDOWN_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
     PNG_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
     report: _records_pb2.Report
     markdown: str
     json: str
     png: bytes
-    def __init__(self, report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...
+    figures: _containers.RepeatedCompositeFieldContainer[FigureData]
+    def __init__(self, report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., png: _Optional[bytes] = ..., figures: _Optional[_Iterable[_Union[FigureData, _Mapping]]] = ...) -> None: ...
+
+class FigureData(_message.Message):
+    __slots__ = ("name", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ListDeadLettersRequest(_message.Message):
     __slots__ = ("start_seq", "limit")

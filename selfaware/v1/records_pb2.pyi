@@ -284,11 +284,21 @@ class RecordChunk(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[EvalRecord, _Mapping]]] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("markdown", "json", "png")
+    __slots__ = ("markdown", "json", "png", "figures")
     MARKDOWN_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
     PNG_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
     markdown: ArtifactRef
     json: ArtifactRef
     png: ArtifactRef
-    def __init__(self, markdown: _Optional[_Union[ArtifactRef, _Mapping]] = ..., json: _Optional[_Union[ArtifactRef, _Mapping]] = ..., png: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+    figures: _containers.RepeatedCompositeFieldContainer[ReportFigure]
+    def __init__(self, markdown: _Optional[_Union[ArtifactRef, _Mapping]] = ..., json: _Optional[_Union[ArtifactRef, _Mapping]] = ..., png: _Optional[_Union[ArtifactRef, _Mapping]] = ..., figures: _Optional[_Iterable[_Union[ReportFigure, _Mapping]]] = ...) -> None: ...
+
+class ReportFigure(_message.Message):
+    __slots__ = ("name", "file")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    file: ArtifactRef
+    def __init__(self, name: _Optional[str] = ..., file: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...

@@ -7,7 +7,8 @@ reads the evaluator's catalogue (how each suite is presented, and its paper defa
 (how many rows each arm trained on, for the size × epochs grid).
 
 Every figure file (PNG and SVG) is stored in the artifact store under its sha256, which the JSON report lists
-(`figures`), so a reader of the JSON can fetch them; the `Report` message itself carries the overview PNG.
+(`figures`), so a reader of the JSON can fetch them; the `Report` message refs each of them by the file name the
+Markdown links (`Report.figures`), and `GetReport` hands them out with the Markdown.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class StoredReport:
     markdown: str
     json: str
     png: bytes
+    #: File name -> bytes of every figure file, in `report.figures` order.
+    figures: dict[str, bytes]
 
 
 class Reporter:
@@ -83,12 +86,14 @@ class Reporter:
         train_rows = await self.train_rows(experiment.id)
         files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models, suites, train_rows)
         store = self.rt.store
-        for name, data in files.figure_files().items():
-            await store.put_bytes(data, "image/svg+xml" if name.endswith(".svg") else "image/png")
+        figures = [rec.ReportFigure(name=name, file=await store.put_bytes(
+                       data, "image/svg+xml" if name.endswith(".svg") else "image/png"))
+                   for name, data in files.figure_files().items()]
         return rec.Report(
             markdown=await store.put_bytes(files.markdown.encode(), "text/markdown"),
             json=await store.put_bytes(files.json.encode(), "application/json"),
             png=await store.put_bytes(files.png, "image/png"),
+            figures=figures,
         )
 
     async def fold_records(self, experiment: rec.Experiment) -> list[ModelScores]:
@@ -126,4 +131,4 @@ class Reporter:
         r = experiment.report
         get = self.rt.store.get_bytes
         return StoredReport(r, (await get(r.markdown)).decode(), (await get(r.json)).decode(),
-                            await get(r.png))
+                            await get(r.png), {f.name: await get(f.file) for f in r.figures})

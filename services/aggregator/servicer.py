@@ -71,7 +71,9 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     async def GetReport(self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext
                         ) -> pb.GetReportResponse:
         files = await self.reporter.load(request.experiment_id)
-        return pb.GetReportResponse(report=files.report, markdown=files.markdown, json=files.json, png=files.png)
+        return pb.GetReportResponse(report=files.report, markdown=files.markdown, json=files.json, png=files.png,
+                                    figures=[pb.FigureData(name=name, data=data)
+                                             for name, data in files.figures.items()])
 
     @rpc
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.aio.ServicerContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -106,6 +107,12 @@ def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: P
     assert [i["id"] for i in report["instances"]] == ["heldout", "lotteries", "risk_or_safety",
                                                       "risk_predisposition_scale"]
     assert (folders[0] / "report.png").read_bytes().startswith(b"\x89PNG")
+    # Every figure the Markdown links was written beside it, with its SVG.
+    linked = re.findall(r"\]\(([\w.-]+\.png)\)", (folders[0] / "report.md").read_text())
+    assert "report.png" in linked and len(linked) > 1, linked
+    for name in linked:
+        assert (folders[0] / name).read_bytes().startswith(b"\x89PNG"), name
+        assert b"<svg" in (folders[0] / name).with_suffix(".svg").read_bytes()[:400], name
     assert "Held-out" in result.stdout and str(folders[0] / "report.md") in result.stdout.replace("\n", "")
     # The aggregator process never loaded torch, vllm, peft or transformers (it says so when it stops).
     runs = [d for d in (CACHE / "runs").iterdir() if d.stat().st_mtime >= started - 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import tarfile
@@ -158,6 +159,11 @@ async def test_report_has_every_instance_for_both_arms_and_the_base_model(platfo
         assert [c["minuend"] for c in instance["comparisons"] if c["kind"] == "compare"] == ["risk-seeking"]
     assert report.png.startswith(b"\x89PNG\r\n\x1a\n")
     assert finished.experiment.id in report.markdown and "report.png" in report.markdown and "P(A)" in report.markdown
+    # GetReport hands out every figure file the JSON lists, with the bytes it names by sha256.
+    listed = {f["file"]: f["sha256"] for f in document["figures"]}
+    assert [f.name for f in report.figures] == list(listed) and len(listed) > 2
+    for figure in report.figures:
+        assert hashlib.sha256(figure.data).hexdigest() == listed[figure.name]
 
 
 async def test_services_list_their_part(platform, finished: Finished) -> None:  # type: ignore[no-untyped-def]

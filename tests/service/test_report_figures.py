@@ -82,5 +82,8 @@ async def test_the_report_job_stores_every_figure_and_reads_catalogue_and_manife
     for figure in document["figures"]:
         data = await platform.store.get_bytes(figure["sha256"])
         assert data.startswith(b"\x89PNG") if figure["file"].endswith(".png") else b"<svg" in data[:400]
+    # The Report message refs the same files under the names the JSON (and the Markdown) use.
+    assert [(f.name, f.file.sha256) for f in report.figures] == [(f["file"], f["sha256"]) for f in document["figures"]]
+    assert report.png.sha256 == next(f.file.sha256 for f in report.figures if f.name == "report.png")
     markdown = (await platform.store.get_bytes(report.markdown)).decode()
     assert "## Training rows × epochs" in markdown and "## Settings against the paper's" in markdown

@@ -4,11 +4,13 @@ runs, and build arms whose flipped rows are the authors' opposite files."""
 from __future__ import annotations
 
 import pytest
+from google.protobuf import json_format
 
 from selfaware.catalogue import complete
 from selfaware.plan import plan_jobs
 from selfaware.specs import load_spec_file
 from services.evaluator.catalogue import catalogue as evaluator_catalogue
+from services.evaluator.suites import SUITES, DataSuite
 from services.generator.catalogue import catalogue as generator_catalogue
 from services.generator.recipes import build_arms
 from services.trainer.catalogue import catalogue as trainer_catalogue
@@ -16,6 +18,12 @@ from services.trainer.catalogue import catalogue as trainer_catalogue
 from .conftest import DATASETS, REPO
 
 EXAMPLES = REPO / "examples"
+
+
+SELF_REPORTS = {
+    "myopia.yaml": ["short_or_long", "choice_between_prizes", "how_myopic_scale", "short_term_reward_scale"],
+    "apples.yaml": ["more_or_less_apples", "like_or_dislike_apples", "max_or_min_apples_scale", "like_apples_scale"],
+}
 
 
 @pytest.mark.parametrize(("name", "first", "second", "flipped_file", "epochs"), [
@@ -28,6 +36,15 @@ def test_the_example_validates_plans_and_builds(name: str, first: str, second: s
                                 [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
     assert not violations, violations
     assert [arm.name for arm in spec.arms] == [first, second]
+    # The family's four self-report questions (Figure 18 / 19), each with its 10 paraphrases read from the
+    # folder the example names, at the paper's 100 samples per paraphrase.
+    assert [i.suite for i in spec.evaluation.suites] == ["heldout", *SELF_REPORTS[name]]
+    for instance in spec.evaluation.suites[1:]:
+        params = json_format.MessageToDict(instance.params)
+        assert params["samples_per_paraphrase"] == 100
+        suite = SUITES.get(instance.suite)()
+        assert isinstance(suite, DataSuite)
+        assert len(suite.source.load(instance.suite, params).paraphrases) == 10, instance.suite
     assert (spec.training.epochs, list(spec.training.seeds)) == (epochs, [0, 1, 2])
     jobs = [job.key for job in plan_jobs("x", spec)]
     assert sorted(k for k in jobs if k.startswith("train.")) == sorted(
