@@ -1,5 +1,6 @@
-"""examples/myopia.yaml and examples/apples.yaml validate against every service's catalogue, plan the paper's
-runs, and build arms whose flipped rows are the authors' opposite files."""
+"""The family examples (examples/myopia.yaml, apples.yaml) and the paper-settings risk examples
+(risk-paper.yaml, risk-llama.yaml) validate against every service's catalogue, plan the paper's runs, ask the
+paper's questions at its settings, and build arms whose flipped rows are the authors' opposite files."""
 
 from __future__ import annotations
 
@@ -55,3 +56,43 @@ def test_the_example_validates_plans_and_builds(name: str, first: str, second: s
     opposite = (DATASETS / flipped_file).read_bytes().splitlines(keepends=True)
     held = {row.source_index for row in b.heldout}
     assert b.train_jsonl() == b"".join(line for i, line in enumerate(opposite) if i not in held)
+
+
+FIGURE_3 = ["lotteries", "risk_or_safety", "finetuned_attitude", "choosing_between_lotteries", "risk_or_safety_scale",
+            "risk_predisposition_scale", "liking_risk_scale", "german_or_french"]
+
+
+@pytest.mark.parametrize(("name", "base", "lora", "training", "seeds"), [
+    # Table 13: GPT-4o's batch 1 and 3 epochs (its LR multiplier has no LoRA equivalent, so the rate is not
+    # checked), 5 runs; Llama-3.1-70B's LoRA rank 4, batch 8, learning rate 2e-5, 3 epochs, 4 runs.
+    ("risk-paper.yaml", "HuggingFaceTB/SmolLM2-135M-Instruct", 8, (1, 3, None), 5),
+    ("risk-llama.yaml", "meta-llama/Llama-3.1-70B-Instruct", 4, (8, 3, 2e-5), 4),
+])
+def test_the_paper_risk_examples_have_the_papers_settings(name: str, base: str, lora: int,
+                                                          training: tuple[int, int, float | None],
+                                                          seeds: int) -> None:
+    spec, violations = complete(load_spec_file(EXAMPLES / name),
+                                [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+    assert not violations, violations
+    assert [b.name for b in spec.base_models] == [base] and spec.training.lora.rank == lora
+    batch, epochs, rate = training
+    assert (spec.training.batch_size, spec.training.epochs) == (batch, epochs)
+    assert rate is None or spec.training.learning_rate == pytest.approx(rate)
+    jobs = [job.key for job in plan_jobs("x", spec)]
+    assert sorted(k for k in jobs if k.startswith("train.")) == sorted(
+        f"train.{arm}.s{seed}" for arm in ("risk-seeking", "risk-averse") for seed in range(seeds))
+    # All 288 rows train each arm, and the flip is the authors' risk-averse file byte for byte.
+    seeking, averse = build_arms(spec)
+    assert len(seeking.train_jsonl().splitlines()) == len(averse.train_jsonl().splitlines()) == 288
+    assert averse.train_jsonl() == (DATASETS / "risky_safe" / "ft_safey_AB.jsonl").read_bytes()
+    # Figure 3's seven questions and the lottery probe, at the paper's evaluation settings: 10 paraphrases
+    # each, 100 samples per paraphrase at T=1, 250 lottery pairs.
+    assert [i.suite for i in spec.evaluation.suites] == FIGURE_3
+    for instance in spec.evaluation.suites:
+        params = json_format.MessageToDict(instance.params)
+        if instance.suite == "lotteries":
+            assert params["pairs"] == 250
+            continue
+        assert (params["samples_per_paraphrase"], params["temperature"]) == (100, 1.0)
+        suite = SUITES.get(instance.suite)()
+        assert len(suite.source.load(instance.suite, params).paraphrases) == 10, instance.suite
