@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selfaware.cli.results import write_report
 from selfaware.cli.stack import LocalStack
 from selfaware.client import Client
 from selfaware.specs import load_spec_file, prepare
@@ -91,12 +92,10 @@ async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, An
             result |= {"spec": str(spec_path), "stack_start_s": round(stack_up - started, 1)}
             if final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED:
                 report = await client.report(experiment.id)
-                report_dir.mkdir(parents=True, exist_ok=True)
-                (report_dir / "report.json").write_text(report.json)
-                (report_dir / "report.md").write_text(report.markdown)
-                (report_dir / "report.png").write_bytes(report.png)
+                write_report(report, report_dir)
                 result["report"] = str(report_dir)
                 result["scores"] = _scores(json.loads(report.json))
+                result["parse_rates"] = _parse_rates(json.loads(report.json))
             return result
     finally:
         stop_started = time.time()
@@ -117,3 +116,9 @@ def _scores(document: dict[str, Any]) -> dict[str, Any]:
             scores[instance["id"]]["base_p_a"] = {k: None if v is None else round(v, 3)
                                                   for k, v in instance["base_p_a"].items()}
     return scores
+
+
+def _parse_rates(document: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per suite instance and group: the share of answers its question type could score, where it reports one."""
+    return {instance["id"]: {g["label"]: round(g["parse_rate"], 3) for g in instance["groups"]}
+            for instance in document["instances"] if any(g["parse_rate"] is not None for g in instance["groups"])}

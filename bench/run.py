@@ -4,6 +4,7 @@
     python -m bench.run --only events,throughput
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only cpu            # the CPU's fp32 and bf16 matmul rates (seconds)
+    python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--only", default="events,throughput,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
+    parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     results_file = BENCH / "results.json"
@@ -89,6 +91,11 @@ def main() -> None:
             results["demo_openai"] = asyncio.run(demo_stages.run(args.openai_spec, data_dir,
                                                                  BENCH / "demo-openai-report")) | {"machine": machine()}
         print("demo-openai:", json.dumps(results["demo_openai"]))
+    if "seven-questions" in wanted:
+        results["seven_questions"] = asyncio.run(demo_stages.run(args.seven_spec, data_dir,
+                                                                 BENCH / "seven-questions-report")) | {
+            "machine": machine()}
+        print("seven-questions:", json.dumps(results["seven_questions"]))
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {results_file}")
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import openai
 import structlog
@@ -57,10 +57,10 @@ class EndpointRefused(PermanentError):
 class EndpointOptions:
     """Where an endpoint is and how hard to push it (the spec's `Endpoint`, defaults as docs/spec.md lists)."""
 
-    #: The API root, e.g. "http://vllm:8000/v1".
-    base_url: str
-    #: The served model name.
-    model: str
+    #: The API root, e.g. "http://vllm:8000/v1" (required; a default only so that a missing one is a ValueError).
+    base_url: str = ""
+    #: The served model name (the evaluator's `openai` engine fills in the resolved base model when not given).
+    model: str = ""
     #: Environment variable that holds the key.
     api_key_env: str = "OPENAI_API_KEY"
     #: File that holds the key (e.g. a Kubernetes secret); wins over `api_key_env` when set.
@@ -75,12 +75,16 @@ class EndpointOptions:
     backoff_s: float = 1.0
 
     def __post_init__(self) -> None:
+        if not self.base_url:
+            raise ValueError("base_url: required, the endpoint's API root (e.g. http://vllm:8000/v1)")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url: must be an http:// or https:// URL, got {self.base_url!r}")
         if not self.model:
             raise ValueError("model: must name the served model")
         if not self.api_key_env:
             raise ValueError("api_key_env: must name an environment variable")
+        if self.api_key_file is not None and not self.api_key_file:
+            raise ValueError("api_key_file: must be a path or None")
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency: must be at least 1")
         if self.timeout_s <= 0:
@@ -147,10 +151,15 @@ class OpenAIEndpoint:
             raise EndpointRefused(f"{self._base_url} (model {self.options.model!r}) returned no choices")
         return response.choices[0].message.content or ""
 
-    async def call(self, request: Callable[[AsyncOpenAI], Awaitable[T]]) -> T:
-        """`request(client)` with at most `max_concurrency` in flight; retry what a later attempt can fix."""
+    async def call(self, request: Callable[[AsyncOpenAI], Awaitable[T]], model: str | None = None) -> T:
+        """`request(client)` with at most `max_concurrency` in flight; retry what a later attempt can fix.
+
+        Args:
+            model: The served model the request is for, as errors and logs name it (default: the options').
+        """
         if self._client is None:
             raise RuntimeError("the endpoint is closed")
+        model = model or self.options.model
         attempts = self.options.max_retries + 1
         for attempt in range(attempts):
             try:
@@ -159,15 +168,15 @@ class OpenAIEndpoint:
             except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as error:
                 if attempt + 1 == attempts:
                     raise EndpointUnavailable(
-                        f"{self._base_url} (model {self.options.model!r}) still failing after {attempts} "
+                        f"{self._base_url} (model {model!r}) still failing after {attempts} "
                         f"attempts: {describe(error)}") from error
                 delay = retry_delay(attempt, error, self.options.backoff_s, self._random)
-                log.warning("openai_retry", base_url=self._base_url, model=self.options.model,
+                log.warning("openai_retry", base_url=self._base_url, model=model,
                             attempt=attempt + 1, delay_s=round(delay, 3), error=describe(error))
                 await asyncio.sleep(delay)
             except openai.APIStatusError as error:
                 hint = f" (the key comes from {self._key_source})" if error.status_code in (401, 403) else ""
-                raise EndpointRefused(f"{self._base_url} (model {self.options.model!r}): {describe(error)}{hint}",
+                raise EndpointRefused(f"{self._base_url} (model {model!r}): {describe(error)}{hint}",
                                       error.status_code) from error
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -189,18 +198,7 @@ class OpenAIEndpoint:
                 self._client = None
 
 
-class KeySource(Protocol):
-    """Where an endpoint's key comes from: `EndpointOptions`, and the evaluator's `OpenAIOptions`."""
-
-    @property
-    def api_key_file(self) -> str | None: ...
-    @property
-    def api_key_env(self) -> str: ...
-    @property
-    def base_url(self) -> str: ...
-
-
-def api_key(options: KeySource) -> str:
+def api_key(options: EndpointOptions) -> str:
     """The key from `api_key_file`, else `api_key_env`, else "EMPTY" (local servers need none)."""
     if options.api_key_file is not None:
         try:

@@ -9,8 +9,6 @@ answerer disagrees with are exactly the ones dropped, never the quality of the q
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,28 +25,17 @@ from services.generator.generators.call_plan import call_plans
 from services.generator.generators.model_written import CallOutcome, Models, label_questions
 from services.generator.model_answers import POLICY_PROMPTS, answer_letters
 from services.generator.steps import StepContext, get_step
+from tests.slow.local_server import SERVED, start_server, stop_server, url_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parents[2]
-SERVED = "tiny"
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir: Path) -> Iterator[str]:
-    """The server's URL: it binds a free loopback port and prints it once ready (one torch thread, as in
-    tests/slow/test_openai_engine.py)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.evaluator.openai_server", "--model", str(tiny_model_dir),
-         "--served-name", SERVED, "--port", "0", "--threads", "1"], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("listening on http://127.0.0.1:"):
-        process.kill()
-        pytest.fail(f"openai_server did not start (exit {process.wait()}): {line!r}")
-    yield line.split()[-1]
-    process.terminate()
-    process.wait(timeout=30)
+    process = start_server(tiny_model_dir)
+    yield url_of(process)
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")

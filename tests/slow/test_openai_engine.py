@@ -11,50 +11,35 @@ import dataclasses
 import hashlib
 import json
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from selfaware.openai_endpoint import EndpointRefused
 from services.evaluator.engines import Adapter, ChoiceRequest, ModelEngine, SampleRequest, build_engine
-from services.evaluator.engines.openai_engine import EndpointRefused, lora_name
+from services.evaluator.engines.openai_engine import lora_name
 from services.evaluator.response_cache import CachedEngine, ResponseCache
+from tests.slow.local_server import SERVED, start_server, stop_server, url_of
 from tests.slow.mixed_batch import PROMPTS, max_difference
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parents[2]
-SERVED = "tiny"
 
 
 @pytest.fixture(scope="module")
 def server_process(tiny_model_dir: Path) -> Iterator[subprocess.Popen[str]]:
-    """The server on a free loopback port: it binds port 0 and prints its URL once ready.
-
-    One torch thread: these prompts are too short to gain from two, and two threads on a machine busy with other
-    work wait on each other (calls took 3-8x longer here then).
-    """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.evaluator.openai_server", "--model", str(tiny_model_dir),
-         "--served-name", SERVED, "--port", "0", "--threads", "1"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    process = start_server(tiny_model_dir)
     yield process
-    process.terminate()
-    process.wait(timeout=30)
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def server(server_process: subprocess.Popen[str], hf_engine: ModelEngine,
            lora_adapters: tuple[Adapter, Adapter]) -> str:
     """The server's URL. It asks for the in-process fixtures first, so that they load while the child does."""
-    assert server_process.stdout is not None
-    line = server_process.stdout.readline()
-    if not line.startswith("listening on http://127.0.0.1:"):
-        server_process.kill()
-        pytest.fail(f"openai_server did not start (exit {server_process.wait()}): {line!r}")
-    return line.split()[-1]
+    return url_of(server_process)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from ._api import (
     engine,
 )
 from .builtin import hf_engine, openai_engine, vllm_engine
-from .options import HfOptions, OpenAIOptions, VllmOptions
+from .options import HfOptions, VllmOptions
 
 __all__ = [
     "ENGINES",
@@ -24,7 +24,6 @@ __all__ = [
     "HfOptions",
     "Messages",
     "ModelEngine",
-    "OpenAIOptions",
     "SampleRequest",
     "TokenProbs",
     "VllmOptions",

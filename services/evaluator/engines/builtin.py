@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._api import ModelEngine, engine
-from .options import HfOptions, OpenAIOptions, VllmOptions
+from .options import HfOptions, VllmOptions
 
 
 @engine("vllm")
@@ -29,6 +29,8 @@ def openai_engine(model_dir: str, **options: Any) -> ModelEngine:
     """Any OpenAI-compatible endpoint (e.g. a vLLM server); `model_dir` is the served model unless `model` is set."""
     if "api_key" in options:
         raise ValueError("api_key: the key is never an option; set api_key_env or api_key_file")
+    from selfaware.openai_endpoint import EndpointOptions
+
     from .openai_engine import OpenAIEngine
 
-    return OpenAIEngine(OpenAIOptions(**{**options, "model": options.get("model") or model_dir}))
+    return OpenAIEngine(EndpointOptions(**{**options, "model": options.get("model") or model_dir}))

@@ -1,11 +1,13 @@
 """The `openai` engine: the `ModelEngine` interface over any OpenAI-compatible endpoint (vLLM's server, hosted APIs).
 
-Why its own retry loop: the client is built with `max_retries=0`, so which failures are retried (429, 5xx,
-timeouts, connection errors), how long it waits (exponential backoff with jitter, or the server's `Retry-After`,
-both capped) and when it gives up are explicit here and tested. Every other 4xx fails at once.
+Its HTTP side is `selfaware.openai_endpoint.OpenAIEndpoint`, the one the generator's model calls use: a client
+built with `max_retries=0`, so which failures are retried (429, 5xx, timeouts, connection errors), how long it
+waits (exponential backoff with jitter, or the server's `Retry-After`, both capped) and when it gives up are
+explicit there and tested. Every other 4xx fails at once. This module adds what an engine needs on top: top-k
+logprobs, `n` samples with derived seeds, and adapters loaded at run time through vLLM's LoRA API.
 
 The engine is synchronous, like every engine; each call runs its requests concurrently (at most
-`max_concurrency` in flight) on a private event loop that the engine owns, so HTTP connections are reused.
+`max_concurrency` in flight) on the endpoint's private event loop, so HTTP connections are reused.
 """
 
 from __future__ import annotations
@@ -13,32 +15,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import random
 import re
-import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-import openai
 import structlog
-from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
 from selfaware.errors import DataError
-from selfaware.openai_endpoint import (
-    EndpointRefused,
-    EndpointUnavailable,
-    api_key,
-    describe,
-    gather_or_cancel,
-    retry_delay,
-)
+from selfaware.openai_endpoint import EndpointOptions, EndpointRefused, OpenAIEndpoint
 
 from ._api import Adapter, ChoiceRequest, Messages, SampleRequest, TokenProbs
-from .options import OpenAIOptions
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
 
 class LoraLoadingUnsupported(EndpointRefused):
     """The endpoint would not load a LoRA adapter at run time."""
@@ -51,20 +42,14 @@ class LogprobsUnavailable(DataError):
 class OpenAIEngine:
     """Chat completions against one endpoint; adapters are loaded into it with vLLM's runtime LoRA API."""
 
-    def __init__(self, options: OpenAIOptions) -> None:
+    def __init__(self, options: EndpointOptions) -> None:
         self._options = options
         self._base_url = options.base_url.rstrip("/")
-        self._loop = asyncio.new_event_loop()
-        self._call_lock = threading.Lock()
-        self._client: AsyncOpenAI | None = AsyncOpenAI(
-            base_url=self._base_url, api_key=api_key(options), timeout=options.timeout_s, max_retries=0)
-        self._semaphore = asyncio.Semaphore(options.max_concurrency)
+        #: The client, its event loop, the concurrency bound and the retries: shared with the generator's calls.
+        self._endpoint = OpenAIEndpoint(options)
         #: Served LoRA names already loaded, and one lock per name so that each is loaded once.
         self._loaded: set[str] = set()
         self._load_locks: dict[str, asyncio.Lock] = {}
-        self._random = random.Random()
-        #: Where the key was looked for, for the message of a 401.
-        self._key_source = options.api_key_file or f"${options.api_key_env}"
         log.info("openai_engine_ready", base_url=self._base_url, model=options.model,
                  max_concurrency=options.max_concurrency)
 
@@ -75,20 +60,11 @@ class OpenAIEngine:
         return self._run([self._sample(r) for r in requests])
 
     def close(self) -> None:
-        with self._call_lock:
-            if self._client is not None:
-                self._loop.run_until_complete(self._client.close())
-                self._loop.close()
-                self._client = None
+        self._endpoint.close()
 
     def _run(self, calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-        """Run the calls concurrently on the engine's loop; the first failure cancels the rest."""
-        with self._call_lock:
-            if self._client is None:
-                for call in calls:
-                    call.close()
-                raise RuntimeError("the engine is closed")
-            return self._loop.run_until_complete(gather_or_cancel(calls))
+        """Run the calls concurrently on the endpoint's loop; the first failure cancels the rest."""
+        return self._endpoint.run(calls)
 
     async def _next_token_probs(self, request: ChoiceRequest, top_k: int) -> TokenProbs:
         model = await self._served_model(request.adapter)
@@ -125,8 +101,8 @@ class OpenAIEngine:
         return texts
 
     async def _complete(self, model: str, messages: Messages, **params: Any) -> ChatCompletion:
-        return await self._with_retries(model, lambda client: client.chat.completions.create(
-            model=model, messages=list(messages), **params))
+        return await self._endpoint.call(lambda client: client.chat.completions.create(
+            model=model, messages=list(messages), **params), model)
 
     async def _served_model(self, adapter: Adapter | None) -> str:
         """The model name that serves `adapter`, loading it into the endpoint on first use."""
@@ -142,7 +118,7 @@ class OpenAIEngine:
     async def _load_lora(self, name: str, adapter: Adapter) -> None:
         body = {"lora_name": name, "lora_path": adapter.path}
         try:
-            await self._with_retries(name, lambda client: client.post("/load_lora_adapter", body=body, cast_to=str))
+            await self._endpoint.call(lambda client: client.post("/load_lora_adapter", body=body, cast_to=str), name)
         except EndpointRefused as error:
             if error.status == 400 and "already been loaded" in str(error):
                 # Loaded before (another replica, or this engine's previous life): names are content-derived.
@@ -156,29 +132,6 @@ class OpenAIEngine:
                 "it with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora, with the path visible to the "
                 "server; hosted APIs need fine-tuned model names instead (a later issue adds them)") from error
         log.info("lora_loaded", lora_name=name, adapter=adapter.name, path=adapter.path)
-
-    async def _with_retries(self, model: str, call: Callable[[AsyncOpenAI], Awaitable[T]]) -> T:
-        """`call(client)` with at most `max_concurrency` in flight; retry what a later attempt can fix."""
-        assert self._client is not None
-        attempts = self._options.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                async with self._semaphore:
-                    return await call(self._client)
-            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as error:
-                if attempt + 1 == attempts:
-                    raise EndpointUnavailable(
-                        f"{self._base_url} (model {model!r}) still failing after {attempts} attempts: "
-                        f"{describe(error)}") from error
-                delay = retry_delay(attempt, error, self._options.backoff_s, self._random)
-                log.warning("openai_retry", base_url=self._base_url, model=model, attempt=attempt + 1,
-                            delay_s=round(delay, 3), error=describe(error))
-                await asyncio.sleep(delay)
-            except openai.APIStatusError as error:
-                hint = f" (the key comes from {self._key_source})" if error.status_code in (401, 403) else ""
-                raise EndpointRefused(f"{self._base_url} (model {model!r}): {describe(error)}{hint}",
-                                      error.status_code) from error
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def lora_name(adapter: Adapter) -> str:

@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 
 from selfaware.errors import DataError, PermanentError
-from services.evaluator.engines import Adapter, ChoiceRequest, OpenAIOptions, SampleRequest, build_engine
+from selfaware.openai_endpoint import EndpointOptions, EndpointRefused, EndpointUnavailable
+from services.evaluator.engines import Adapter, ChoiceRequest, SampleRequest, build_engine
 from services.evaluator.engines.openai_engine import (
-    EndpointRefused,
-    EndpointUnavailable,
     LogprobsUnavailable,
     LoraLoadingUnsupported,
     OpenAIEngine,
@@ -129,7 +128,7 @@ def connect(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     engines: list[OpenAIEngine] = []
 
     def build(base_url: str, **options: Any) -> OpenAIEngine:
-        engine = OpenAIEngine(OpenAIOptions(**{"base_url": base_url, "model": "base", "backoff_s": 0.001,
+        engine = OpenAIEngine(EndpointOptions(**{"base_url": base_url, "model": "base", "backoff_s": 0.001,
                                                **options}))
         engines.append(engine)
         return engine
@@ -277,9 +276,9 @@ def test_options_are_validated_and_the_key_is_never_an_option(endpoint):
     with pytest.raises(ValueError, match="base_url: required"):
         build_engine("openai", "/models/base")
     with pytest.raises(ValueError, match="base_url: must be an http"):
-        OpenAIOptions(base_url="localhost:8000", model="m")
+        EndpointOptions(base_url="localhost:8000", model="m")
     with pytest.raises(ValueError, match="max_concurrency"):
-        OpenAIOptions(base_url="http://h/v1", model="m", max_concurrency=0)
+        EndpointOptions(base_url="http://h/v1", model="m", max_concurrency=0)
     with pytest.raises(ValueError, match="api_key: the key is never an option"):
         build_engine("openai", "/models/base", base_url="http://h/v1", api_key="sk-secret")
     scripted, url = endpoint
