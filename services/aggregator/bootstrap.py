@@ -89,6 +89,9 @@ class DifferenceInterval:
     method: DifferenceMethod
     #: Clusters both groups had (paired), or 0.
     n_pairs: int
+    #: The difference the interval is about: over the shared clusters when paired (a cluster only one group
+    #: has would otherwise move the estimate but not the interval), else None (the groups' own means).
+    estimate: float | None = None
 
 
 def bootstrap_mean_ci(values: Sequence[float]) -> ConfidenceInterval | None:
@@ -120,7 +123,8 @@ def difference_ci(first: Sample, second: Sample) -> DifferenceInterval | None:
         result = stats.bootstrap(data, _ratio_difference, n_resamples=N_RESAMPLES,
                                  confidence_level=CONFIDENCE_LEVEL, method=METHOD, random_state=RANDOM_STATE,
                                  batch=BATCH, vectorized=True, paired=True)
-        return DifferenceInterval(_interval(result.confidence_interval), "paired", len(shared))
+        estimate = float(_ratio_difference(*(v[np.newaxis] for v in data))[0])
+        return DifferenceInterval(_interval(result.confidence_interval), "paired", len(shared), estimate)
     if first.size < 2 or second.size < 2:
         return None
     differences = (_bootstrap(first, RANDOM_STATE).bootstrap_distribution

@@ -233,9 +233,12 @@ def answer_distribution(label: str, base_index: int, arm: str,
 
 
 def compare(kind: ComparisonKind, first: GroupEstimate, second: GroupEstimate) -> Comparison:
-    """`first` minus `second`, with a bootstrap CI of the difference (see `bootstrap.difference_ci`)."""
-    difference = first.mean - second.mean
+    """`first` minus `second`, with a bootstrap CI of the difference (see `bootstrap.difference_ci`). A paired
+    difference is estimated on the clusters both groups have, the ones its interval resamples."""
     interval = difference_ci(first.sample, second.sample)
+    difference = first.mean - second.mean
+    if interval is not None and interval.estimate is not None:
+        difference = interval.estimate
     ci = interval.ci if interval else None
     separated = first.ci.separated_from(second.ci) if first.ci and second.ci else None
     return Comparison(kind, first.label, second.label, difference, ci, interval.method if interval else None,

@@ -79,10 +79,23 @@ def test_paired_difference_resamples_shared_clusters_together() -> None:
     reference = stats.bootstrap((np.arange(10),), difference, vectorized=True, **PAPER).confidence_interval
     assert (interval.ci.low, interval.ci.high) == (pytest.approx(reference.low), pytest.approx(reference.high))
     assert interval.ci.low == pytest.approx(0.1) and interval.ci.high == pytest.approx(0.1)
+    # The estimate is over the same ten shared paraphrases, not the second group's eleven.
+    assert interval.estimate == pytest.approx(0.1)
     # Unpaired, the spread between paraphrases would swamp the 0.1.
     unpaired = difference_ci(SeedMeans(tuple(t / c for t, c in zip(first.totals, first.counts, strict=True))),
                              SeedMeans(tuple(t / c for t, c in zip(shared.totals, shared.counts, strict=True))))
     assert unpaired is not None and unpaired.method == "independent" and unpaired.ci.low < 0 < unpaired.ci.high
+
+
+def test_a_paired_estimate_lies_in_its_interval_when_only_some_clusters_are_shared() -> None:
+    # As seen on the tiny model's 0-100 scales: one model parsed 8 paraphrases' numbers, the other only 2. The
+    # groups' own means differ by far more than the two shared paraphrases do.
+    first = _clusters([[0.1], [0.05, 0.05]], prefix="p")
+    second = _clusters([[0.9, 0.95], [0.9], [1.0], [0.2]] + [[0.7]] * 4, prefix="p")
+    interval = difference_ci(first, second)
+    assert interval is not None and interval.n_pairs == 2
+    assert interval.estimate == pytest.approx((0.1 + 0.1) / 3 - (1.85 + 0.9) / 3)
+    assert interval.ci.low <= interval.estimate <= interval.ci.high
 
 
 def test_independent_difference_differences_each_groups_own_resamples() -> None:
