@@ -95,13 +95,14 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
         if model.path and not (Path(model.path).expanduser() / "config.json").is_file():
             bad.append(FieldViolation(f"base_models[{i}].path",
                                       f"{model.path!r} is not a Hugging Face model directory (no config.json)"))
+    default_backend = offer.find("training_backend", merged.training.backend, "training.backend", bad)
+    if default_backend is not None:
+        _params(default_backend, merged.training.params, "training.params", names, bad)
     for arm in merged.arms:
         where = f"arms.{arm.name}"
         _recipe(arm.data, f"{where}.data", offer, names, bad)
         _attributes(arm, where, offer, bad)
-        backend = arm_training(merged, arm).backend
-        field = f"{where}.training.backend" if arm.training.backend else "training.backend"
-        offer.find("training_backend", backend, field, bad)
+        _arm_training(merged, arm, where, offer, names, bad)
     engine = offer.find("engine", merged.evaluation.engine, "evaluation.engine", bad)
     if engine is not None and engine.info.get("needs_endpoint") == "true" and not merged.evaluation.endpoint:
         bad.append(FieldViolation("evaluation.endpoint", f"engine {engine.name!r} needs an endpoint: name one of "
@@ -135,6 +136,21 @@ def _recipe(recipe: spec_pb2.Recipe, where: str, offer: Offer, names: dict[str, 
             step.params.fields[entry.shorthand].CopyFrom(step.value)
             step.ClearField("value")
         _params(entry, step.params, f"{where}.steps[{i}].{step.name}", names, bad)
+
+
+def _arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm, where: str, offer: Offer,
+                  names: dict[str, list[str]], bad: list[FieldViolation]) -> None:
+    """An arm's own backend gets its parameters checked and filled in the arm; an arm on the experiment's backend
+    has its overrides checked merged with the experiment's (already filled) parameters."""
+    if arm.training.backend and arm.training.backend != spec.training.backend:
+        entry = offer.find("training_backend", arm.training.backend, f"{where}.training.backend", bad)
+        if entry is not None:
+            _params(entry, arm.training.params, f"{where}.training.params", names, bad)
+    elif arm.training.params.fields and (entry := offer.entries.get(("training_backend", spec.training.backend))):
+        path = f"{where}.training.params"
+        _, problems = check_params(entry.params, struct_to_dict(arm_training(spec, arm).params), path, names)
+        own = {f"{path}.{key}" for key in arm.training.params.fields}  # the experiment's are reported once
+        bad += [p for p in problems if p.field in own]
 
 
 def _attributes(arm: spec_pb2.Arm, where: str, offer: Offer, bad: list[FieldViolation]) -> None:

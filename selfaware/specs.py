@@ -257,6 +257,8 @@ def _fill(message: Message, data: Any, path: str, bad: list[FieldViolation], ski
             bad.append(FieldViolation(where, f"unknown field; valid fields: {', '.join(sorted(valid))}"))
         elif value is None:
             continue
+        elif field.message_type is not None and field.message_type.full_name == "google.protobuf.Struct":
+            _struct(getattr(message, key), value, where, bad)  # free-form parameters, checked by the catalogue
         elif field.message_type is not None and not field.is_repeated:
             _fill(getattr(message, key), value, where, bad)
         elif field.message_type is not None:
@@ -369,8 +371,12 @@ def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.T
     merged = spec_pb2.TrainingSpec()
     merged.CopyFrom(spec.training)
     override = arm.training
+    if override.backend and override.backend != merged.backend:
+        merged.ClearField("params")  # the experiment's parameters are another backend's
     if override.backend:
         merged.backend = override.backend
+    for key, value in override.params.fields.items():
+        merged.params.fields[key].CopyFrom(value)
     if override.seeds:
         merged.ClearField("seeds")
         merged.seeds.extend(override.seeds)

@@ -107,20 +107,22 @@ class LoraSpec(_message.Message):
     def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TrainingSpec(_message.Message):
-    __slots__ = ("backend", "lora", "learning_rate", "epochs", "batch_size", "seeds")
+    __slots__ = ("backend", "lora", "learning_rate", "epochs", "batch_size", "seeds", "params")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     LORA_FIELD_NUMBER: _ClassVar[int]
     LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     SEEDS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     backend: str
     lora: LoraSpec
     learning_rate: float
     epochs: int
     batch_size: int
     seeds: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, backend: _Optional[str] = ..., lora: _Optional[_Union[LoraSpec, _Mapping]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, backend: _Optional[str] = ..., lora: _Optional[_Union[LoraSpec, _Mapping]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
     __slots__ = ("engine", "endpoint", "include_base_model", "seed", "suites")

@@ -1,4 +1,5 @@
-"""What the trainer offers: its training backends, published at start-up for submit-time validation."""
+"""What the trainer offers: its training backends with their parameters (a backend factory's `params`), published
+at start-up for submit-time validation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from services.trainer.backends import BACKENDS
 
 def catalogue() -> cat.Catalogue:
     return build_catalogue("trainer", [
-        capability("training_backend", name, (BACKENDS.get(name).__doc__ or "").strip().splitlines()[0])
+        capability("training_backend", name, (BACKENDS.get(name).__doc__ or "").strip().splitlines()[0],
+                   getattr(BACKENDS.get(name), "params", ()))
         for name in BACKENDS.names()
     ])

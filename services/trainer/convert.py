@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from selfaware.errors import DataError
+from selfaware.params import struct_to_dict
 from selfaware.v1 import spec_pb2
 from services.trainer.backends import LoraSettings, TrainingJob
 
@@ -29,4 +30,5 @@ def training_job(t: spec_pb2.TrainingSpec, rows: list[dict], seed: int, base_mod
         epochs=t.epochs,
         batch_size=t.batch_size,
         output_dir=output_dir,
+        params=struct_to_dict(t.params),
     )

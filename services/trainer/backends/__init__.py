@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from selfaware.registry import Registry
 
@@ -36,6 +37,8 @@ class TrainingJob:
     epochs: int
     batch_size: int
     output_dir: Path
+    #: The backend's own parameters (`TrainingSpec.params`), checked against its `params` and defaults filled.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +62,8 @@ class TrainingBackend(ABC):
         """Train one adapter into `job.output_dir` (PEFT format) and return what happened."""
 
 
+#: name -> factory(threads=...) of a backend. A factory may carry `params: tuple[selfaware.params.Param, ...]`,
+#: the parameters a spec can set in `training.params`; the catalogue publishes them and the aggregator checks them.
 BACKENDS: Registry[Callable[..., TrainingBackend]] = Registry("training backend")
 training_backend = BACKENDS.register
 
