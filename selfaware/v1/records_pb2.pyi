@@ -88,7 +88,7 @@ class Experiment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at")
+    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at", "checkpoints")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class Job(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     key: str
     stage: Stage
@@ -130,7 +131,8 @@ class Job(_message.Message):
     owner: str
     attempt: int
     lease_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
 
 class DatasetManifest(_message.Message):
     __slots__ = ("arms",)
@@ -185,18 +187,32 @@ class ProbeSet(_message.Message):
     def __init__(self, arm: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ProbeItem, _Mapping]]] = ...) -> None: ...
 
 class ModelUnderTest(_message.Message):
-    __slots__ = ("label", "base_index", "arm", "seed", "adapter")
+    __slots__ = ("label", "base_index", "arm", "seed", "adapter", "served_model")
     LABEL_FIELD_NUMBER: _ClassVar[int]
     BASE_INDEX_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    SERVED_MODEL_FIELD_NUMBER: _ClassVar[int]
     label: str
     base_index: int
     arm: str
     seed: int
     adapter: ArtifactRef
-    def __init__(self, label: _Optional[str] = ..., base_index: _Optional[int] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+    served_model: str
+    def __init__(self, label: _Optional[str] = ..., base_index: _Optional[int] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ..., served_model: _Optional[str] = ...) -> None: ...
+
+class Checkpoint(_message.Message):
+    __slots__ = ("epoch", "step", "adapter", "served_model")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    SERVED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    step: int
+    adapter: ArtifactRef
+    served_model: str
+    def __init__(self, epoch: _Optional[int] = ..., step: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ..., served_model: _Optional[str] = ...) -> None: ...
 
 class SuiteScore(_message.Message):
     __slots__ = ("suite", "mean", "n", "dropped")

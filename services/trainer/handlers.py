@@ -13,7 +13,7 @@ from pathlib import Path
 import structlog
 
 from selfaware.bus import Delivery
-from selfaware.errors import NotFound
+from selfaware.errors import DataError, NotFound
 from selfaware.jobs import JobRun
 from selfaware.models import resolve_base_model
 from selfaware.plan import planned_models, train_job
@@ -82,6 +82,8 @@ class TrainerHandlers:
                 run.progress_from_thread(step, total, {"loss": loss})
 
             result = await asyncio.to_thread(backend.train, job, progress)
+            if result.adapter_dir is None:  # hosted fine-tunes: wired up with their backend (issue 8)
+                raise DataError(f"training backend {training.backend!r} returned no adapter directory")
             adapter = await self.rt.store.put_dir(result.adapter_dir)
             for stale in output.parent.glob(f"adapter-{event.experiment_id}-{train_job(model.label)}-a*"):
                 shutil.rmtree(stale, ignore_errors=True)  # this attempt's, and any a dead predecessor left

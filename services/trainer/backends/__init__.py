@@ -43,11 +43,14 @@ class TrainingJob:
 
 @dataclass
 class TrainingResult:
-    adapter_dir: Path
+    #: The trained adapter (PEFT format); None for a hosted fine-tune, which has `served_model` instead.
+    adapter_dir: Path | None
     steps: int
     losses: list[float] = field(default_factory=list)
     #: Seconds spent in the optimisation loop (model loading excluded).
     train_seconds: float = 0.0
+    #: A hosted fine-tune's model id at the training endpoint (`ModelUnderTest.served_model`); "" for an adapter.
+    served_model: str = ""
 
 
 #: Called after every step with (step, total_steps, loss). It may raise to stop training (cancel, shutdown).
