@@ -1,7 +1,8 @@
 """transformers + peft engine: the fallback and the tests' reference.
 
 On CPU it samples faster than vLLM: it computes each prompt once and decodes all of the prompt's samples from
-that one KV cache, while vLLM CPU shares only full 32-token blocks and recomputes the rest per sample.
+that one KV cache, while vLLM CPU shares only full 32-token blocks and recomputes the rest per sample. The model
+goes on one device (`HfOptions.device`: CUDA in bfloat16 where torch sees it, else the CPU in float32).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from ._api import Adapter, ChoiceRequest, SampleRequest, TokenProbs
 from .chat import prompt_token_ids
-from .options import HfOptions
+from .options import HfOptions, hf_placement
 
 log = structlog.get_logger(__name__)
 
 
 class HfEngine:
-    """One fp32 base model; adapters are loaded into it on first use and switched per batch.
+    """One base model on one device; adapters are loaded into it on first use and switched per batch.
 
     Calls are serialised by a lock: peft switches the active adapter on the one shared model.
     """
@@ -34,18 +35,22 @@ class HfEngine:
             torch.set_num_threads(options.threads)
         self._options = options
         self._lock = threading.Lock()
+        placement = hf_placement(options, torch.cuda.is_available())
+        #: Every tensor the engine makes goes here, beside the model's weights.
+        self._device = torch.device(placement.device)
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, placement.dtype)).to(self._device)
         self._model: PreTrainedModel | PeftModel | None = base.eval()
         self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
         eos = base.generation_config.eos_token_id
         if eos is None:
             eos = self._tokenizer.eos_token_id
         #: Tokens that end a sample, as `generate` would stop on them.
-        self._eos_ids = torch.tensor(eos if isinstance(eos, list) else [eos])
+        self._eos_ids = torch.tensor(eos if isinstance(eos, list) else [eos], device=self._device)
         #: (name, path) -> the peft adapter name; peft names cannot hold dots, so they are generated.
         self._adapters: dict[tuple[str, str], str] = {}
-        log.info("hf_engine_ready", model_dir=model_dir, max_batch_sequences=options.max_batch_sequences)
+        log.info("hf_engine_ready", model_dir=model_dir, device=placement.device, dtype=placement.dtype,
+                 max_batch_sequences=options.max_batch_sequences)
 
     def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
         results: list[TokenProbs] = [{} for _ in requests]
@@ -82,8 +87,8 @@ class HfEngine:
     def _left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Token ids, attention mask and per-row positions of prompts padded on the left to one width."""
         width = max(len(row) for row in rows)
-        input_ids = torch.tensor([[self._pad_id] * (width - len(row)) + row for row in rows])
-        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+        input_ids = torch.tensor([[self._pad_id] * (width - len(row)) + row for row in rows], device=self._device)
+        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=self._device)
         return input_ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
     def _last_token_probs(self, conversations: list[tuple[dict[str, str], ...]]) -> torch.Tensor:
@@ -125,17 +130,18 @@ class HfEngine:
         output = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                        logits_to_keep=1)
         # Every prompt row becomes `count` sample rows that share its cache.
-        expand = torch.repeat_interleave(torch.arange(len(pieces)), torch.tensor([p.count for p in pieces]))
+        expand = torch.repeat_interleave(torch.arange(len(pieces), device=self._device),
+                                         torch.tensor([p.count for p in pieces], device=self._device))
         cache = output.past_key_values
         cache.batch_select_indices(expand)
         logits, mask, position = output.logits[expand, -1, :], mask[expand], positions[expand, -1]
-        generators = [torch.Generator().manual_seed(_piece_seed(r.seed, p.number))
+        generators = [torch.Generator(self._device).manual_seed(_piece_seed(r.seed, p.number))
                       for r, p in zip(requests, pieces, strict=True)]
         spans = torch.tensor([0, *[p.count for p in pieces]]).cumsum(0).tolist()
-        finished = torch.zeros(len(expand), dtype=torch.bool)
+        finished = torch.zeros(len(expand), dtype=torch.bool, device=self._device)
         steps: list[torch.Tensor] = []
         for step in range(max(r.max_tokens for r in requests)):
-            chosen = torch.empty(len(expand), dtype=torch.long)
+            chosen = torch.empty(len(expand), dtype=torch.long, device=self._device)
             for k, (request, generator) in enumerate(zip(requests, generators, strict=True)):
                 rows = slice(spans[k], spans[k + 1])
                 if step >= request.max_tokens:
@@ -150,7 +156,7 @@ class HfEngine:
             finished |= torch.isin(chosen, self._eos_ids)
             if bool(finished.all()):
                 break
-            mask = torch.cat([mask, torch.ones(len(expand), 1, dtype=mask.dtype)], dim=1)
+            mask = torch.cat([mask, torch.ones(len(expand), 1, dtype=mask.dtype, device=self._device)], dim=1)
             position = position + 1
             logits = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=position[:, None],
                            past_key_values=cache, use_cache=True).logits[:, -1, :]

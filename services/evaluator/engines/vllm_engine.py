@@ -1,7 +1,9 @@
-"""Offline vLLM engine: one fp32 base-model load serves the base model and every adapter, in large batches.
+"""Offline vLLM engine: one base-model load serves the base model and every adapter, in large batches.
 
 Throughput comes from batching: each call hands all its requests to one `generate` (two when the LoRA guard
-splits it), samples use `n=` and prefix caching shares the prompt's KV blocks between them.
+splits it), samples use `n=` and prefix caching shares the prompt's KV blocks between them. Device, dtype, KV
+cache and tensor parallelism come from the engine profile (`profiles.py`), checked against the GPUs torch sees
+before vLLM starts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from typing import cast
 
 import structlog
+import torch
 from vllm import LLM, SamplingParams
 from vllm.inputs import TokensPrompt
 from vllm.lora.request import LoRARequest
@@ -27,34 +30,25 @@ log = structlog.get_logger(__name__)
 
 
 class VllmEngine:
-    """`vllm.LLM` in float32 with LoRA enabled; calls are serialised because `LLM` is not thread-safe."""
+    """`vllm.LLM` with LoRA enabled, built from `VllmOptions`; calls are serialised because `LLM` is not
+    thread-safe."""
 
     def __init__(self, model_dir: str, options: VllmOptions) -> None:
-        # vLLM reads this in its worker process, which inherits our environment; the default binds one thread.
-        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = options.omp_threads_bind
+        options.require_devices(torch.cuda.device_count() if torch.cuda.is_available() else 0)
+        if options.device == "cpu":
+            # vLLM reads this in its worker process, which inherits our environment; the default binds one thread.
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = options.omp_threads_bind
         self._options = options
         #: See `lora_guard`; a plain attribute so tests can show what happens without it.
         self.guard_mixed_batches = options.guard_mixed_batches
         self._lock = threading.Lock()
-        self._llm: LLM | None = LLM(
-            model=model_dir,
-            dtype="float32",
-            enforce_eager=True,
-            enable_lora=True,
-            max_lora_rank=options.max_lora_rank,
-            max_loras=options.max_loras,
-            kv_cache_memory_bytes=options.kv_cache_memory_bytes,
-            enable_prefix_caching=options.prefix_caching,
-            block_size=options.block_size,
-            max_num_batched_tokens=options.max_num_batched_tokens,
-            max_model_len=options.max_model_len,
-            seed=options.seed,
-        )
+        self._llm: LLM | None = LLM(model=model_dir, **options.llm_arguments())
         self._tokenizer = self._llm.get_tokenizer()
         #: (name, path) -> LoRA int id; ids are never reused, so vLLM never serves a stale adapter under an id.
         self._lora_ids: dict[tuple[str, str], int] = {}
-        log.info("vllm_engine_ready", model_dir=model_dir, max_loras=options.max_loras,
-                 guard_mixed_batches=options.guard_mixed_batches)
+        log.info("vllm_engine_ready", model_dir=model_dir, profile=options.profile, device=options.device,
+                 dtype=options.dtype, tensor_parallel_size=options.tensor_parallel_size,
+                 max_loras=options.max_loras, guard_mixed_batches=options.guard_mixed_batches)
 
     def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
         params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=top_k)
@@ -119,3 +113,4 @@ class VllmEngine:
             self._lora_ids[key] = len(self._lora_ids) + 1
         lora_id = self._lora_ids[key]
         return LoRARequest(f"{adapter.name}#{lora_id}", lora_id, adapter.path)
+

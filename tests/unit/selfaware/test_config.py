@@ -21,7 +21,7 @@ def test_flags_beat_env_which_beats_defaults() -> None:
 @pytest.mark.parametrize(("env", "named"), [
     ({"SELFAWARE_GRPC_PORT": "http"}, "SELFAWARE_GRPC_PORT"),
     ({"SELFAWARE_LOG_LEVEL": "loud"}, "--log-level"),
-    ({"SELFAWARE_VLLM_KV_CACHE_MIB": "0"}, "SELFAWARE_VLLM_KV_CACHE_MIB"),
+    ({"SELFAWARE_VLLM_KV_CACHE_MIB": "-1"}, "SELFAWARE_VLLM_KV_CACHE_MIB"),  # 0 keeps the profile's
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as caught:
