@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass
 from selfaware.config import require, setting
 from selfaware.plan import DEFAULT_MAX_LORAS
 from selfaware.source_policy import SourceReadingConfig
-from services.evaluator.engines.options import OptionError
-from services.evaluator.engines.profiles import PROFILES, EngineProfile, resolve_profile
+from services.evaluator.engines import PROFILES, EngineProfile, OptionError, resolve_profile
 
 #: The config field that overrides each engine option, by the option's name in `OptionError`.
 _FIELDS = {"vllm.dtype": "vllm_dtype", "vllm.kv_cache_memory_bytes": "vllm_kv_cache_mib",

@@ -15,15 +15,20 @@ from ._api import (
     engine,
 )
 from .builtin import hf_engine, openai_engine, vllm_engine
-from .options import HfOptions, VllmOptions
+from .options import EngineDeviceError, HfOptions, OptionError, VllmOptions
+from .profiles import PROFILES, EngineProfile, resolve_profile
 
 __all__ = [
     "ENGINES",
+    "PROFILES",
     "Adapter",
     "ChoiceRequest",
+    "EngineDeviceError",
+    "EngineProfile",
     "HfOptions",
     "Messages",
     "ModelEngine",
+    "OptionError",
     "SampleRequest",
     "TokenProbs",
     "VllmOptions",
@@ -31,5 +36,6 @@ __all__ = [
     "engine",
     "hf_engine",
     "openai_engine",
+    "resolve_profile",
     "vllm_engine",
 ]

@@ -10,14 +10,15 @@ import pytest
 
 from selfaware.config import ConfigError, load_config
 from services.evaluator.config import EvaluatorConfig
-from services.evaluator.engines.options import (
+from services.evaluator.engines import (
+    PROFILES,
     EngineDeviceError,
     HfOptions,
     OptionError,
     VllmOptions,
-    hf_placement,
+    resolve_profile,
 )
-from services.evaluator.engines.profiles import PROFILES, resolve_profile
+from services.evaluator.engines.options import hf_placement
 
 MiB = 1024**2
 
