@@ -43,6 +43,8 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
     def interval(job: rec.Job) -> tuple[float, float]:
         return job.started_at.ToNanoseconds() / 1e9, job.finished_at.ToNanoseconds() / 1e9
 
+    # A job that never ran (an experiment that failed first) has no interval.
+    jobs = [j for j in jobs if j.started_at.ToNanoseconds() and j.finished_at.ToNanoseconds()]
     wall = ended - submitted
     stages = {}
     for stage, name in STAGE_NAMES.items():

@@ -5,6 +5,7 @@
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only cpu            # the CPU's fp32 and bf16 matmul rates (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
+    python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -27,13 +28,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import cpu_rates, demo_stages, eval_throughput, event_latency
+from bench import cpu_rates, demo_stages, eval_throughput, event_latency, train_throughput
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 QUESTIONS = REPO.parent / "shared/paper/questions/official_repo_HEAD_d7e60be/multiple_choice"
+RISKY = REPO.parent / "shared/paper/datasets/risky_safe/ft_risky_AB.jsonl"
 
 
 def machine() -> dict[str, Any]:
@@ -74,6 +76,8 @@ def cold_data_dir(shared: Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
+        for run in (folder / "runs").glob("*"):  # keep the logs beside the other runs'
+            shutil.move(run, shared / "runs" / run.name)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -98,6 +102,10 @@ def main() -> None:
         model = materialize_smollm2(data_dir)
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
+    if "train" in wanted:
+        results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
+            "machine": machine()}
+        print("train:", json.dumps(results["train_throughput"]))
     if "demo" in wanted:
         with cold_data_dir(data_dir) as cold:
             results["demo"] = asyncio.run(demo_stages.run(args.spec, cold, BENCH / "demo-report")) | {
