@@ -92,6 +92,8 @@ async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, An
             final = await client.get(experiment.id)
             result = split(final.experiment, list(final.jobs), submitted, ended)
             result |= {"spec": str(spec_path), "stack_start_s": round(stack_up - started, 1)}
+            if final.experiment.error:
+                result["error"] = final.experiment.error
             if final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED:
                 report = await client.report(experiment.id)
                 write_report(report, report_dir)
