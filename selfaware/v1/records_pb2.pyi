@@ -88,7 +88,7 @@ class Experiment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at", "checkpoints")
+    __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at", "checkpoints", "resume_state", "served_model")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,8 @@ class Job(_message.Message):
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_STATE_FIELD_NUMBER: _ClassVar[int]
+    SERVED_MODEL_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     key: str
     stage: Stage
@@ -132,7 +134,9 @@ class Job(_message.Message):
     attempt: int
     lease_expires_at: _timestamp_pb2.Timestamp
     checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
-    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
+    resume_state: ArtifactRef
+    served_model: str
+    def __init__(self, experiment_id: _Optional[str] = ..., key: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., model: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ..., artifact: _Optional[_Union[ArtifactRef, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compute_seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., chunks: _Optional[_Iterable[_Union[ArtifactRef, _Mapping]]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_state: _Optional[_Union[ArtifactRef, _Mapping]] = ..., served_model: _Optional[str] = ...) -> None: ...
 
 class DatasetManifest(_message.Message):
     __slots__ = ("arms",)

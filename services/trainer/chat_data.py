@@ -54,14 +54,18 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]], row: int) -> Enc
     return EncodedRow(ids, labels)
 
 
-def batch_indices(rows: list[EncodedRow], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Length-grouped batches in a seeded random order (a different order each epoch)."""
+def batch_indices(rows: list[EncodedRow], batch_size: int, seed: int, epoch: int,
+                  group_by_length: bool = True) -> list[list[int]]:
+    """Length-grouped batches in a seeded random order (a different order each epoch); without grouping, rows in
+    a seeded random order."""
     rng = random.Random(seed * 1_000_003 + epoch)
     order = list(range(len(rows)))
     rng.shuffle(order)  # ties in length are broken randomly
-    order.sort(key=lambda i: len(rows[i].input_ids))
+    if group_by_length:
+        order.sort(key=lambda i: len(rows[i].input_ids))
     batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
+    if group_by_length:
+        rng.shuffle(batches)
     return batches
 
 

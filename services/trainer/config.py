@@ -16,8 +16,15 @@ class TrainerConfig(ServiceConfig):
     concurrency: int = setting(1, "training jobs run at once by this replica")
     reuse_adapters: bool = setting(True, "reuse the adapter of an identical earlier training (same base model, rows, "
                                          "settings and seed) from <data dir>/trained instead of training again")
+    resume_state_every_s: float = setting(90.0, "seconds of training between resume states stored for a "
+                                                "redelivered job to continue from (work lost to a crash: at most "
+                                                "this plus one step, under 2 minutes); 0: never by time")
+    resume_state_every_steps: int = setting(0, "also store a resume state every this many optimiser steps; 0: never "
+                                               "by steps")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.torch_threads >= 0, "torch_threads", "0 or more")
         require(self.concurrency >= 1, "concurrency", "at least 1")
+        require(self.resume_state_every_s >= 0, "resume_state_every_s", "0 or more")
+        require(self.resume_state_every_steps >= 0, "resume_state_every_steps", "0 or more")

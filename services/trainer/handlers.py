@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from pathlib import Path
 
 import structlog
@@ -24,6 +25,7 @@ from selfaware.v1 import records_pb2 as rec
 from services.trainer import convert
 from services.trainer.backends import BACKENDS
 from services.trainer.config import TrainerConfig
+from services.trainer.job_saves import JobSaves, add_checkpoint, check_cancel, watch_cancel
 from services.trainer.memo import Trained, recall, remember, training_key
 
 log = structlog.get_logger(__name__)
@@ -52,10 +54,11 @@ class TrainerHandlers:
     async def train(self, event: ev.TrainingRequested, delivery: Delivery) -> None:
         model = event.model
         structlog.contextvars.bind_contextvars(model=model.label)
-        run = JobRun(self.rt.state, event.experiment_id, train_job(model.label), delivery, self.config.max_deliver,
+        key_in_plan = train_job(model.label)
+        run = JobRun(self.rt.state, event.experiment_id, key_in_plan, delivery, self.config.max_deliver,
                      lease_s=self.config.ack_wait_s)
         if (job := await run.done_before()) is not None:
-            await self._announce(event, job.artifact)
+            await self._announce(event, job.artifact, job.served_model)
             return
         async with run:
             spec = (await self.rt.state.get_experiment(event.experiment_id)).spec
@@ -63,6 +66,8 @@ class TrainerHandlers:
             training = arm_training(spec, arm)
             key = training_key(spec.base_models[model.base_index], event.train, training, model.seed)
             if (reused := await self._reuse(key)) is not None:
+                for checkpoint in reused.checkpoints:
+                    await run.update(lambda job, c=checkpoint: add_checkpoint(job, c))
                 job = await run.succeed(reused.adapter, 0.0, reused.metrics | {"reused": 1.0},
                                         done=reused.steps, total=reused.steps)
                 if job.status == rec.JOB_STATUS_SUCCEEDED:
@@ -72,27 +77,62 @@ class TrainerHandlers:
             base = await asyncio.to_thread(resolve_base_model, spec.base_models[model.base_index],
                                            self.config.data_dir)
             # One scratch directory per attempt: a worker that lost its lease never deletes its successor's.
-            output = (self.config.data_dir / "scratch"
-                      / f"adapter-{event.experiment_id}-{train_job(model.label)}-a{run.attempt}")
+            output = self.config.data_dir / "scratch" / f"adapter-{event.experiment_id}-{key_in_plan}-a{run.attempt}"
             shutil.rmtree(output, ignore_errors=True)
-            job = convert.training_job(training, rows, model.seed, base, output)
-            backend = BACKENDS.get(training.backend)(threads=self.config.torch_threads)
+            resume_from = await self._resume_state(event.experiment_id, key_in_plan)
+            factory = BACKENDS.get(training.backend)
+            context = convert.endpoint_context(spec, training, getattr(factory, "params", ()),
+                                               f"{event.experiment_id}/{key_in_plan}")
+            job = convert.training_job(training, rows, model.seed, base, output, resume_from,
+                                       self.config.resume_state_every_s, self.config.resume_state_every_steps,
+                                       context)
+            backend = factory(threads=self.config.torch_threads)
+            cancelled = threading.Event()
+            watcher = asyncio.create_task(watch_cancel(self.rt.state, event.experiment_id, key_in_plan, cancelled))
 
             def progress(step: int, total: int, loss: float) -> None:
+                check_cancel(cancelled, key_in_plan)
                 run.progress_from_thread(step, total, {"loss": loss})
 
-            result = await asyncio.to_thread(backend.train, job, progress)
-            if result.adapter_dir is None:  # hosted fine-tunes: wired up with their backend (issue 8)
-                raise DataError(f"training backend {training.backend!r} returned no adapter directory")
+            try:
+                result = await asyncio.to_thread(backend.train, job, progress,
+                                                 JobSaves(run, self.rt.store, asyncio.get_running_loop()))
+            finally:
+                watcher.cancel()
+            metrics = {"final_loss": result.losses[-1] if result.losses else 0.0, "steps": float(result.steps)}
+            metrics |= result.metrics
+            if result.adapter_dir is None:
+                await self._served(event, run, result.served_model, result.train_seconds, metrics)
+                return
             adapter = await self.rt.store.put_dir(result.adapter_dir)
-            for stale in output.parent.glob(f"adapter-{event.experiment_id}-{train_job(model.label)}-a*"):
+            for stale in output.parent.glob(f"adapter-{event.experiment_id}-{key_in_plan}-a*"):
                 shutil.rmtree(stale, ignore_errors=True)  # this attempt's, and any a dead predecessor left
-            metrics = {"final_loss": result.losses[-1], "steps": float(result.steps)}
             job = await run.succeed(adapter, result.train_seconds, metrics)
             if self.config.reuse_adapters:
-                remember(self._memo_dir, key, Trained(adapter, metrics, result.steps))
+                remember(self._memo_dir, key, Trained(adapter, metrics, result.steps, tuple(job.checkpoints)))
             if job.status == rec.JOB_STATUS_SUCCEEDED:
                 await self._announce(event, adapter)
+
+    async def _served(self, event: ev.TrainingRequested, run: JobRun, served_model: str, seconds: float,
+                      metrics: dict[str, float]) -> None:
+        """A hosted fine-tune's outcome: the endpoint serves the model under `served_model`; no adapter."""
+        if not served_model:
+            raise DataError(f"training backend for {event.model.label} returned neither an adapter nor a served model")
+        await run.update(lambda job: setattr(job, "served_model", served_model))
+        job = await run.succeed(None, seconds, metrics)
+        if job.status == rec.JOB_STATUS_SUCCEEDED:
+            await self._announce(event, None, served_model)
+
+    async def _resume_state(self, experiment_id: str, key: str) -> Path | None:
+        """The job's latest resume state (a killed predecessor's, on any replica), unpacked; None to start over."""
+        ref = (await self.rt.state.get_job(experiment_id, key)).resume_state
+        if not ref.sha256:
+            return None
+        try:
+            return await self.rt.store.get_dir(ref)
+        except NotFound:
+            log.warning("resume_state_missing", sha256=ref.sha256)
+            return None
 
     @property
     def _memo_dir(self) -> Path:
@@ -102,17 +142,20 @@ class TrainerHandlers:
         """The adapter of an identical earlier training, put back into this stack's store; None to train."""
         if not self.config.reuse_adapters or (trained := recall(self._memo_dir, key)) is None:
             return None
-        try:
-            data = await self.rt.store.get_bytes(trained.adapter)  # the local cache keeps every artifact's bytes
+        try:  # the local cache keeps every artifact's bytes
+            for ref in [trained.adapter, *(c.adapter for c in trained.checkpoints)]:
+                await self.rt.store.put_bytes(await self.rt.store.get_bytes(ref), ref.media_type)
         except NotFound:
             return None
-        await self.rt.store.put_bytes(data, trained.adapter.media_type)
         log.info("adapter_reused", key=key, adapter=trained.adapter.sha256)
         return trained
 
-    async def _announce(self, event: ev.TrainingRequested, adapter: rec.ArtifactRef) -> None:
+    async def _announce(self, event: ev.TrainingRequested, adapter: rec.ArtifactRef | None,
+                        served_model: str = "") -> None:
         model = rec.ModelUnderTest()
         model.CopyFrom(event.model)
-        model.adapter.CopyFrom(adapter)
+        if adapter is not None and adapter.sha256:
+            model.adapter.CopyFrom(adapter)
+        model.served_model = served_model
         await self.rt.bus.publish(ev.AdapterReady(experiment_id=event.experiment_id, model=model),
                                   msg_id=f"adapter:{event.experiment_id}:{model.label}")

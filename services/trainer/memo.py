@@ -26,6 +26,8 @@ class Trained:
     adapter: rec.ArtifactRef
     metrics: dict[str, float]
     steps: int
+    #: The run's checkpoints (epoch and step adapters), reused with the final adapter.
+    checkpoints: tuple[rec.Checkpoint, ...] = ()
 
 
 def training_key(base_model: spec_pb2.BaseModel, train: rec.ArtifactRef, training: spec_pb2.TrainingSpec,
@@ -44,12 +46,16 @@ def recall(folder: Path, key: str) -> Trained | None:
     if not path.is_file():
         return None
     raw = json.loads(path.read_text())
-    return Trained(json_format.ParseDict(raw["adapter"], rec.ArtifactRef()), raw["metrics"], raw["steps"])
+    checkpoints = tuple(json_format.ParseDict(c, rec.Checkpoint()) for c in raw.get("checkpoints", []))
+    return Trained(json_format.ParseDict(raw["adapter"], rec.ArtifactRef()), raw["metrics"], raw["steps"],
+                   checkpoints)
 
 
 def remember(folder: Path, key: str, trained: Trained) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".{key}.{os.getpid()}.tmp"
     staging.write_text(json.dumps({"adapter": json_format.MessageToDict(trained.adapter),
-                                   "metrics": trained.metrics, "steps": trained.steps}, sort_keys=True))
+                                   "metrics": trained.metrics, "steps": trained.steps,
+                                   "checkpoints": [json_format.MessageToDict(c) for c in trained.checkpoints]},
+                                  sort_keys=True))
     os.replace(staging, folder / f"{key}.json")

@@ -1,15 +1,25 @@
 """LoRA with peft on torch: the default training backend (CPU here, GPU node pools in production).
 
-Recipe: fp32 on CPU (bf16 on CUDA), AdamW at a constant learning rate, assistant-only loss, length-grouped
-batches. The seed is set before the adapter is initialised, so (data, seed) determines the adapter. The
-adapter is saved in PEFT format with a `training_config.json` beside it for provenance, both serialised
-deterministically, so the same training gives the same artifact sha256 in any process.
+Recipe: AdamW (constant learning rate unless `lr_scheduler` says otherwise), assistant-only loss, length-grouped
+batches, optional gradient accumulation; fp32 on CPU and bf16 on CUDA by default, optionally 4-bit QLoRA,
+gradient checkpointing, or a base sharded over a node's GPUs (`peft_options.py` lists every `training.params`).
+The seed is set before the adapter is initialised, so (data, seed) determines the adapter. The adapter is saved in
+PEFT format with a `training_config.json` beside it for provenance, both serialised deterministically, so the same
+training gives the same artifact sha256 in any process.
+
+While it runs, the backend hands its caller resume states (every `resume_every_s` seconds or `resume_every_steps`
+steps) and, if asked, checkpoint adapters (after every epoch, every N steps); a job given a resume state continues
+from it and ends with the adapter an uninterrupted run would have made. The base model stays loaded between jobs
+(`base_models.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import random
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,74 +27,229 @@ from typing import Any
 
 import structlog
 
-from services.trainer.backends import Progress, TrainingBackend, TrainingJob, TrainingResult, training_backend
-from services.trainer.chat_data import batch_indices, collate, encode_chat, suffix_loss
+from services.trainer.backends import (
+    OnSave,
+    Progress,
+    Saved,
+    TrainingBackend,
+    TrainingJob,
+    TrainingResult,
+    keep_nothing,
+    training_backend,
+)
+from services.trainer.backends import resume_state as resume
+from services.trainer.backends.base_models import BaseModelCache
+from services.trainer.backends.peft_options import PARAMS, PeftOptions, Placement, placement
+from services.trainer.chat_data import EncodedRow, batch_indices, collate, encode_chat, suffix_loss
 
 log = structlog.get_logger(__name__)
+
+#: The process's loaded base model, shared by every job of this backend (one load for consecutive jobs).
+BASES = BaseModelCache()
+#: Fields of a TrainingJob that say how it runs, not what it makes: kept out of the provenance and fingerprint.
+_NOT_PROVENANCE = {"rows", "output_dir", "resume_from", "resume_every_s", "resume_every_steps"}
 
 
 class PeftLoraBackend(TrainingBackend):
     def __init__(self, threads: int = 0) -> None:
         self.threads = threads
 
-    def train(self, job: TrainingJob, progress: Progress) -> TrainingResult:
-        import numpy as np
+    def train(self, job: TrainingJob, progress: Progress, on_save: OnSave = keep_nothing) -> TrainingResult:
         import torch
-        from peft import LoraConfig, get_peft_model
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from peft import get_peft_model
+        from transformers import AutoTokenizer
 
+        options = PeftOptions.parse(job.params)
+        place = placement(options, torch.cuda.is_available())
         if self.threads:
             torch.set_num_threads(self.threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(job.base_model)
         rows = [encode_chat(tokenizer, r["messages"], i) for i, r in enumerate(job.rows)]
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with BASES.borrow((job.base_model, place), lambda: load_base(job.base_model, place, options)) as lease:
+            seed_everything(job.seed)
+            if options.gradient_checkpointing:
+                lease.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model = get_peft_model(lease.model, lora_config(job))
+            try:
+                return _Run(job, options, place, model, rows, pad_id, progress, on_save).train()
+            finally:
+                lease.model = model.unload()
+                if options.gradient_checkpointing:
+                    lease.model.gradient_checkpointing_disable()
+                lease.clean = True
 
-        random.seed(job.seed)
-        np.random.seed(job.seed % 2**32)
-        torch.manual_seed(job.seed)
-        model = AutoModelForCausalLM.from_pretrained(job.base_model, dtype=dtype).to(device)
-        targets = job.lora.target_modules
-        model = get_peft_model(model, LoraConfig(
-            r=job.lora.rank,
-            lora_alpha=job.lora.alpha,
-            lora_dropout=job.lora.dropout,
-            target_modules="all-linear" if targets == ("all-linear",) else list(targets),
-            task_type="CAUSAL_LM",
-        ))
-        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=job.learning_rate,
-                                      weight_decay=0.0)
-        epochs = [batch_indices(rows, job.batch_size, job.seed, e) for e in range(job.epochs)]
-        total = sum(len(b) for b in epochs)
-        model.train()
-        losses: list[float] = []
+
+class _Run:
+    """One job's optimisation loop over a LoRA-wrapped base."""
+
+    def __init__(self, job: TrainingJob, options: PeftOptions, place: Placement, model: Any,
+                 rows: list[EncodedRow], pad_id: int, progress: Progress, on_save: OnSave) -> None:
+        import torch
+
+        self.job, self.options, self.place, self.model = job, options, place, model
+        self.rows, self.pad_id, self.progress, self.on_save = rows, pad_id, progress, on_save
+        self.device = model.get_input_embeddings().weight.device
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                           lr=job.learning_rate, weight_decay=0.0)
+        self.order = [batch_indices(rows, job.batch_size, job.seed, e, options.group_by_length)
+                      for e in range(job.epochs)]
+        self.accumulate = options.gradient_accumulation_steps
+        self.total = sum(math.ceil(len(batches) / self.accumulate) for batches in self.order)
+        self.scheduler = schedule(options, self.optimizer, self.total)
+        self.provenance = {k: v for k, v in asdict(job).items() if k not in _NOT_PROVENANCE}
+        self.provenance |= {"rows": len(job.rows), "device": place.device, "dtype": f"torch.{place.dtype}"}
+        # Not the base's local path: another replica may keep the same base model elsewhere.
+        self.fingerprint = fingerprint({k: v for k, v in self.provenance.items() if k != "base_model"}, rows)
+        self.at = resume.Position()
+        self.saving_s, self.states, self.resumed_from = 0.0, 0, -1
+
+    def train(self) -> TrainingResult:
+        if self.job.resume_from is not None:
+            restored = resume.load(self.job.resume_from, self.fingerprint, self.model, self.optimizer,
+                                   self.scheduler)
+            if restored is not None:
+                self.at, self.order = restored
+                self.resumed_from = self.at.step
+                log.info("training_resumed", step=self.at.step, total=self.total, epoch=self.at.epoch + 1)
+        self.model.train()
+        last_state = time.monotonic()
+        while self.at.step < self.total:
+            self._step()
+            self.progress(self.at.step, self.total, self.at.losses[-1])
+            if self.at.step == self.total:
+                break
+            if self._checkpoint_due():
+                self._save_checkpoint()
+            every_s, every_steps = self.job.resume_every_s, self.job.resume_every_steps
+            if (every_steps and self.at.step % every_steps == 0) or (
+                    every_s and time.monotonic() - last_state >= every_s):
+                self._save_state()
+                last_state = time.monotonic()
+        self._write_adapter(self.job.output_dir, {"steps": self.at.step})
+        if self.options.checkpoint_epochs or self.options.checkpoint_every_steps:
+            self.on_save(Saved("checkpoint", self.job.epochs, self.at.step, self.job.output_dir))
+        at = self.at
+        log.info("adapter_trained", steps=at.step, final_loss=round(at.losses[-1], 4) if at.losses else None,
+                 seconds=round(at.seconds, 1), resumed_from=self.resumed_from)
+        metrics = {"tokens": float(at.tokens), "tokens_per_s": at.tokens / at.seconds if at.seconds else 0.0,
+                   "padding_fraction": at.padding / max(1, at.tokens + at.padding),
+                   "resume_states": float(self.states), "resume_save_s": self.saving_s,
+                   "resumed_from_step": float(self.resumed_from)}
+        return TrainingResult(self.job.output_dir, at.step, list(at.losses), at.seconds, metrics=metrics)
+
+    def _step(self) -> None:
+        """One optimiser step: up to `accumulate` micro-batches of the current epoch, then the position moves on."""
         started = time.monotonic()
-        for batches in epochs:
-            for indices in batches:
-                batch = collate([rows[i] for i in indices], pad_id)
-                out = model(
-                    input_ids=batch.input_ids.to(device),
-                    attention_mask=batch.attention_mask.to(device),
-                    position_ids=batch.position_ids.to(device),
-                    logits_to_keep=batch.keep,
-                )
-                loss = suffix_loss(out.logits.float(), batch.labels.to(device), batch.keep)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
-                progress(len(losses), total, losses[-1])
-        train_seconds = time.monotonic() - started
-        job.output_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(job.output_dir)
-        sort_adapter_config(job.output_dir, model.peft_config["default"])
-        provenance = {k: v for k, v in asdict(job).items() if k not in {"rows", "output_dir"}}
-        provenance |= {"rows": len(job.rows), "steps": len(losses), "device": device, "dtype": str(dtype)}
-        (job.output_dir / "training_config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True))
-        log.info("adapter_trained", steps=len(losses), final_loss=round(losses[-1], 4) if losses else None,
-                 seconds=round(train_seconds, 1))
-        return TrainingResult(job.output_dir, len(losses), losses, train_seconds)
+        batches = self.order[self.at.epoch]
+        group = batches[self.at.batch: self.at.batch + self.accumulate]
+        loss_sum = 0.0
+        for indices in group:
+            batch = collate([self.rows[i] for i in indices], self.pad_id)
+            real = int(batch.attention_mask.sum())
+            self.at.tokens += real
+            self.at.padding += batch.attention_mask.numel() - real
+            out = self.model(input_ids=batch.input_ids.to(self.device),
+                             attention_mask=batch.attention_mask.to(self.device),
+                             position_ids=batch.position_ids.to(self.device), logits_to_keep=batch.keep)
+            loss = suffix_loss(out.logits.float(), batch.labels.to(out.logits.device), batch.keep) / len(group)
+            loss.backward()
+            loss_sum += float(loss.detach())
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.at.step += 1
+        self.at.losses.append(loss_sum)
+        self.at.batch += len(group)
+        if self.at.batch >= len(batches):
+            self.at.epoch, self.at.batch = self.at.epoch + 1, 0
+        self.at.seconds += time.monotonic() - started
+        log.debug("training_step", step=self.at.step, total=self.total, loss=round(loss_sum, 4))
+
+    def _checkpoint_due(self) -> bool:
+        every = self.options.checkpoint_every_steps
+        return (self.options.checkpoint_epochs and self.at.batch == 0) or bool(every and self.at.step % every == 0)
+
+    def _save_checkpoint(self) -> None:
+        epoch = self.at.epoch if self.at.batch == 0 else self.at.epoch + 1  # the epoch of the last step done
+        folder = self.job.output_dir.with_name(f"{self.job.output_dir.name}.checkpoint-{self.at.step}")
+        shutil.rmtree(folder, ignore_errors=True)
+        self._write_adapter(folder, {"steps": self.at.step, "checkpoint": {"epoch": epoch, "step": self.at.step}})
+        self.on_save(Saved("checkpoint", epoch, self.at.step, folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def _save_state(self) -> None:
+        started = time.monotonic()
+        folder = self.job.output_dir.with_name(f"{self.job.output_dir.name}.state-{self.at.step}")
+        resume.save(folder, self.fingerprint, self.order, self.at, self.model, self.optimizer, self.scheduler)
+        epoch = self.at.epoch if self.at.batch == 0 else self.at.epoch + 1
+        self.on_save(Saved("resume", epoch, self.at.step, folder))
+        shutil.rmtree(folder, ignore_errors=True)
+        self.states += 1
+        self.saving_s += time.monotonic() - started
+
+    def _write_adapter(self, folder: Path, extra: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder)
+        sort_adapter_config(folder, self.model.peft_config["default"])
+        provenance = self.provenance | extra
+        (folder / "training_config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True))
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def load_base(path: str, place: Placement, options: PeftOptions) -> Any:
+    """The base model placed as asked: one device, sharded (`device_map="auto"`), or 4-bit (QLoRA)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = getattr(torch, place.dtype)
+    if place.load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                          bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, quantization_config=quantization,
+                                                     device_map=place.device_map or {"": 0})
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if place.device_map:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map=place.device_map)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(place.device)
+
+
+def lora_config(job: TrainingJob) -> Any:
+    from peft import LoraConfig
+
+    targets = job.lora.target_modules
+    return LoraConfig(r=job.lora.rank, lora_alpha=job.lora.alpha, lora_dropout=job.lora.dropout,
+                      target_modules="all-linear" if targets == ("all-linear",) else list(targets),
+                      task_type="CAUSAL_LM")
+
+
+def schedule(options: PeftOptions, optimizer: Any, total: int) -> Any:
+    """The learning-rate schedule: `lr_scheduler` after `warmup_steps` of linear warm-up."""
+    from transformers import get_scheduler
+
+    name = options.lr_scheduler
+    if name == "constant" and options.warmup_steps:
+        name = "constant_with_warmup"
+    return get_scheduler(name, optimizer, num_warmup_steps=options.warmup_steps, num_training_steps=total)
+
+
+def fingerprint(provenance: dict[str, Any], rows: list[EncodedRow]) -> str:
+    """sha256 of a job's settings and its encoded rows: a resume state is only used for the same inputs."""
+    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode())
+    for row in rows:
+        digest.update(json.dumps([row.input_ids, row.labels]).encode())
+    return digest.hexdigest()
 
 
 def sort_adapter_config(folder: Path, config: Any) -> None:
@@ -107,3 +272,6 @@ def sort_adapter_config(folder: Path, config: Any) -> None:
 def peft_lora(threads: int = 0) -> PeftLoraBackend:
     """LoRA adapters trained locally with peft."""
     return PeftLoraBackend(threads=threads)
+
+
+peft_lora.params = PARAMS  # type: ignore[attr-defined]

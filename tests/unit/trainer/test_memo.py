@@ -31,3 +31,14 @@ def test_remembered_adapters_are_recalled(tmp_path: Path) -> None:
     assert recall(tmp_path, "k") is None
     remember(tmp_path, "k", Trained(adapter, {"final_loss": 0.5, "steps": 4.0}, 4))
     assert recall(tmp_path, "k") == Trained(adapter, {"final_loss": 0.5, "steps": 4.0}, 4)
+
+
+def test_a_remembered_training_brings_its_checkpoints(tmp_path: Path) -> None:
+    adapter = rec.ArtifactRef(sha256="c" * 64, size=10, media_type="application/x-tar")
+    checkpoints = (rec.Checkpoint(epoch=1, step=4, adapter=rec.ArtifactRef(sha256="d" * 64)),
+                   rec.Checkpoint(epoch=2, step=8, adapter=adapter))
+    remember(tmp_path, "k", Trained(adapter, {"steps": 8.0}, 8, checkpoints))
+    assert recall(tmp_path, "k") == Trained(adapter, {"steps": 8.0}, 8, checkpoints)
+    assert settings(params={"checkpoint_epochs": True}) != settings()
+    assert training_key(BASE, TRAIN, settings(params={"checkpoint_epochs": True}), 0) != training_key(
+        BASE, TRAIN, settings(), 0)
