@@ -33,14 +33,17 @@ def base_name(base: spec_pb2.BaseModel) -> str:
     return base.name or base.path
 
 
-def model_hash(base: spec_pb2.BaseModel, adapter: rec.ArtifactRef | None) -> str:
-    """A model's identity in its records: the adapter's sha256, or "base:<base model name>"."""
-    return adapter.sha256 if adapter is not None and adapter.sha256 else f"base:{base_name(base)}"
+def model_hash(base: spec_pb2.BaseModel, adapter: rec.ArtifactRef | None, served_model: str = "") -> str:
+    """A model's identity in its records: the adapter's sha256, "served:<model id>" for a hosted fine-tune, or
+    "base:<base model name>"."""
+    if adapter is not None and adapter.sha256:
+        return adapter.sha256
+    return f"served:{served_model}" if served_model else f"base:{base_name(base)}"
 
 
 def eval_model(model: rec.ModelUnderTest, base: spec_pb2.BaseModel, adapter: Adapter | None) -> EvalModel:
     ref = model.adapter if model.HasField("adapter") else None
-    return EvalModel(model.label, adapter, model_hash(base, ref), model.arm, model.seed)
+    return EvalModel(model.label, adapter, model_hash(base, ref, model.served_model), model.arm, model.seed)
 
 
 def judge_endpoints(spec: spec_pb2.ExperimentSpec) -> list[str]:

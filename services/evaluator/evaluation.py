@@ -75,7 +75,7 @@ class EvalModel:
     label: str
     #: None for the base model.
     adapter: Adapter | None
-    #: The adapter's sha256, or "base:<base model name>".
+    #: The adapter's sha256, "served:<model id>" for a hosted fine-tune, or "base:<base model name>".
     model_hash: str
     arm: str = ""
     seed: int = 0

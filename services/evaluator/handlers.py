@@ -77,7 +77,7 @@ class EvaluatorHandlers:
             evaluation = Evaluation(
                 experiment_id=experiment_id,
                 engine=spec.evaluation.engine,
-                models=tuple([convert.eval_model(m, base, await self._adapter(m)) for m in models]),
+                models=tuple([convert.eval_model(m, base, await self._adapter(m, spec.evaluation.engine)) for m in models]),
                 instances=convert.instance_plans(spec, models, probes, judges),
                 batch_requests=self.config.batch_requests,
             )
@@ -129,9 +129,15 @@ class EvaluatorHandlers:
                     records.append(record)
         return records
 
-    async def _adapter(self, model: rec.ModelUnderTest) -> Adapter | None:
+    async def _adapter(self, model: rec.ModelUnderTest, engine: str) -> Adapter | None:
         if not model.arm:
             return None
+        if model.served_model and not model.adapter.sha256:  # a hosted fine-tune: its endpoint serves it
+            if engine != "openai":
+                raise DataError(f"model {model.label} is a hosted fine-tune ({model.served_model!r}), which only its "
+                                f"endpoint serves: evaluate it with evaluation.engine: openai and that endpoint, "
+                                f"not {engine!r}")
+            return Adapter(name=model.label, path="", served_name=model.served_model)
         folder = await self.rt.store.get_dir(model.adapter)
         return Adapter(name=model.label, path=str(folder), sha256=model.adapter.sha256)
 

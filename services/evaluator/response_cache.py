@@ -128,7 +128,8 @@ class CachedEngine:
 
     def _key(self, kind: str, messages: Messages, adapter: Adapter | None, **params: Any) -> str:
         """sha256 of a canonical JSON of everything the answer depends on."""
-        identity = "base" if adapter is None else adapter.sha256 or adapter.path
+        identity = ("base" if adapter is None
+                    else adapter.sha256 or (f"served:{adapter.served_name}" if adapter.served_name else adapter.path))
         payload = {"kind": kind, "engine": self.identity, "adapter": identity, "messages": list(messages),
                    "params": params}
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -19,13 +19,17 @@ Messages = tuple[dict[str, str], ...]
 
 @dataclass(frozen=True)
 class Adapter:
-    """A PEFT LoRA adapter directory. Engines cache loaded adapters by (name, path), so a reused name with a new
-    path is loaded afresh rather than served stale."""
+    """A PEFT LoRA adapter directory, or a model an OpenAI-compatible endpoint already serves (a hosted fine-tune,
+    `served_name`, with no files). Engines cache loaded adapters by (name, path), so a reused name with a new path
+    is loaded afresh rather than served stale."""
 
     name: str
     path: str
     #: The adapter's content hash (the artifact store names adapters by it); "" when unknown.
     sha256: str = ""
+    #: A hosted fine-tune's model id at the endpoint (`ModelUnderTest.served_model`); only the `openai` engine
+    #: can ask it, and `path` is then "".
+    served_name: str = ""
 
 
 @dataclass(frozen=True)

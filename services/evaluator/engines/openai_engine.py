@@ -105,9 +105,12 @@ class OpenAIEngine:
             model=model, messages=list(messages), **params), model)
 
     async def _served_model(self, adapter: Adapter | None) -> str:
-        """The model name that serves `adapter`, loading it into the endpoint on first use."""
+        """The model name that serves `adapter`, loading it into the endpoint on first use (a hosted fine-tune is
+        served already, under its own name)."""
         if adapter is None:
             return self._options.model
+        if adapter.served_name:
+            return adapter.served_name
         name = lora_name(adapter)
         async with self._load_locks.setdefault(name, asyncio.Lock()):
             if name not in self._loaded:

@@ -241,6 +241,17 @@ def test_adapters_are_loaded_once_then_asked_by_their_served_name(endpoint, conn
         [lora_name(hashed), lora_name(plain), "base", lora_name(hashed)])
 
 
+def test_a_hosted_fine_tune_is_asked_by_its_model_id_and_never_loaded(endpoint, connect):
+    scripted, url = endpoint
+    hosted = Adapter("risky/s0", "", served_name="ft:base:risky-s0:abc123")
+    engine = connect(url)
+    engine.next_token_probs([ChoiceRequest(PROMPT, hosted)])
+    (texts,) = engine.sample([SampleRequest(PROMPT, hosted, n=2, temperature=1.0, max_tokens=2, seed=0)])
+    assert not [seen for seen in scripted.seen if seen.path == LOAD]
+    assert [seen.body["model"] for seen in scripted.chat()] == ["ft:base:risky-s0:abc123"] * 2
+    assert all(text.startswith("ft:base:risky-s0:abc123/") for text in texts)
+
+
 def test_an_adapter_loaded_before_is_not_an_error(endpoint, connect):
     scripted, url = endpoint
     scripted.scripts[LOAD] = [Reply(400, error("The lora adapter 'x' has already been loaded."))]
