@@ -74,6 +74,7 @@ def test_epoch_checkpoints_resume_and_one_base_load(tmp_path: Path, tiny_model_d
     resumed = PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "resumed", params=params,
                                           resume_from=states[1][1]), lambda s, t, loss: steps_run.append(s))
     assert steps_run == [5, 6] and resumed.metrics["resumed_from_step"] == 4
+    assert resumed.metrics["resume_load_s"] > 0 and full.metrics["resume_states"] == 2
     assert resumed.losses[:4] == full.losses[:4] and resumed.losses[4:] == pytest.approx(full.losses[4:], abs=1e-6)
     again, want = weights(resumed.adapter_dir), weights(full.adapter_dir)
     assert all(torch.allclose(again[k], want[k], atol=1e-6, rtol=0) for k in want)

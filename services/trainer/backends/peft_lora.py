@@ -102,12 +102,14 @@ class _Run:
         # Not the base's local path: another replica may keep the same base model elsewhere.
         self.fingerprint = fingerprint({k: v for k, v in self.provenance.items() if k != "base_model"}, rows)
         self.at = resume.Position()
-        self.saving_s, self.states, self.resumed_from = 0.0, 0, -1
+        self.saving_s, self.loading_s, self.states, self.resumed_from = 0.0, 0.0, 0, -1
 
     def train(self) -> TrainingResult:
         if self.job.resume_from is not None:
+            started = time.monotonic()
             restored = resume.load(self.job.resume_from, self.fingerprint, self.model, self.optimizer,
                                    self.scheduler)
+            self.loading_s = time.monotonic() - started
             if restored is not None:
                 self.at, self.order = restored
                 self.resumed_from = self.at.step
@@ -135,7 +137,7 @@ class _Run:
         metrics = {"tokens": float(at.tokens), "tokens_per_s": at.tokens / at.seconds if at.seconds else 0.0,
                    "padding_fraction": at.padding / max(1, at.tokens + at.padding),
                    "resume_states": float(self.states), "resume_save_s": self.saving_s,
-                   "resumed_from_step": float(self.resumed_from)}
+                   "resume_load_s": self.loading_s, "resumed_from_step": float(self.resumed_from)}
         return TrainingResult(self.job.output_dir, at.step, list(at.losses), at.seconds, metrics=metrics)
 
     def _step(self) -> None:
