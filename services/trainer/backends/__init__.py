@@ -107,3 +107,4 @@ from services.trainer.backends import peft_lora  # noqa: E402,F401  (registers t
 
 __all__ = ["BACKENDS", "LoraSettings", "OnSave", "Progress", "Saved", "TrainingBackend", "TrainingJob",
            "TrainingResult", "keep_nothing", "training_backend"]
+from services.trainer.backends import openai_finetune  # noqa: E402,F401
