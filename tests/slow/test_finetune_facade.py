@@ -20,7 +20,7 @@ from typing import Any
 import openai
 import pytest
 
-from services.trainer.backends import BACKENDS, LoraSettings, TrainingJob
+from services.trainer.backends import BACKENDS, LoraSettings, Saved, TrainingJob
 from services.trainer.backends.openai_finetune import (
     ENDPOINT_SETTINGS,
     JOB_SCOPE,
@@ -79,15 +79,18 @@ def _top_logprobs(client: openai.OpenAI, model: str) -> dict[str, float]:
 
 def test_a_job_trains_keeps_its_epochs_and_its_model_answers(facade: str) -> None:
     seen: list[tuple[int, int, float]] = []
-    result = BACKENDS.get("openai-finetune")().train(_job(facade, "exp/train.a.s1"), lambda *a: seen.append(a))
+    saved: list[Saved] = []
+    result = BACKENDS.get("openai-finetune")().train(_job(facade, "exp/train.a.s1"), lambda *a: seen.append(a),
+                                                     saved.append)
     # 4 rows, batch 4, 2 epochs: 2 steps, a checkpoint after each epoch
     assert result.adapter_dir is None and result.served_model.startswith(f"ft:{SERVED}:selfaware::")
     assert result.steps == 2 and len(result.losses) == 2 and all(loss > 0 for loss in result.losses)
     assert [(s, t) for s, t, _ in seen if s][-1] == (2, 2)
-    assert [(c.epoch, c.step) for c in result.checkpoints] == [(1, 1), (2, 2)]  # type: ignore[attr-defined]
+    assert [(s.kind, s.epoch, s.step, s.folder) for s in saved] == [("checkpoint", 1, 1, None),
+                                                                     ("checkpoint", 2, 2, None)]
 
     client = _client(facade)
-    job = client.fine_tuning.jobs.retrieve(result.job_id)  # type: ignore[attr-defined]
+    (job,) = [j for j in client.fine_tuning.jobs.list(limit=100).data if j.fine_tuned_model == result.served_model]
     assert (job.status, job.fine_tuned_model, job.hyperparameters.n_epochs) == ("succeeded", result.served_model, 2)
     messages = [e.message for e in reversed(client.fine_tuning.jobs.list_events(job.id, limit=100).data)]
     order = ["Validating training file", "Files validated, moving job to queued state", "Fine-tuning job started",
@@ -96,12 +99,13 @@ def test_a_job_trains_keeps_its_epochs_and_its_model_answers(facade: str) -> Non
     positions = [next(i for i, m in enumerate(messages) if m.startswith(prefix)) for prefix in order]
     assert positions == sorted(positions), messages
     listed = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert sorted(c.step_number for c in listed) == [1, 2]
+    assert sorted((c.step_number, c.fine_tuned_model_checkpoint) for c in listed) == [
+        (s.step, s.served_model) for s in saved]
 
     # the fine-tuned model and its first checkpoint answer through the façade, each with its own weights
     base = _top_logprobs(client, SERVED)
     tuned = _top_logprobs(client, result.served_model)
-    first = _top_logprobs(client, result.checkpoints[0].served_model)  # type: ignore[attr-defined]
+    first = _top_logprobs(client, saved[0].served_model)
     for other in (tuned, first):
         shared = base.keys() & other.keys()
         assert shared and max(abs(base[t] - other[t]) for t in shared) > 1e-3, (base, other)
@@ -139,7 +143,7 @@ def test_cancel_stops_a_running_job(facade: str) -> None:
 CHILD = """
 import json, sys
 from pathlib import Path
-from services.trainer.backends import BACKENDS, LoraSettings, TrainingJob
+from services.trainer.backends import BACKENDS, LoraSettings, Saved, TrainingJob
 fields = json.loads(sys.argv[1])
 fields["lora"] = LoraSettings(**fields["lora"])
 fields["output_dir"] = Path(fields["output_dir"])
@@ -170,5 +174,4 @@ def test_after_a_crash_the_backend_finds_its_job_instead_of_creating_another(fac
 
     result = BACKENDS.get("openai-finetune")().train(job, lambda *_: None)
     (still,) = mine()  # no second job
-    assert still.id == created.id == result.job_id  # type: ignore[attr-defined]
-    assert result.served_model == still.fine_tuned_model and result.steps == 2
+    assert still.id == created.id and result.served_model == still.fine_tuned_model and result.steps == 2

@@ -19,10 +19,11 @@ project's one retry loop: backoff on 429, 5xx, timeouts and connection errors; a
 A `Cancelled` raised by `progress` (the experiment was cancelled) cancels the remote job before it propagates;
 any other stop (a hand-back on shutdown, a lost lease) leaves the job running for the next attempt to find.
 
-What the handler passes in `TrainingJob.params`, besides the spec's parameters (`params` below):
-- `endpoint_settings`: the named endpoint's `EndpointOptions` fields (`dataclasses.asdict`, or
-  `endpoint_settings(spec endpoint) | {"model": endpoint.model}`); `model` is the base model to fine-tune;
-- `job_scope`: "<experiment id>/<job key>", so two experiments training the same rows get two jobs.
+Besides the spec's parameters (`params` below), `TrainingJob.params` carries what the handler adds
+(`services.trainer.convert.endpoint_context`): `endpoint_settings`, the named endpoint's connection settings and
+`model` (the base model fine-tuned), and `job_scope`, "<experiment id>/<job key>", so two experiments training
+the same rows get two jobs. The result's `train_seconds` is the endpoint's time from creation to end (queueing
+included: a provider reports no more); `losses` are the metrics events' `train_loss` by step.
 
 Tested against the trainer's own façade (`services.trainer.facade`) on loopback, not against a vendor.
 """
@@ -35,7 +36,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -46,6 +47,7 @@ from selfaware.params import Param
 from services.trainer.backends import (
     OnSave,
     Progress,
+    Saved,
     TrainingBackend,
     TrainingJob,
     TrainingResult,
@@ -68,28 +70,6 @@ PAGE = 100
 
 class FineTuneFailed(PermanentError):
     """The endpoint's job ended failed or was cancelled there: retrying the same delivery cannot help."""
-
-
-@dataclass(frozen=True)
-class HostedCheckpoint:
-    """One checkpoint the endpoint kept (`/fine_tuning/jobs/{id}/checkpoints`), servable by its model id."""
-
-    epoch: int
-    step: int
-    served_model: str
-
-
-@dataclass
-class HostedTrainingResult(TrainingResult):
-    """A `TrainingResult` that also says which remote job ran and which checkpoints it kept.
-
-    `train_seconds` is the endpoint's time from the job's creation to its end (queueing included: a provider
-    reports no more), and `losses` are the metrics events' `train_loss` by step.
-    """
-
-    job_id: str = ""
-    checkpoints: list[HostedCheckpoint] = field(default_factory=list)
-    trained_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,8 +110,9 @@ def idempotency_key(scope: str, model: str, rows: list[dict], hyperparameters: d
 
 class OpenAIFineTuneBackend(TrainingBackend):
     def train(self, job: TrainingJob, progress: Progress, on_save: OnSave = keep_nothing) -> TrainingResult:
-        """Find or create the job, follow it to its end; `on_save` is unused (nothing is saved locally: the
-        endpoint keeps the job, and its key finds it again after a crash)."""
+        """Find or create the job and follow it to its end. Each checkpoint the endpoint kept goes to `on_save`
+        as a `Saved("checkpoint", epoch, step, None, served_model)`; no resume state is saved (the endpoint
+        keeps the job, and its key finds it again after a crash)."""
         settings = job.params.get(ENDPOINT_SETTINGS)
         if not isinstance(settings, dict):
             raise DataError(f"training.params.endpoint: the trainer passed no connection settings for endpoint "
@@ -142,7 +123,7 @@ class OpenAIFineTuneBackend(TrainingBackend):
             raise DataError(f"endpoints.{job.params.get('endpoint')}: {error}") from None
         request = FineTuneRequest.of(job, options.model)
         with OpenAIEndpoint(options) as endpoint:
-            run = _RemoteRun(endpoint, request, float(job.params.get("poll_interval_s", 10.0)), progress)
+            run = _RemoteRun(endpoint, request, float(job.params.get("poll_interval_s", 10.0)), progress, on_save)
             remote = run.find() or run.create(job.rows)
             return run.follow(remote)
 
@@ -150,9 +131,10 @@ class OpenAIFineTuneBackend(TrainingBackend):
 class _RemoteRun:
     """One job at the endpoint: found or created, then followed to its end."""
 
-    def __init__(self, endpoint: OpenAIEndpoint, request: FineTuneRequest, poll_s: float,
-                 progress: Progress) -> None:
-        self.endpoint, self.request, self.poll_s, self.progress = endpoint, request, poll_s, progress
+    def __init__(self, endpoint: OpenAIEndpoint, request: FineTuneRequest, poll_s: float, progress: Progress,
+                 on_save: OnSave) -> None:
+        self.endpoint, self.request, self.poll_s = endpoint, request, poll_s
+        self.progress, self.on_save = progress, on_save
         self.losses: dict[int, float] = {}
         self.total = 0
         self._seen_events: set[str] = set()
@@ -196,7 +178,7 @@ class _RemoteRun:
                  sha256=hashlib.sha256(data).hexdigest())
         return created
 
-    def follow(self, remote: Any) -> HostedTrainingResult:
+    def follow(self, remote: Any) -> TrainingResult:
         """Poll until the job ends; cancel the job if the experiment is cancelled.
 
         `progress` is called after every poll with the latest metrics event's step, total steps and loss (0, 0
@@ -246,20 +228,22 @@ class _RemoteRun:
         except EndpointRefused as error:  # it ended meanwhile: nothing left to stop
             log.info("finetune_cancel_refused", job_id=job_id, error=describe(error))
 
-    def _result(self, remote: Any) -> HostedTrainingResult:
-        checkpoints = [HostedCheckpoint(self.request.epoch_of(c.step_number), c.step_number,
-                                        c.fine_tuned_model_checkpoint)
-                       for page in self._pages(lambda c, **cursor: c.fine_tuning.jobs.checkpoints.list(
-                           remote.id, limit=PAGE, **cursor)) for c in page.data]
-        checkpoints.sort(key=lambda c: c.step)
-        steps = max([*self.losses, *(c.step for c in checkpoints)], default=0)
+    def _result(self, remote: Any) -> TrainingResult:
+        """The job's outcome; its checkpoints handed to `on_save` first, in step order."""
+        kept = sorted((c for page in self._pages(lambda c, **cursor: c.fine_tuning.jobs.checkpoints.list(
+            remote.id, limit=PAGE, **cursor)) for c in page.data), key=lambda c: c.step_number)
+        for checkpoint in kept:
+            step = checkpoint.step_number
+            self.on_save(Saved("checkpoint", self.request.epoch_of(step), step, None,
+                               checkpoint.fine_tuned_model_checkpoint))
+        steps = max([*self.losses, *(c.step_number for c in kept)], default=0)
         seconds = float((remote.finished_at or remote.created_at) - remote.created_at)
         log.info("finetune_succeeded", job_id=remote.id, model=remote.fine_tuned_model, steps=steps,
-                 checkpoints=len(checkpoints), seconds=seconds)
-        return HostedTrainingResult(
+                 checkpoints=len(kept), seconds=seconds)
+        return TrainingResult(
             adapter_dir=None, steps=steps, losses=[self.losses[s] for s in sorted(self.losses)],
-            train_seconds=seconds, served_model=remote.fine_tuned_model or "", job_id=remote.id,
-            checkpoints=checkpoints, trained_tokens=int(remote.trained_tokens or 0))
+            train_seconds=seconds, served_model=remote.fine_tuned_model or "",
+            metrics={"trained_tokens": float(remote.trained_tokens)} if remote.trained_tokens else {})
 
 
 def _retrieve(client: Any, job_id: str) -> Awaitable[Any]:

@@ -22,7 +22,7 @@ import pytest
 from selfaware.errors import Cancelled, DataError
 from selfaware.openai_endpoint import EndpointRefused, EndpointUnavailable
 from selfaware.params import check_params
-from services.trainer.backends import BACKENDS, LoraSettings, TrainingJob
+from services.trainer.backends import BACKENDS, LoraSettings, Saved, TrainingJob
 from services.trainer.backends.openai_finetune import (
     ENDPOINT_SETTINGS,
     JOB_SCOPE,
@@ -191,7 +191,8 @@ def flaky(request: pytest.FixtureRequest) -> Iterator[_FlakyApi]:
 @pytest.mark.parametrize("flaky", [(2, 429), (2, 503)], indirect=True, ids=["429", "503"])
 def test_it_retries_429_and_5xx_and_creates_one_job(flaky: _FlakyApi) -> None:
     calls: list[tuple[int, int, float]] = []
-    result = BACKENDS.get("openai-finetune")().train(_job(flaky.url), lambda *a: calls.append(a))
+    saved: list[Saved] = []
+    result = BACKENDS.get("openai-finetune")().train(_job(flaky.url), lambda *a: calls.append(a), saved.append)
     # every route failed twice first and was retried until it answered; the job's events were read at each of its
     # three states (running when created, running, succeeded), and it was created once
     assert dict(flaky.seen) == {"GET /fine_tuning/jobs": 3, "POST /files": 3, "POST /fine_tuning/jobs": 3,
@@ -203,8 +204,10 @@ def test_it_retries_429_and_5xx_and_creates_one_job(flaky: _FlakyApi) -> None:
     assert body["model"] == "base-model" and set(body["metadata"]) == {KEY_METADATA}
     assert result.adapter_dir is None and result.served_model == "ft:base-model:org::1"
     assert (result.steps, result.losses, result.train_seconds) == (6, [1.0, 0.5], 60.0)
-    assert [(c.epoch, c.step) for c in result.checkpoints] == [(1, 3), (2, 6)]
-    assert result.checkpoints[0].served_model.endswith(":ckpt-step-3")
+    assert result.metrics == {"trained_tokens": 42.0}
+    # the endpoint's checkpoints, in step order, each with its epoch and its served model, no folder
+    assert saved == [Saved("checkpoint", 1, 3, None, "ft:base-model:org::1:ckpt-step-3"),
+                     Saved("checkpoint", 2, 6, None, "ft:base-model:org::1:ckpt-step-6")]
     assert (2, 6, 0.5) in calls  # the metrics events reached progress
 
 

@@ -109,3 +109,26 @@ def test_a_file_round_trips_and_an_unreachable_inference_server_is_a_502(api: Fa
     assert status == 200 and got == created
     status, body, _ = api.answer("POST", "/v1/chat/completions", b'{"model": "base", "messages": []}', "")
     assert status == 502 and "cannot be reached" in body["error"]["message"]  # type: ignore[index]
+
+
+def test_a_restarted_facade_lists_its_jobs_and_runs_the_unfinished_again(tmp_path: Path) -> None:
+    """A job the façade was running when it stopped is queued again and run from the start; here its file is
+    invalid, so the rerun fails at validation, without a model to load."""
+    settings = FacadeSettings(tmp_path / "model", "base")
+    first = FineTuning(tmp_path, settings)
+    upload = parse_upload(*_form(b"not json\n"))
+    file_id = first.add_file(upload)["id"]
+    first.close()
+    job = {"id": "ftjob-old", "object": "fine_tuning.job", "created_at": 1, "status": "running", "model": "base",
+           "training_file": file_id, "metadata": {"k": "v"}, "error": None, "finished_at": None}
+    (tmp_path / "jobs" / "ftjob-old.json").write_text(json.dumps(
+        {"job": job, "events": [], "checkpoints": [], "models": {}, "order": 1}))
+    second = FineTuning(tmp_path, settings)
+    second.close()  # the worker finishes the queued rerun before it stops
+    assert second.file(file_id)["bytes"] == len(b"not json\n")
+    assert [j["id"] for j in second.jobs(None, 10, {"k": "v"})["data"]] == ["ftjob-old"]
+    assert second.jobs(None, 10, {"k": "other"})["data"] == []
+    rerun = second.job("ftjob-old")
+    assert rerun["status"] == "failed" and rerun["error"]["code"] == "invalid_training_file"
+    messages = [e["message"] for e in reversed(second.events("ftjob-old", None, 10)["data"])]
+    assert messages == ["The fine-tuning service restarted; the job starts again", "The job failed"]
