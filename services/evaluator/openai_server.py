@@ -19,8 +19,6 @@ import argparse
 import json
 import math
 import random
-import signal
-import sys
 import threading
 import time
 import uuid
@@ -35,6 +33,7 @@ import structlog
 
 from selfaware.logs import configure_logging
 from selfaware.models import resolve_base_model
+from selfaware.openai_http import ApiError, serve
 from selfaware.v1 import spec_pb2
 from services.evaluator.engines import Adapter, ChoiceRequest, HfOptions, Messages, SampleRequest
 from services.evaluator.engines.hf_engine import HfEngine
@@ -43,19 +42,6 @@ log = structlog.get_logger(__name__)
 
 #: vLLM's stand-in for log(0), which JSON cannot hold.
 _LOG_ZERO = -9999.0
-
-
-class ApiError(Exception):
-    """An error answered with OpenAI's error JSON."""
-
-    def __init__(self, status: HTTPStatus, message: str, param: str | None = None,
-                 code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-
-    def body(self) -> dict[str, Any]:
-        kind = "invalid_request_error" if self.status < 500 else "server_error"
-        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
 
 
 class ServedModels:
@@ -240,16 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     base = spec_pb2.BaseModel(path=args.model) if is_dir else spec_pb2.BaseModel(name=args.model)
     engine = HfEngine(resolve_base_model(base, args.data_dir.expanduser()), HfOptions(threads=args.threads))
     server = CompletionServer((args.host, args.port), ServedModels(engine, args.served_name or args.model))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    host, port = server.server_address[:2]
-    print(f"listening on http://{host}:{port}/v1", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        engine.close()
+    serve(server, engine.close)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ It prints "listening on http://HOST:PORT/v1" once it accepts requests (`--port 0
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 from pathlib import Path
 
 from selfaware.logs import configure_logging
 from selfaware.models import resolve_base_model
+from selfaware.openai_http import serve
 from selfaware.v1 import spec_pb2
 from services.trainer.facade.http_api import FacadeApi, FacadeServer
 from services.trainer.facade.inference import InferenceProxy
@@ -45,16 +44,7 @@ def main(argv: list[str] | None = None) -> None:
                               args.learning_rate, args.lora_rank, args.threads)
     fine_tuning = FineTuning(data_dir, settings)
     server = FacadeServer((args.host, args.port), FacadeApi(fine_tuning, InferenceProxy(args.inference_url)))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    host, port = server.server_address[:2]
-    print(f"listening on http://{host}:{port}/v1", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        fine_tuning.close()
+    serve(server, fine_tuning.close)
 
 
 if __name__ == "__main__":
