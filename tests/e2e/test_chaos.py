@@ -66,10 +66,17 @@ def chaos_spec(risky_dataset: Path, questions_dir: Path, model_dir: Path) -> dic
     spec = tiny_spec_dict(risky_dataset, questions_dir)
     spec["name"] = "chaos"
     spec["base_models"] = [{"name": "tiny", "path": str(model_dir)}]
-    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 16}]  # 8 training rows: 2 steps of 4
+    # As small as still gives every kill its moment: 4 training rows, 2 steps of 2 (the trainer is killed after
+    # its first); 4 held-out items in both orders, 4 lottery pairs and one sample per paraphrase (three suites, so
+    # at least three record chunks: the evaluator is killed after its first). On 2 busy cores a step of 4 rows
+    # cost about 5 s and a probe query about 1 s, and both stacks run all of it.
+    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 4}]
+    spec["holdout"]["rows"] = 4
     spec["training"]["seeds"] = [0, 1]
-    spec["training"]["batch_size"] = 4
+    spec["training"]["batch_size"] = 2
     spec["evaluation"]["suites"] = spec["evaluation"]["suites"][:3]  # logprob probes and one sampled suite
+    spec["evaluation"]["suites"][1]["lotteries"]["pairs"] = 4
+    spec["evaluation"]["suites"][2]["risk_or_safety"]["samples_per_paraphrase"] = 1
     spec["evaluation"]["engine"] = "hf"  # restarts in seconds; vLLM's start-up would dominate every kill
     return spec
 
@@ -122,7 +129,10 @@ async def monkey(stack: LocalStack, client: Client, experiment_id: str, rng: ran
                           and jobs[train.key] or None)
     kills[-1]["takeover_s"] = round(retaken.started_at.ToNanoseconds() / 1e9 - killed_at, 1)
     await strike("nats", "training")
-    await asyncio.sleep(2.0)
+    nats_pid, deadline = kills[-1]["pid"], time.monotonic() + 60
+    while stack.processes["nats"].pid == nats_pid:  # poll for the supervisor's restart instead of sleeping
+        assert time.monotonic() < deadline, "the supervisor did not restart nats-server"
+        await asyncio.sleep(0.1)
     await until(client, experiment_id, lambda e, jobs: e.status >= rec.EXPERIMENT_STATUS_TRAINING)
     await strike("aggregator", "training")
     chunked = await until(client, experiment_id, lambda e, jobs: any(
