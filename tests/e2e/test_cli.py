@@ -30,8 +30,11 @@ def tiny_spec(tmp_path: Path, risky_dataset: Path, questions_dir: Path) -> Path:
     spec = tiny_spec_dict(risky_dataset, questions_dir)
     spec["name"] = "cli tiny risk"
     spec["evaluation"]["engine"] = "hf"  # vLLM is covered in tests/slow and tests/service; its start-up costs a minute
-    # As small as still exercises every stage: 8 training rows (one step per arm), one sample per paraphrase.
-    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 16}]
+    # As small as still exercises every stage: 4 training rows (one step of 4 per arm), 4 held-out items, one
+    # sample per paraphrase (on 2 busy cores a training row or a probe query costs about a second).
+    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 4}]
+    spec["training"]["batch_size"] = 4
+    spec["holdout"]["rows"] = 4
     spec["evaluation"]["suites"][1]["lotteries"]["pairs"] = 4
     for suite in spec["evaluation"]["suites"][2:]:
         next(iter(suite.values()))["samples_per_paraphrase"] = 1
