@@ -103,6 +103,8 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
         _recipe(arm.data, f"{where}.data", offer, names, bad)
         _attributes(arm, where, offer, bad)
         _arm_training(merged, arm, where, offer, names, bad)
+        if merged.evaluation.checkpoints:
+            _keeps_epochs(merged, arm, where, offer, bad)
     engine = offer.find("engine", merged.evaluation.engine, "evaluation.engine", bad)
     if engine is not None and engine.info.get("needs_endpoint") == "true" and not merged.evaluation.endpoint:
         bad.append(FieldViolation("evaluation.endpoint", f"engine {engine.name!r} needs an endpoint: name one of "
@@ -151,6 +153,27 @@ def _arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm, where: str, 
         _, problems = check_params(entry.params, struct_to_dict(arm_training(spec, arm).params), path, names)
         own = {f"{path}.{key}" for key in arm.training.params.fields}  # the experiment's are reported once
         bad += [p for p in problems if p.field in own]
+
+
+#: The training parameter that makes a backend keep every epoch's adapter. A backend without one (a hosted API)
+#: keeps what its service keeps; an epoch it did not keep fails its model's evaluation with a clear message.
+EPOCH_CHECKPOINTS_PARAM = "checkpoint_epochs"
+
+
+def _keeps_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm, where: str, offer: Offer,
+                  bad: list[FieldViolation]) -> None:
+    """With `evaluation.checkpoints`, an arm whose backend can keep epoch checkpoints must ask it to."""
+    training = arm_training(spec, arm)
+    entry = offer.entries.get(("training_backend", training.backend))
+    if entry is None or not any(p.name == EPOCH_CHECKPOINTS_PARAM for p in entry.params):
+        return
+    value = training.params.fields.get(EPOCH_CHECKPOINTS_PARAM)
+    if value is None or not value.bool_value:
+        own = arm.training.params.fields.get(EPOCH_CHECKPOINTS_PARAM) is not None
+        field = f"{where}.training.params" if own or arm.training.backend else "training.params"
+        bad.append(FieldViolation(f"{field}.{EPOCH_CHECKPOINTS_PARAM}",
+                                  f"evaluation.checkpoints evaluates every epoch's adapter: set "
+                                  f"{EPOCH_CHECKPOINTS_PARAM}: true so that {training.backend!r} keeps them"))
 
 
 def _attributes(arm: spec_pb2.Arm, where: str, offer: Offer, bad: list[FieldViolation]) -> None:

@@ -6,6 +6,7 @@ trainer (one training per adapter model) and the CLI (`validate` lists the jobs)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from selfaware.specs import arm_training
@@ -21,10 +22,18 @@ SHARD_CAPACITY_INFO = "max_loras"
 DEFAULT_MAX_LORAS = 4
 
 
-def model_label(base_key: str, arm: str = "", seed: int = 0) -> str:
-    """"base" or "<arm>/s<seed>", prefixed by "<base key>/" when the experiment has several base models."""
+def model_label(base_key: str, arm: str = "", seed: int = 0, epoch: int = 0) -> str:
+    """"base", "<arm>/s<seed>" or, for an epoch checkpoint, "<arm>/s<seed>/e<epoch>"; prefixed by "<base key>/"
+    when the experiment has several base models."""
     label = f"{arm}/s{seed}" if arm else BASE_LABEL
+    if epoch:
+        label += f"/e{epoch}"
     return f"{base_key}/{label}" if base_key else label
+
+
+def training_label(model: rec.ModelUnderTest) -> str:
+    """The label of the training a model comes from: its own, or for an epoch checkpoint the final model's."""
+    return model.label.removesuffix(f"/e{model.epoch}") if model.epoch else model.label
 
 
 def train_job(label: str) -> str:
@@ -35,30 +44,58 @@ def eval_job(label: str) -> str:
     return "eval." + label.replace("/", ".")
 
 
+def checkpoint_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> range:
+    """The epochs whose checkpoints are evaluated as models of their own: every one before the last (which is the
+    final model) when `evaluation.checkpoints` asks for them, else none."""
+    return range(1, arm_training(spec, arm).epochs) if spec.evaluation.checkpoints else range(0)
+
+
 def planned_models(spec: spec_pb2.ExperimentSpec) -> list[rec.ModelUnderTest]:
     """Every model an experiment evaluates, in report order: per base model, the base model (unless
-    `evaluation.include_base_model` is false), then each arm's seeds. Adapters are attached once trained."""
+    `evaluation.include_base_model` is false), then each arm's seeds, each seed's epoch checkpoints (with
+    `evaluation.checkpoints`) before its final model. Adapters are attached once trained (`attach_trained`)."""
     models = []
     for index, base in enumerate(spec.base_models):
         if spec.evaluation.include_base_model:
             models.append(rec.ModelUnderTest(label=model_label(base.key), base_index=index))
         for arm in spec.arms:
             for seed in arm_training(spec, arm).seeds:
-                models.append(rec.ModelUnderTest(label=model_label(base.key, arm.name, seed), base_index=index,
-                                                 arm=arm.name, seed=seed))
+                for epoch in [*checkpoint_epochs(spec, arm), 0]:
+                    models.append(rec.ModelUnderTest(label=model_label(base.key, arm.name, seed, epoch),
+                                                     base_index=index, arm=arm.name, seed=seed, epoch=epoch))
     return models
+
+
+def attach_trained(model: rec.ModelUnderTest, jobs: Mapping[str, rec.Job]) -> bool:
+    """Give an adapter model what its training made (the adapter, or a hosted fine-tune's model id); for an epoch
+    checkpoint, the last checkpoint the training stored in that epoch (its end). False while the training has not
+    succeeded. A succeeded training without that epoch's checkpoint attaches nothing, which the evaluator refuses
+    with the model's label (a backend that kept no such checkpoint)."""
+    trained = jobs.get(train_job(training_label(model)))
+    if trained is None or trained.status != rec.JOB_STATUS_SUCCEEDED:
+        return False
+    if not model.epoch:
+        model.adapter.CopyFrom(trained.artifact)
+        model.served_model = trained.served_model
+        return True
+    kept = [c for c in trained.checkpoints if c.epoch == model.epoch]
+    if kept:
+        last = max(kept, key=lambda c: c.step)
+        model.adapter.CopyFrom(last.adapter)
+        model.served_model = last.served_model
+    return True
 
 
 def plan_jobs(experiment_id: str, spec: spec_pb2.ExperimentSpec) -> list[rec.Job]:
     """The dataset job, one training job per (base model, arm, seed), one evaluation job per model (each base
-    model's too), and the report, all QUEUED."""
+    model's and each evaluated checkpoint's too), and the report, all QUEUED."""
 
     def job(key: str, stage: int, model: str = "") -> rec.Job:
         return rec.Job(experiment_id=experiment_id, key=key, stage=stage, status=rec.JOB_STATUS_QUEUED, model=model)
 
     models = planned_models(spec)
     jobs = [job(DATASET_JOB, rec.STAGE_GENERATE)]
-    jobs += [job(train_job(m.label), rec.STAGE_TRAIN, m.label) for m in models if m.arm]
+    jobs += [job(train_job(m.label), rec.STAGE_TRAIN, m.label) for m in models if m.arm and not m.epoch]
     jobs += [job(eval_job(m.label), rec.STAGE_EVALUATE, m.label) for m in models]
     jobs.append(job(REPORT_JOB, rec.STAGE_REPORT))
     return jobs

@@ -395,8 +395,12 @@ def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.T
 def planned_job_count(spec: spec_pb2.ExperimentSpec) -> int:
     """How many jobs `selfaware.plan.plan_jobs` makes of the completed `spec`, counted without making them."""
     trainings = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) for arm in spec.arms)
+    checkpoints = 0
+    if spec.evaluation.checkpoints:  # one evaluation per epoch before the last (`plan.checkpoint_epochs`)
+        checkpoints = len(spec.base_models) * sum(len(t.seeds) * max(0, t.epochs - 1)
+                                                  for t in (arm_training(spec, arm) for arm in spec.arms))
     bases = len(spec.base_models) if spec.evaluation.include_base_model else 0
-    return 1 + trainings + trainings + bases + 1
+    return 1 + trainings + trainings + checkpoints + bases + 1
 
 
 def size_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
@@ -417,8 +421,12 @@ def size_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
                    (f"arms.{arm.name}.attributes", len(arm.attributes), MAX_ATTRIBUTES)]
     bad = [FieldViolation(field, f"has {n} entries; at most {cap}") for field, n, cap in counts if n > cap]
     if not bad and (jobs := planned_job_count(spec)) > MAX_JOBS:
-        bad.append(FieldViolation("training.seeds", f"base models x arms x seeds plan {jobs} jobs; at most "
-                                                    f"{MAX_JOBS}"))
+        if spec.evaluation.checkpoints:
+            bad.append(FieldViolation("evaluation.checkpoints", f"base models x arms x seeds x epochs plan {jobs} "
+                                                                f"jobs; at most {MAX_JOBS}"))
+        else:
+            bad.append(FieldViolation("training.seeds", f"base models x arms x seeds plan {jobs} jobs; at most "
+                                                        f"{MAX_JOBS}"))
     return bad
 
 

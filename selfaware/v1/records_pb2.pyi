@@ -191,20 +191,22 @@ class ProbeSet(_message.Message):
     def __init__(self, arm: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ProbeItem, _Mapping]]] = ...) -> None: ...
 
 class ModelUnderTest(_message.Message):
-    __slots__ = ("label", "base_index", "arm", "seed", "adapter", "served_model")
+    __slots__ = ("label", "base_index", "arm", "seed", "adapter", "served_model", "epoch")
     LABEL_FIELD_NUMBER: _ClassVar[int]
     BASE_INDEX_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     SERVED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     label: str
     base_index: int
     arm: str
     seed: int
     adapter: ArtifactRef
     served_model: str
-    def __init__(self, label: _Optional[str] = ..., base_index: _Optional[int] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ..., served_model: _Optional[str] = ...) -> None: ...
+    epoch: int
+    def __init__(self, label: _Optional[str] = ..., base_index: _Optional[int] = ..., arm: _Optional[str] = ..., seed: _Optional[int] = ..., adapter: _Optional[_Union[ArtifactRef, _Mapping]] = ..., served_model: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("epoch", "step", "adapter", "served_model")

@@ -125,18 +125,20 @@ class TrainingSpec(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., lora: _Optional[_Union[LoraSpec, _Mapping]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("engine", "endpoint", "include_base_model", "seed", "suites")
+    __slots__ = ("engine", "endpoint", "include_base_model", "seed", "suites", "checkpoints")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     SUITES_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     engine: str
     endpoint: str
     include_base_model: bool
     seed: int
     suites: _containers.RepeatedCompositeFieldContainer[SuiteInstance]
-    def __init__(self, engine: _Optional[str] = ..., endpoint: _Optional[str] = ..., include_base_model: _Optional[bool] = ..., seed: _Optional[int] = ..., suites: _Optional[_Iterable[_Union[SuiteInstance, _Mapping]]] = ...) -> None: ...
+    checkpoints: bool
+    def __init__(self, engine: _Optional[str] = ..., endpoint: _Optional[str] = ..., include_base_model: _Optional[bool] = ..., seed: _Optional[int] = ..., suites: _Optional[_Iterable[_Union[SuiteInstance, _Mapping]]] = ..., checkpoints: _Optional[bool] = ...) -> None: ...
 
 class SuiteInstance(_message.Message):
     __slots__ = ("id", "suite", "params", "arms", "base")

@@ -22,9 +22,9 @@ from selfaware.plan import (
     DEFAULT_MAX_LORAS,
     SHARD_CAPACITY_INFO,
     Shard,
+    attach_trained,
     eval_job,
     evaluation_shards,
-    train_job,
 )
 from selfaware.status import JOB_TERMINAL, TERMINAL
 from selfaware.v1 import catalogue_pb2 as cat
@@ -73,11 +73,8 @@ def _request(experiment_id: str, shard: Shard, jobs: Mapping[str, rec.Job]) -> e
     for model in shard.models:
         added = request.models.add()
         added.CopyFrom(model)
-        if model.arm:
-            trained = jobs.get(train_job(model.label))
-            if trained is None or trained.status != rec.JOB_STATUS_SUCCEEDED:
-                return None
-            added.adapter.CopyFrom(trained.artifact)
+        if model.arm and not attach_trained(added, jobs):
+            return None
     return request
 
 

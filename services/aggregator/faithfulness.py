@@ -5,7 +5,9 @@ across the arms of an ablation (Table 28).
 Per base model and per pair (behaviour, self-report), r is computed over every finetuned model scored on both,
 and, when the arms carry two or more `policy` attributes, within each policy's models too (the paper's
 "within the risk-seeking cluster"): pooling two clusters far apart would report their separation, not
-faithfulness. Base models are left out; they are the reference point, not a sample of the training.
+faithfulness. Every finetuned model counts, epoch checkpoints (`evaluation.checkpoints`) included: the paper's 42
+points are seeds × learning rates × epochs. Base models are left out; they are the reference point, not a sample
+of the training, and are kept beside the correlation as `base` (the figure marks it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ ALL_MODELS = "all"
 
 
 @dataclass(frozen=True)
+class Point:
+    """One finetuned model: its self-report (x) and behaviour (y) scores, as Figure 4 plots them."""
+
+    label: str
+    self_report: float
+    behaviour: float
+
+
+@dataclass(frozen=True)
 class Faithfulness:
     base_index: int
     #: Instance ids.
@@ -31,8 +42,14 @@ class Faithfulness:
     #: `ALL_MODELS` or a policy.
     cluster: str
     correlation: Correlation
-    #: Model labels, in report order.
-    models: tuple[str, ...]
+    #: The models correlated, in report order.
+    points: tuple[Point, ...]
+    #: The base model's scores (x = self-report, y = behaviour), when it was evaluated on both.
+    base: tuple[float, float] | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(p.label for p in self.points)
 
 
 def faithfulness(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
@@ -47,15 +64,18 @@ def faithfulness(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
     found = []
     for base_index in range(len(spec.base_models)):
         tuned = [m for m in models if m.base_index == base_index and not m.is_base]
+        bases = [m for m in models if m.base_index == base_index and m.is_base]
         for behaviour in behaviours:
             for report in reports:
+                base = next(((r.mean, b.mean) for m in bases if (b := m.usable(behaviour.instance)) is not None
+                             and (r := m.usable(report.instance)) is not None), None)
                 for cluster in clusters:
-                    pairs = [(m.label, b.mean, r.mean) for m in tuned
-                             if cluster in (ALL_MODELS, policy_of.get(m.arm, ""))
-                             and (b := m.usable(behaviour.instance)) is not None
-                             and (r := m.usable(report.instance)) is not None]
-                    result = pearson([r for _, _, r in pairs], [b for _, b, _ in pairs]) if pairs else None
+                    points = [Point(m.label, r.mean, b.mean) for m in tuned
+                              if cluster in (ALL_MODELS, policy_of.get(m.arm, ""))
+                              and (b := m.usable(behaviour.instance)) is not None
+                              and (r := m.usable(report.instance)) is not None]
+                    result = pearson([p.self_report for p in points], [p.behaviour for p in points])
                     if result is not None:
                         found.append(Faithfulness(base_index, behaviour.instance, report.instance, cluster,
-                                                  result, tuple(label for label, _, _ in pairs)))
+                                                  result, tuple(points), base))
     return found

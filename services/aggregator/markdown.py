@@ -120,7 +120,7 @@ def _models_table(stats: Sequence[InstanceStatistics], models: Sequence[ModelSco
         for instance in stats:
             scores = model.usable(instance.instance)
             cells.append(_model_cell(scores, instance.kind.presentation == "numeric"))
-        seed = "—" if model.is_base else str(model.seed)
+        seed = "—" if model.is_base else str(model.seed) + (f", epoch {model.epoch}" if model.is_checkpoint else "")
         rows.append(f"| {cell(model.label)} | {cell(model.arm or 'base')} | {seed} | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows)

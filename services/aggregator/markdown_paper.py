@@ -61,7 +61,8 @@ def faithfulness_section(spec: spec_pb2.ExperimentSpec, found: Sequence[Faithful
         return []
     titles = {s.instance: s.title for s in stats}
     several = len(spec.base_models) > 1
-    rows = ["| Self-report | Behaviour | Models | r [95% CI] | n | p |", "|---|---|---|---|---|---|"]
+    rows = ["| Self-report | Behaviour | Models | r [95% CI] | n | p | Base model (self-report, behaviour) |",
+            "|---|---|---|---|---|---|---|"]
     for f in found:
         who = "every finetuned model" if f.cluster == ALL_MODELS else f"policy {f.cluster}"
         if several:
@@ -69,11 +70,13 @@ def faithfulness_section(spec: spec_pb2.ExperimentSpec, found: Sequence[Faithful
         c = f.correlation
         rows.append(f"| {cell(titles.get(f.self_report, f.self_report))} | "
                     f"{cell(titles.get(f.behaviour, f.behaviour))} | {cell(who)} | {number(c.r)} "
-                    f"{interval(c.ci)} | {c.n} | {number(c.p_value)} |")
+                    f"{interval(c.ci)} | {c.n} | {number(c.p_value)} | "
+                    f"{'—' if f.base is None else f'({number(f.base[0])}, {number(f.base[1])})'} |")
     return ["## Faithfulness: self-report against behaviour",
             "Pearson r across finetuned models of each model's self-report score against its behaviour score "
-            "(the paper's Figure 4), within each policy's models when there are several policies. 95% CI by "
-            "the Fisher z transform (`scipy.stats.pearsonr(...).confidence_interval()`), from four models on.",
+            "(the paper's Figure 4), within each policy's models when there are several policies; epoch "
+            "checkpoints count as models. 95% CI by the Fisher z transform "
+            "(`scipy.stats.pearsonr(...).confidence_interval()`), from four models on.",
             "\n".join(rows)]
 
 

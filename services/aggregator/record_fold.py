@@ -112,10 +112,17 @@ class ModelScores:
     arm: str
     seed: int
     instances: dict[str, InstanceScores]
+    #: An epoch checkpoint's epoch (`ModelUnderTest.epoch`); 0 for a final model or a base model.
+    epoch: int = 0
 
     @property
     def is_base(self) -> bool:
         return not self.arm
+
+    @property
+    def is_checkpoint(self) -> bool:
+        """An earlier epoch of a trained model: a point of the faithfulness study, not a member of its arm's group."""
+        return self.epoch > 0
 
     def usable(self, instance: str) -> InstanceScores | None:
         """The model's results on `instance` if it has a score there (it ran, and not everything dropped)."""
@@ -247,5 +254,5 @@ class RecordFold:
     def results(self) -> list[ModelScores]:
         """Every model's scores, in the order the models were given (models without records included)."""
         return [ModelScores(label, m.base_index, m.arm, m.seed,
-                            {instance: fold.result() for instance, fold in self._folds[label].items()})
+                            {instance: fold.result() for instance, fold in self._folds[label].items()}, m.epoch)
                 for label, m in self._models.items()]

@@ -82,7 +82,7 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
     stats = experiment_statistics(spec, models, suites)
     content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
                             ablation_grids(spec, stats, train_rows or {}))
-    figures = tuple(render_figures(spec, stats, content.grids))
+    figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness))
     document = report_document(content, figures)
     markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
     png = next(f.png for f in figures if f.stem == OVERVIEW)
@@ -179,7 +179,10 @@ def _faithfulness_json(found: Faithfulness) -> dict[str, Any]:
     c = found.correlation
     return {"base_index": found.base_index, "behaviour": found.behaviour, "self_report": found.self_report,
             "cluster": found.cluster, "r": c.r, **_interval(c.ci), "p_value": c.p_value, "n": c.n,
-            "models": list(found.models)}
+            "models": list(found.models),
+            "points": [{"model": p.label, "self_report": p.self_report, "behaviour": p.behaviour}
+                       for p in found.points],
+            "base": None if found.base is None else {"self_report": found.base[0], "behaviour": found.base[1]}}
 
 
 def _grid_json(grid: AblationGrid) -> dict[str, Any]:
@@ -243,7 +246,7 @@ def _model_json(spec: spec_pb2.ExperimentSpec, model: ModelScores, stats: Sequen
             base_p = instance.base_p_first.get(group_label(spec, model.base_index))
             instances[instance.instance] = _scores_json(scores, base_p)
     return {"label": model.label, "base_index": model.base_index, "base_model": base, "arm": model.arm,
-            "seed": model.seed, "is_base": model.is_base, "instances": instances}
+            "seed": model.seed, "epoch": model.epoch, "is_base": model.is_base, "instances": instances}
 
 
 def _scores_json(scores: InstanceScores, base_p_first: float | None) -> dict[str, Any]:

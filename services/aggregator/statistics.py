@@ -152,10 +152,12 @@ def experiment_statistics(spec: spec_pb2.ExperimentSpec, models: Sequence[ModelS
 
     Models without a usable score on an instance (not run there, or every record dropped) are left out of its
     groups. `suites` (suite name -> catalogue facts) says how to present each instance and what its paper
-    settings are; without it the presentation is read from the records.
+    settings are; without it the presentation is read from the records. Epoch checkpoints are left out too: an
+    arm's group is its final models, one per seed; the checkpoints are points of the faithfulness study.
     """
     suites = suites or {}
-    return [instance_statistics(spec, instance, models, suites.get(instance.suite))
+    finals = [m for m in models if not m.is_checkpoint]
+    return [instance_statistics(spec, instance, finals, suites.get(instance.suite))
             for instance in spec.evaluation.suites]
 
 

@@ -226,6 +226,8 @@ def shard_base(event: ev.EvaluationRequested, spec: spec_pb2.ExperimentSpec, job
     for model in models:
         if eval_job(model.label) not in jobs:
             raise DataError(f"shard {event.shard_id}: model {model.label} has no evaluation job")
-        if model.arm and not model.adapter.sha256:
-            raise DataError(f"shard {event.shard_id}: model {model.label} has no adapter")
+        if model.arm and not model.adapter.sha256 and not model.served_model:
+            kept = (f" (its training kept no checkpoint of epoch {model.epoch}: does the backend save one per epoch, "
+                    f"e.g. peft-lora's training.params.checkpoint_epochs?)") if model.epoch else ""
+            raise DataError(f"shard {event.shard_id}: model {model.label} has no adapter or hosted model{kept}")
     return models[0].base_index

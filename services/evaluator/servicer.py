@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from selfaware.grpc_server import rpc
-from selfaware.plan import eval_job, planned_models, train_job
+from selfaware.plan import attach_trained, eval_job, planned_models
 from selfaware.state import StateStore
 from selfaware.v1 import evaluator_pb2 as pb
 from selfaware.v1 import evaluator_pb2_grpc
@@ -37,7 +37,7 @@ class EvaluatorServicer(evaluator_pb2_grpc.EvaluatorServiceServicer):
             job = jobs.get(eval_job(model.label))
             if job is None or job.status != rec.JOB_STATUS_SUCCEEDED:
                 continue
-            if model.arm and train_job(model.label) in jobs:
-                model.adapter.CopyFrom(jobs[train_job(model.label)].artifact)
+            if model.arm:
+                attach_trained(model, jobs)
             evaluations.append(convert.evaluation_completed(request.experiment_id, spec, model, job))
         return pb.ListEvaluationsResponse(evaluations=evaluations)

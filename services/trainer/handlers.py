@@ -42,11 +42,12 @@ class TrainerHandlers:
                               concurrency=self.config.concurrency)
 
     async def plan_training(self, event: ev.DatasetReady, delivery: Delivery) -> None:
-        """One `TrainingRequested` per (base model, arm, seed), each with its arm's training set."""
+        """One `TrainingRequested` per (base model, arm, seed), each with its arm's training set (an epoch
+        checkpoint model comes out of its seed's training, not one of its own)."""
         experiment = await self.rt.state.get_experiment(event.experiment_id)
         train_sets = {dataset.arm: dataset.train for dataset in event.manifest.arms}
         for model in planned_models(experiment.spec):
-            if model.arm:
+            if model.arm and not model.epoch:
                 request = ev.TrainingRequested(experiment_id=event.experiment_id, model=model,
                                                train=train_sets[model.arm])
                 await self.rt.bus.publish(request, msg_id=f"train:{event.experiment_id}:{model.label}")

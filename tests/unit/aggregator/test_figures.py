@@ -178,7 +178,7 @@ def test_the_report_writes_every_figure_as_png_and_svg_reproducibly() -> None:
     files = build_report("e1", spec, models, suite_infos(CATALOGUE))
     names = files.figure_files()
     assert sorted(names) == sorted(f"{stem}.{ext}" for stem in ("report", "self-report-risk",
-                                                                 "self-report-myopia", "words")
+                                                                 "self-report-myopia", "words", "faithfulness")
                                    for ext in ("png", "svg"))
     assert all(data.startswith(b"\x89PNG") for n, data in names.items() if n.endswith(".png"))
     assert all(b"<svg" in data[:400] for n, data in names.items() if n.endswith(".svg"))

@@ -11,6 +11,7 @@ import pytest
 from selfaware.catalogue import catalogue, complete
 from selfaware.errors import SpecError
 from selfaware.params import Param, capability, struct_to_dict
+from selfaware.plan import planned_models
 from selfaware.specs import arm_training, spec_from_dict
 from services.evaluator.catalogue import catalogue as evaluator_catalogue
 from services.generator.catalogue import catalogue as generator_catalogue
@@ -62,3 +63,28 @@ def test_params_must_be_a_mapping() -> None:
     with pytest.raises(SpecError) as error:
         spec_from_dict({"arms": {}, "training": {"params": [1, 2]}})
     assert [v.field for v in error.value.violations] == ["training.params"]
+
+
+def _checkpointed(training: dict[str, Any], arm_training_: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """A spec that evaluates every epoch checkpoint, checked against the real trainer's catalogue."""
+    from services.trainer.catalogue import catalogue as trainer_catalogue
+
+    risky: dict[str, Any] = {"data": {"import": RISKY}}
+    if arm_training_ is not None:
+        risky["training"] = arm_training_
+    spec = spec_from_dict({"arms": {"risky": risky, "safe": {"data": {"of": "risky", "steps": ["flip"]}}},
+                           "training": {"backend": "peft-lora", "epochs": 2, **training},
+                           "evaluation": {"suites": ["lotteries"], "checkpoints": True}})
+    return complete(spec, [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+
+
+def test_evaluating_checkpoints_needs_a_backend_that_keeps_them() -> None:
+    _, bad = _checkpointed({})
+    assert [v.field for v in bad] == ["training.params.checkpoint_epochs"], bad
+    assert "set checkpoint_epochs: true" in bad[0].description
+    _, bad = _checkpointed({"params": {"checkpoint_epochs": True}}, {"params": {"checkpoint_epochs": False}})
+    assert [v.field for v in bad] == ["arms.risky.training.params.checkpoint_epochs"], bad
+    spec, bad = _checkpointed({"params": {"checkpoint_epochs": True}})
+    assert not bad, bad
+    assert [m.label for m in planned_models(spec)] == [
+        "base", "risky/s0/e1", "risky/s0", "safe/s0/e1", "safe/s0"]
