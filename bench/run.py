@@ -6,6 +6,7 @@
     python -m bench.run --only cpu            # the CPU's fp32 and bf16 matmul rates (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
     python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
+    python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
+    parser.add_argument("--faithfulness-spec", type=Path, default=BENCH / "faithfulness.yaml")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     results_file = BENCH / "results.json"
@@ -123,6 +125,12 @@ def main() -> None:
                                                                      BENCH / "seven-questions-report")) | {
                 "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
         print("seven-questions:", json.dumps(results["seven_questions"]))
+    if "faithfulness" in wanted:
+        with cold_data_dir(data_dir) as cold:
+            results["faithfulness"] = asyncio.run(demo_stages.run(args.faithfulness_spec, cold,
+                                                                  BENCH / "faithfulness-report")) | {
+                "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
+        print("faithfulness:", json.dumps(results["faithfulness"]))
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {results_file}")
 

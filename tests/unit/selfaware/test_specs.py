@@ -170,3 +170,27 @@ def test_the_examples_are_valid_against_the_catalogues(name: str) -> None:
     assert completed.holdout.rows == 50
     for instance in completed.evaluation.suites:  # every parameter the run uses is recorded
         assert instance.params.fields
+
+
+def test_the_faithfulness_example_plans_the_papers_42_models() -> None:
+    """Figure 4's grid: 4 learning-rate scales x 2 repeats (one at the smallest) x 3 epochs, per policy."""
+    completed, violations = complete(load_spec_file(EXAMPLES / "faithfulness.yaml"), catalogues())
+    assert not violations, violations
+    jobs = plan_jobs("x", completed)
+    trainings = [j for j in jobs if j.key.startswith("train.")]
+    evaluations = [j.model for j in jobs if j.key.startswith("eval.") and j.model != "base"]
+    assert len(trainings) == 14 and len(evaluations) == 42
+    for policy in ("seeking", "averse"):
+        assert sum(m.startswith(policy) for m in evaluations) == 21
+    rates = {arm.name: arm_training(completed, arm).learning_rate for arm in completed.arms}
+    assert rates["seeking-lr025"] == pytest.approx(rates["seeking-lr100"] / 4)
+    lotteries, scale = completed.evaluation.suites
+    assert lotteries.params["pairs"] == 250 and scale.params["measure"] == "get_probs"
+
+
+def test_the_scaled_down_faithfulness_run_is_two_rates_by_two_epochs_per_policy() -> None:
+    completed, violations = complete(load_spec_file(EXAMPLES.parent / "bench/faithfulness.yaml"), catalogues())
+    assert not violations, violations
+    models = [j.model for j in plan_jobs("x", completed) if j.key.startswith("eval.")]
+    assert models == ["base", "seeking-lr100/s0/e1", "seeking-lr100/s0", "seeking-lr025/s0/e1", "seeking-lr025/s0",
+                      "averse-lr100/s0/e1", "averse-lr100/s0", "averse-lr025/s0/e1", "averse-lr025/s0"]
