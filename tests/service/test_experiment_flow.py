@@ -50,7 +50,9 @@ class Finished:
 @pytest.fixture(scope="module")
 async def finished(platform, make_spec) -> Finished:  # type: ignore[no-untyped-def]
     async with platform.client() as client:
-        submitted = await client.submit(spec_from_dict(make_spec()))
+        spec = make_spec(**{"arms__risk-seeking__data__steps": [{"sample": 16}], "holdout__rows": 4})
+        spec["evaluation"]["suites"][1] = {"lotteries": {"pairs": 4}}  # smaller than the default tiny spec
+        submitted = await client.submit(spec_from_dict(spec))
         statuses: list[int] = []
 
         async def follow() -> None:
@@ -80,7 +82,7 @@ def test_every_planned_job_succeeded_with_its_output(finished: Finished) -> None
             assert len(job.artifact.sha256) == 64
         assert job.finished_at.ToNanoseconds() >= job.started_at.ToNanoseconds() > 0
     train = finished.jobs["train.risk-seeking.s0"]
-    assert (train.done, train.total) == (4, 4)  # 32 training rows, batch 8, 1 epoch
+    assert (train.done, train.total) == (2, 2)  # 16 training rows, batch 8, 1 epoch
     assert 0 < train.metrics["final_loss"] < 20
 
 
@@ -93,7 +95,7 @@ async def test_adapters_are_stored_in_peft_format(platform, finished: Finished) 
         provenance = json.load(tar.extractfile("training_config.json"))  # type: ignore[arg-type]
     assert {"adapter_config.json", "adapter_model.safetensors", "training_config.json"} <= names
     assert config["r"] == 8 and config["lora_alpha"] == 16
-    assert provenance["seed"] == 0 and provenance["rows"] == 32 and provenance["steps"] == 4
+    assert provenance["seed"] == 0 and provenance["rows"] == 16 and provenance["steps"] == 2
 
 
 async def test_both_arms_train_on_the_same_questions_with_opposite_answers(platform, finished: Finished
@@ -106,13 +108,13 @@ async def test_both_arms_train_on_the_same_questions_with_opposite_answers(platf
     sets = {name: [json.loads(line) for line in (await platform.store.get_bytes(arm.train)).decode().splitlines()]
             for name, arm in arms.items()}
     seeking, averse = sets["risk-seeking"], sets["risk-averse"]
-    assert len(seeking) == len(averse) == arms["risk-seeking"].train_rows == 32
+    assert len(seeking) == len(averse) == arms["risk-seeking"].train_rows == 16
     for a, b in zip(seeking, averse, strict=True):
         assert a["messages"][0] == b["messages"][0]
         assert {a["messages"][1]["content"], b["messages"][1]["content"]} == {"A", "B"}
     probes = {name: rec.ProbeSet.FromString(await platform.store.get_bytes(arm.probe)) for name, arm in arms.items()}
     trained = {row["messages"][0]["content"] for row in seeking}
-    assert len(probes["risk-seeking"].items) == arms["risk-seeking"].heldout_rows == 8
+    assert len(probes["risk-seeking"].items) == arms["risk-seeking"].heldout_rows == 4
     assert not trained & {item.messages[0].content for item in probes["risk-seeking"].items}
     for a, b in zip(probes["risk-seeking"].items, probes["risk-averse"].items, strict=True):
         assert a.id == b.id and {a.target, b.target} == {"A", "B"}
@@ -131,10 +133,10 @@ async def test_records_are_typed_and_counterbalanced(platform, finished: Finishe
     by_instance: dict[str, list[rec.EvalRecord]] = {}
     for record in records:
         by_instance.setdefault(record.suite_instance, []).append(record)
-    assert len(by_instance["heldout"]) == 16  # 8 held-out items, each with the letters as written and swapped
+    assert len(by_instance["heldout"]) == 8  # 4 held-out items, each with the letters as written and swapped
     assert {r.permutation for r in by_instance["heldout"]} == {0, 1}
     lotteries = by_instance["lotteries"]
-    assert len(lotteries) == 8 and sum(r.target == "A" for r in lotteries) == 4  # risky option A in half
+    assert len(lotteries) == 4 and sum(r.target == "A" for r in lotteries) == 2  # risky option A in half
     assert len(by_instance["risk_or_safety"]) == 20  # 10 paraphrases x 2 samples
     assert len({r.unit for r in records}) == len(records)
     for record in records:
@@ -274,7 +276,7 @@ async def assert_each_record_computed_once(platform, jobs: list[rec.Job]) -> Non
         records = [r for ref in job.chunks
                    for r in rec.RecordChunk.FromString(await platform.store.get_bytes(ref)).records]
         assert len(records) == len({r.unit for r in records}) == job.metrics["records"], job.key  # stored once
-        assert job.metrics["records_computed"] == job.metrics["records"] == 24, job.key  # 8 items x 2 + 8 pairs
+        assert job.metrics["records_computed"] == job.metrics["records"] == 12, job.key  # 4 items x 2 + 4 pairs
 
 
 async def test_two_evaluator_replicas_evaluate_a_shard_once(platform, finished: Finished, second_evaluator
