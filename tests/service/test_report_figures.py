@@ -78,7 +78,7 @@ async def test_the_report_job_stores_every_figure_and_reads_catalogue_and_manife
     assert sorted({(c["train_rows"], c["epochs"]) for c in grid["cells"]}) == [(8, 1), (8, 2), (16, 1), (16, 2)]
     # Every listed figure file is in the store under its sha256.
     stems = {f["file"].rsplit(".", 1)[0] for f in document["figures"]}
-    assert stems == {"report", "self-report", "words", "ablation"}
+    assert stems == {"report", "self-report", "words", "ablation", "faithfulness"}  # 4 models: r is defined
     for figure in document["figures"]:
         data = await platform.store.get_bytes(figure["sha256"])
         assert data.startswith(b"\x89PNG") if figure["file"].endswith(".png") else b"<svg" in data[:400]
