@@ -82,6 +82,13 @@ def cold_data_dir(shared: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def experiment(spec: Path, data_dir: Path, report: Path, served: bool) -> dict[str, Any]:
+    """One experiment benchmark: the spec on the embedded stack in a fresh data dir, its report written to `report`."""
+    with cold_data_dir(data_dir) as cold, (local_openai_server(spec, cold) if served else contextlib.nullcontext()):
+        return asyncio.run(demo_stages.run(spec, cold, report)) | {
+            "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="events,throughput,demo")
@@ -108,29 +115,16 @@ def main() -> None:
         results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
             "machine": machine()}
         print("train:", json.dumps(results["train_throughput"]))
-    if "demo" in wanted:
-        with cold_data_dir(data_dir) as cold:
-            results["demo"] = asyncio.run(demo_stages.run(args.spec, cold, BENCH / "demo-report")) | {
-                "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
-        print("demo:", json.dumps(results["demo"]))
-    if "demo-openai" in wanted:
-        with cold_data_dir(data_dir) as cold, local_openai_server(args.openai_spec, cold):
-            results["demo_openai"] = asyncio.run(demo_stages.run(args.openai_spec, cold,
-                                                                 BENCH / "demo-openai-report")) | {
-                "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
-        print("demo-openai:", json.dumps(results["demo_openai"]))
-    if "seven-questions" in wanted:
-        with cold_data_dir(data_dir) as cold:
-            results["seven_questions"] = asyncio.run(demo_stages.run(args.seven_spec, cold,
-                                                                     BENCH / "seven-questions-report")) | {
-                "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
-        print("seven-questions:", json.dumps(results["seven_questions"]))
-    if "faithfulness" in wanted:
-        with cold_data_dir(data_dir) as cold:
-            results["faithfulness"] = asyncio.run(demo_stages.run(args.faithfulness_spec, cold,
-                                                                  BENCH / "faithfulness-report")) | {
-                "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
-        print("faithfulness:", json.dumps(results["faithfulness"]))
+    experiments = {  # --only name: (results key, spec, report folder, through the local OpenAI-compatible server)
+        "demo": ("demo", args.spec, "demo-report", False),
+        "demo-openai": ("demo_openai", args.openai_spec, "demo-openai-report", True),
+        "seven-questions": ("seven_questions", args.seven_spec, "seven-questions-report", False),
+        "faithfulness": ("faithfulness", args.faithfulness_spec, "faithfulness-report", False),
+    }
+    for name, (key, spec, report, served) in experiments.items():
+        if name in wanted:
+            results[key] = experiment(spec, data_dir, BENCH / report, served)
+            print(f"{name}:", json.dumps(results[key]))
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {results_file}")
 
