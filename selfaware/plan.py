@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from selfaware.specs import arm_training
+from selfaware.specs import arm_training, checkpoint_epochs
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 
@@ -42,12 +42,6 @@ def train_job(label: str) -> str:
 
 def eval_job(label: str) -> str:
     return "eval." + label.replace("/", ".")
-
-
-def checkpoint_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> range:
-    """The epochs whose checkpoints are evaluated as models of their own: every one before the last (which is the
-    final model) when `evaluation.checkpoints` asks for them, else none."""
-    return range(1, arm_training(spec, arm).epochs) if spec.evaluation.checkpoints else range(0)
 
 
 def planned_models(spec: spec_pb2.ExperimentSpec) -> list[rec.ModelUnderTest]:

@@ -392,13 +392,17 @@ def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.T
     return merged
 
 
+def checkpoint_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> range:
+    """The epochs whose checkpoints are evaluated as models of their own: every one before the last (which is the
+    final model) when `evaluation.checkpoints` asks for them, else none."""
+    return range(1, arm_training(spec, arm).epochs) if spec.evaluation.checkpoints else range(0)
+
+
 def planned_job_count(spec: spec_pb2.ExperimentSpec) -> int:
     """How many jobs `selfaware.plan.plan_jobs` makes of the completed `spec`, counted without making them."""
     trainings = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) for arm in spec.arms)
-    checkpoints = 0
-    if spec.evaluation.checkpoints:  # one evaluation per epoch before the last (`plan.checkpoint_epochs`)
-        checkpoints = len(spec.base_models) * sum(len(t.seeds) * max(0, t.epochs - 1)
-                                                  for t in (arm_training(spec, arm) for arm in spec.arms))
+    checkpoints = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) * len(checkpoint_epochs(spec, arm))
+                                              for arm in spec.arms)
     bases = len(spec.base_models) if spec.evaluation.include_base_model else 0
     return 1 + trainings + trainings + checkpoints + bases + 1
 
