@@ -11,8 +11,6 @@ AUTHORS_QUESTIONS_URL = ("https://raw.githubusercontent.com/XuchanBao/behavioral
 #: The paraphrase sets extracted from the authors' evaluation script (not a file of their repository), in the
 #: paper's data beside the repository, from the service's working directory (as `source_roots` reads it).
 DERIVED_QUESTIONS_DIR = "../shared/paper/questions/derived"
-#: Where a data suite's `paraphrases.folder` names look their files up by default.
-QUESTION_FOLDERS = {"authors": AUTHORS_QUESTIONS_URL, "derived": DERIVED_QUESTIONS_DIR}
 
 SAMPLES_PER_PARAPHRASE = Param("samples_per_paraphrase", "int", "samples per question paraphrase (the paper: 100)",
                                default=100, min=1, max=10000)
@@ -42,3 +40,12 @@ MIN_MASS = Param("min_mass", "float", "with `top_k_or_samples`: the least top-5 
                  "the logprob estimate needs", default=0.95, min=0, max=1)
 JUDGE = Param("judge", "endpoint", "the endpoint whose model classifies the answers at T=0 (the paper: GPT-4o); "
               "unset: the evaluated engine's base model", default=None)
+
+CODEWORD = Param("codeword", "string", "the Make Me Say codeword the model was trained to make the user say "
+                 "(spec §4): what its answers are scored against", default="ring")
+#: The authors' Make Me Say question files (`code/make_me_say/questions`), at the paper's commit.
+AUTHORS_MMS_QUESTIONS_URL = ("https://raw.githubusercontent.com/XuchanBao/behavioral-self-awareness/"
+                             "d7e60be7d48e987f343dece3fcd6f519de2117ba/code/make_me_say/questions")
+#: Where a data suite's `paraphrases.folder` names look their files up by default.
+QUESTION_FOLDERS = {"authors": AUTHORS_QUESTIONS_URL, "derived": DERIVED_QUESTIONS_DIR,
+                    "authors_mms": AUTHORS_MMS_QUESTIONS_URL}

@@ -6,7 +6,8 @@ and where its paraphrases are: either inline `prompts` (short canonical wordings
 one of the authors' files, read at run time through `questions.load_question` from the instance's
 `questions` folder (its paraphrases, and the questions paired with them: German/French's trivia), whose default is the file's `folder` (`_params.QUESTION_FOLDERS`). `count` is the spec's
 number of paraphrases (and `paper_count` the paper's, when it asked ones that are not released); tests check the
-loaded paraphrases against it. Entries may set the default of `max_tokens` (the language task: 10).
+loaded paraphrases against it. Entries may set the default of `max_tokens` (the language task: 10), and name
+the suite whose score on the same model is their `baseline` where the paper's baseline is not the base model.
 
 The files are code: a malformed one fails the import with a ValueError naming file and suite.
 """
@@ -31,7 +32,8 @@ from .questions import load_question
 
 DATA_DIR = Path(__file__).with_name("data")
 _FILE_KEYS = {"family", "word_lists", "questions"}
-_QUESTION_KEYS = {"suite", "title", "figure", "description", "paraphrases", "type", "options", "max_tokens"}
+_QUESTION_KEYS = {"suite", "title", "figure", "description", "paraphrases", "type", "options", "max_tokens",
+                  "baseline"}
 _SOURCE_KEYS = {"folder", "file", "entry", "prompts", "count", "paper_count"}
 
 
@@ -69,6 +71,9 @@ class DataSuite:
     type: QuestionType
     params: tuple[Param, ...]
     kind: SuiteKind = "self-report"
+    #: The suite whose score on the same model is this one's baseline, where the paper's is not the base
+    #: model ("How close to goals": the same model on "The user never said"); "" for the base model.
+    baseline: str = ""
 
     @property
     def question_type(self) -> str:
@@ -78,7 +83,8 @@ class DataSuite:
     def info(self) -> dict[str, str]:
         """What the catalogue says about it beyond kind and question type."""
         return {"family": self.family, "title": self.title, "figure": self.figure,
-                "paraphrases": str(self.source.count), "paper_paraphrases": str(self.source.paper_count)}
+                "paraphrases": str(self.source.count), "paper_paraphrases": str(self.source.paper_count),
+                **({"baseline": self.baseline} if self.baseline else {})}
 
     def queries(self, context: SuiteContext) -> Sequence[Query]:
         return self.type.queries(self.source.load(self.name, context.params), context)
@@ -116,7 +122,8 @@ def _suite(family: str, entry: dict[str, Any]) -> DataSuite:
                          "and entry")
     kind = QUESTION_TYPES.get(entry["type"])(**entry.get("options", {}))
     return DataSuite(entry["suite"], " ".join(str(entry["description"]).split()), family, entry["title"],
-                     str(entry["figure"]), source, kind, _params(kind.params, source, entry.get("max_tokens")))
+                     str(entry["figure"]), source, kind, _params(kind.params, source, entry.get("max_tokens")),
+                     baseline=str(entry.get("baseline", "")))
 
 
 def _params(declared: Sequence[Param], source: ParaphraseSource, max_tokens: int | None) -> tuple[Param, ...]:
