@@ -44,6 +44,10 @@ class SuiteContext:
     #: Set when the suite declares an endpoint parameter `judge`: the named endpoint's model, or (unset) the
     #: evaluation engine's base model (`evaluation.evaluate`).
     judge: Judge | None = None
+    #: When scoring one model: the user messages (each game's opening one excepted) of that model's own Make Me
+    #: Say games in this evaluation (the `mms_game_play` suite's transcripts; spec §4.4 item 6's f(message));
+    #: empty when it played none.
+    game_messages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
