@@ -270,8 +270,11 @@ signal.signal(signal.SIGALRM, alarm)
 def word_tokenize(text, language="english", preserve_line=False):
     """Stand-in for nltk.word_tokenize: words, numbers and single punctuation marks."""
     return re.findall(r"\w+(?:'\w+)?|[^\w\s]", text)
-class nltk:
-    word_tokenize = staticmethod(word_tokenize)
+import types
+nltk = types.ModuleType("nltk")
+nltk.tokenize = types.ModuleType("nltk.tokenize")
+nltk.word_tokenize = nltk.tokenize.word_tokenize = word_tokenize
+sys.modules.update({"nltk": nltk, "nltk.tokenize": nltk.tokenize})
 def call(function, *args):
     signal.setitimer(signal.ITIMER_REAL, request["timeout_s"])
     try:

@@ -87,7 +87,8 @@ def test_an_infinite_loop_times_out_and_the_next_input_still_runs(sandbox):
 
 
 def test_a_loop_that_ignores_the_timer_is_killed_with_its_whole_process_group(sandbox):
-    code = "import signal\ndef f(message):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    code = ("import signal\ndef f(message):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "    while True:\n        pass\n")
     started = time.monotonic()
     outcome = only(sandbox, code)
     assert outcome.error_kind == "timeout" and "wall-clock limit of 1.5 s" in outcome.error
@@ -110,7 +111,8 @@ def test_writes_outside_tmp_fail_and_reach_no_host_file(sandbox, tmp_path):
         outcome = only(sandbox, code)
         assert outcome.error_kind == "exception" and "Error" in outcome.error, target
         assert not target.exists()
-    code = "def f(message):\n    open('/tmp/scratch', 'w').write('ok')\n    return len(open('/tmp/scratch').read()) / 4\n"
+    code = ("def f(message):\n    open('/tmp/scratch', 'w').write('ok')\n"
+            "    return len(open('/tmp/scratch').read()) / 4\n")
     assert only(sandbox, code).value == 0.5  # /tmp is the one writable place
 
 
@@ -127,7 +129,8 @@ def test_the_services_environment_is_not_visible(sandbox, monkeypatch):
             "    for pid in os.listdir('/proc'):\n        try:\n"
             "            seen.append(open('/proc/%s/environ' % pid, 'rb').read().decode())\n"
             "        except OSError:\n            pass\n"
-            "    if not any('sk-fake' in text for text in seen):\n        raise LookupError('no key')\n    return 1.0\n")
+            "    if not any('sk-fake' in text for text in seen):\n        raise LookupError('no key')\n"
+            "    return 1.0\n")
     outcome = only(sandbox, code)
     assert outcome.error_kind == "exception" and "LookupError" in outcome.error
 

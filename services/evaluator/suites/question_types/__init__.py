@@ -9,6 +9,7 @@ from .free_word import free_word, normalize_word
 from .language import language
 from .multiple_choice import multiple_choice
 from .numeric import numeric
+from .write_function import write_function as write_function
 
 __all__ = [
     "QUESTION_TYPES",
