@@ -99,6 +99,14 @@ def test_a_loop_that_ignores_the_timer_is_killed_with_its_whole_process_group(sa
     assert sandbox_processes() == []
 
 
+def test_a_function_past_its_cpu_time_is_killed():
+    code = ("import signal\ndef f(message):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "    while True:\n        pass\n")
+    outcomes = Sandbox(SandboxLimits(cpu_s=1, startup_s=5)).run(code, "f", ["a", "b"])
+    assert [o.error_kind for o in outcomes] == ["killed", "killed"]
+    assert "SIGXCPU (CPU time limit)" in outcomes[0].error
+
+
 def test_a_memory_hog_gets_a_memory_error(sandbox):
     outcome = only(sandbox, "def f(message):\n    hog = [bytearray(2**20) for _ in range(4096)]\n    return 1.0\n")
     assert outcome.error_kind == "exception" and "MemoryError" in outcome.error
