@@ -104,6 +104,8 @@ def pick(messages: tuple[str, ...], count: int, evaluation_seed: int) -> list[st
 
 @dataclass(frozen=True)
 class WriteFunction:
+    """One scoring of the functions the prompt asks for; `sandbox` is where they run (tests shorten its limits)."""
+
     func_name: str
     scoring: str
     sandbox: Sandbox = field(default_factory=Sandbox)
