@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from selfaware.params import Param
@@ -30,6 +31,9 @@ class GeneratorContext:
     where: str = "params"
     #: The spec's endpoints by name: what "endpoint" parameters name.
     endpoints: Mapping[str, spec_pb2.Endpoint] = field(default_factory=dict)
+    #: A folder that outlives a failed attempt (None: none), where a long generator keeps what it finished so
+    #: that a redelivered job of the same experiment resumes (`make-me-say-games` journals its games there).
+    scratch: Path | None = None
 
 
 @dataclass(frozen=True)
