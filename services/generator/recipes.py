@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -67,8 +68,11 @@ class BuiltArm:
         return dump_chat_jsonl(self.train, self.newline)
 
 
-def build_arms(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
+def build_arms(spec: spec_pb2.ExperimentSpec, scratch: Path | None = None) -> list[BuiltArm]:
     """Every arm's training rows and probe, in spec order; the same spec and source bytes give the same rows.
+
+    `scratch`: the experiment's folder that outlives a failed attempt, where each generator source gets its
+    own sub-folder (named by a hash of its description) to resume from; None: none.
 
     Raises:
         SpecError: a recipe does not fit its data: `holdout.rows` leaves no training row of a source, a step's
@@ -83,7 +87,7 @@ def build_arms(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
     built: dict[str, BuiltArm] = {}
     splits: dict[tuple[str, tuple[str, ...]], _Rows] = {}
     for name in _build_order(plans):
-        built[name] = _build(plans[name], spec.holdout, built, splits, endpoints)
+        built[name] = _build(plans[name], spec.holdout, built, splits, endpoints, scratch)
     arms = [built[name] for name in names["arm"]]
     log.info("arms_built", arms={a.arm: {"train_rows": len(a.train), "heldout_rows": len(a.heldout),
                                          "probe_items": len(a.probe.items), "counts": dict(a.counts),
@@ -115,9 +119,12 @@ class _Root:
     #: The generator parameters' field path, e.g. `arms.gen.data.params`.
     where: str = ""
 
-    def load(self, options: tuple[str, ...], endpoints: Mapping[str, spec_pb2.Endpoint]) -> Source:
+    def load(self, options: tuple[str, ...], endpoints: Mapping[str, spec_pb2.Endpoint],
+             scratch: Path | None = None) -> Source:
         if self.generator:
-            return generate_source(self.generator, self.params or {}, GeneratorContext(self.where, endpoints))
+            folder = scratch / hashlib.sha256(self.description.encode()).hexdigest()[:16] if scratch else None
+            return generate_source(self.generator, self.params or {},
+                                   GeneratorContext(self.where, endpoints, folder))
         return import_source(self.uri, options)
 
 
@@ -242,8 +249,8 @@ def _build_order(plans: Mapping[str, _Plan]) -> list[str]:
 
 
 def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, BuiltArm],
-           splits: dict[tuple[str, tuple[str, ...]], _Rows], endpoints: Mapping[str, spec_pb2.Endpoint]
-           ) -> BuiltArm:
+           splits: dict[tuple[str, tuple[str, ...]], _Rows], endpoints: Mapping[str, spec_pb2.Endpoint],
+           scratch: Path | None = None) -> BuiltArm:
     start: _Rows
     if isinstance(plan.source, str):
         parent = built[plan.source]
@@ -251,7 +258,7 @@ def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, Built
     else:
         key = (plan.source.description, plan.options)
         if key not in splits:
-            splits[key] = _split(plan.source, plan.options, holdout, plan.arm, endpoints)
+            splits[key] = _split(plan.source, plan.options, holdout, plan.arm, endpoints, scratch)
         start = splits[key]
     train, heldout = start.train, start.heldout
     counts = dict(start.counts)
@@ -279,9 +286,9 @@ def _root_counts(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec, arm: str,
-           endpoints: Mapping[str, spec_pb2.Endpoint]) -> _Rows:
+           endpoints: Mapping[str, spec_pb2.Endpoint], scratch: Path | None = None) -> _Rows:
     """The root source read and split: the rows every arm built from it starts from."""
-    source = root.load(options, endpoints)
+    source = root.load(options, endpoints, scratch)
     rows = source.parsed.rows
     if holdout.rows >= len(rows):
         raise SpecError.single("holdout.rows", f"{holdout.rows} rows cannot be held out of the {len(rows)} "
