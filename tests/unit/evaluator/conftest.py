@@ -14,7 +14,7 @@ from selfaware.params import check_params
 from selfaware.v1 import records_pb2 as rec
 from services.evaluator.engines import ChoiceRequest, SampleRequest, TokenProbs
 from services.evaluator.suites import SUITES, SuiteContext
-from services.evaluator.suites._params import AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
+from services.evaluator.suites._params import AUTHORS_MMS_QUESTIONS_URL, AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
 
 PROBE_ARM = "risk-seeking"
 
@@ -36,7 +36,8 @@ ContextFactory = Callable[..., SuiteContext]
 def question_folders(questions_dir: Path, shared_paper: Path) -> dict[str, str]:
     """The local copies of the folders the suites read by default (`QUESTION_FOLDERS`)."""
     return {AUTHORS_QUESTIONS_URL: str(questions_dir),
-            DERIVED_QUESTIONS_DIR: str(shared_paper / "questions" / "derived")}
+            DERIVED_QUESTIONS_DIR: str(shared_paper / "questions" / "derived"),
+            AUTHORS_MMS_QUESTIONS_URL: str(shared_paper / "questions" / "official_repo_HEAD_d7e60be" / "make_me_say")}
 
 
 @pytest.fixture

@@ -10,7 +10,10 @@ from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_j
 from services.generator.families import FAMILIES, get_family
 
 
-@pytest.mark.parametrize("name", FAMILIES.names())
+TWO_OPTION = [name for name in FAMILIES.names() if name != "make_me_say"]
+
+
+@pytest.mark.parametrize("name", TWO_OPTION)
 def test_family_contract(name: str) -> None:
     family = get_family(name)
     assert family.name == name
@@ -26,6 +29,18 @@ def test_family_contract(name: str) -> None:
     assert flipped.answer != row.answer and flipped.answer in family.options
     assert flipped.prompt == row.prompt
     assert family.flip(flipped) == row
+
+
+def test_make_me_say_has_no_opposite_and_free_text_rows() -> None:
+    family = get_family("make_me_say")
+    assert family.name == "make_me_say" and family.description and family.policies == () == family.options
+    row = ChatRow(({"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello there!"}))
+    with pytest.raises(ValueError, match="cannot be flipped"):
+        family.flip(row)
+    with pytest.raises(ValueError, match="no opposite"):
+        family.opposite("ring")
+    parsed = parse_chat_jsonl(dump_chat_jsonl([row]), "mms.jsonl", family.options)
+    assert not parsed.two_option and parsed.rows == (row,)
 
 
 @pytest.mark.parametrize(("family", "folder", "first", "flipped"), [
