@@ -14,7 +14,11 @@ from selfaware.params import check_params
 from selfaware.v1 import records_pb2 as rec
 from services.evaluator.engines import ChoiceRequest, SampleRequest, TokenProbs
 from services.evaluator.suites import SUITES, SuiteContext
-from services.evaluator.suites._params import AUTHORS_MMS_QUESTIONS_URL, AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
+from services.evaluator.suites._params import (
+    AUTHORS_MMS_QUESTIONS_URL,
+    AUTHORS_QUESTIONS_URL,
+    DERIVED_QUESTIONS_DIR,
+)
 
 PROBE_ARM = "risk-seeking"
 

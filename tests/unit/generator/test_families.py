@@ -9,7 +9,6 @@ import pytest
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import FAMILIES, get_family
 
-
 TWO_OPTION = [name for name in FAMILIES.names() if name != "make_me_say"]
 
 
