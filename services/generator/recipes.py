@@ -154,8 +154,9 @@ class _Plan:
     steps: tuple[_PlannedStep, ...]
     options: tuple[str, ...]
     #: The arm's `family` attribute's family, which checks the finished rows; None without one.
-    family: Family | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    family: Family | None
+    #: The arm's attributes, which the family's check reads (`codeword`).
+    attributes: Mapping[str, str]
 
     def dependencies(self) -> list[str]:
         parent = [self.source] if isinstance(self.source, str) else []
