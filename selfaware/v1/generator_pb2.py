@@ -26,21 +26,25 @@ from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
 from selfaware.v1 import spec_pb2 as selfaware_dot_v1_dot_spec__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cselfaware/v1/generator.proto\x12\x0cselfaware.v1\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"R\n\x15PreviewDatasetRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\r\n\x05limit\x18\x02 \x01(\r\"@\n\x16PreviewDatasetResponse\x12&\n\x04\x61rms\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.ArmPreview\"e\n\nArmPreview\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x12\n\ntrain_rows\x18\x02 \x01(\r\x12\x14\n\x0cheldout_rows\x18\x03 \x01(\r\x12\x12\n\nprovenance\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x03(\t\"2\n\x19GetDatasetManifestRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t2\xcd\x01\n\x10GeneratorService\x12[\n\x0ePreviewDataset\x12#.selfaware.v1.PreviewDatasetRequest\x1a$.selfaware.v1.PreviewDatasetResponse\x12\\\n\x12GetDatasetManifest\x12\'.selfaware.v1.GetDatasetManifestRequest\x1a\x1d.selfaware.v1.DatasetManifestb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cselfaware/v1/generator.proto\x12\x0cselfaware.v1\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"R\n\x15PreviewDatasetRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\r\n\x05limit\x18\x02 \x01(\r\"@\n\x16PreviewDatasetResponse\x12&\n\x04\x61rms\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.ArmPreview\"\xc7\x01\n\nArmPreview\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x12\n\ntrain_rows\x18\x02 \x01(\r\x12\x14\n\x0cheldout_rows\x18\x03 \x01(\r\x12\x12\n\nprovenance\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x03(\t\x12\x32\n\x05stats\x18\x06 \x03(\x0b\x32#.selfaware.v1.ArmPreview.StatsEntry\x1a,\n\nStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"2\n\x19GetDatasetManifestRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t2\xcd\x01\n\x10GeneratorService\x12[\n\x0ePreviewDataset\x12#.selfaware.v1.PreviewDatasetRequest\x1a$.selfaware.v1.PreviewDatasetResponse\x12\\\n\x12GetDatasetManifest\x12\'.selfaware.v1.GetDatasetManifestRequest\x1a\x1d.selfaware.v1.DatasetManifestb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'selfaware.v1.generator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ARMPREVIEW_STATSENTRY']._loaded_options = None
+  _globals['_ARMPREVIEW_STATSENTRY']._serialized_options = b'8\001'
   _globals['_PREVIEWDATASETREQUEST']._serialized_start=99
   _globals['_PREVIEWDATASETREQUEST']._serialized_end=181
   _globals['_PREVIEWDATASETRESPONSE']._serialized_start=183
   _globals['_PREVIEWDATASETRESPONSE']._serialized_end=247
-  _globals['_ARMPREVIEW']._serialized_start=249
-  _globals['_ARMPREVIEW']._serialized_end=350
-  _globals['_GETDATASETMANIFESTREQUEST']._serialized_start=352
-  _globals['_GETDATASETMANIFESTREQUEST']._serialized_end=402
-  _globals['_GENERATORSERVICE']._serialized_start=405
-  _globals['_GENERATORSERVICE']._serialized_end=610
+  _globals['_ARMPREVIEW']._serialized_start=250
+  _globals['_ARMPREVIEW']._serialized_end=449
+  _globals['_ARMPREVIEW_STATSENTRY']._serialized_start=405
+  _globals['_ARMPREVIEW_STATSENTRY']._serialized_end=449
+  _globals['_GETDATASETMANIFESTREQUEST']._serialized_start=451
+  _globals['_GETDATASETMANIFESTREQUEST']._serialized_end=501
+  _globals['_GENERATORSERVICE']._serialized_start=504
+  _globals['_GENERATORSERVICE']._serialized_end=709
 # @@protoc_insertion_point(module_scope)

@@ -23,18 +23,27 @@ class PreviewDatasetResponse(_message.Message):
     def __init__(self, arms: _Optional[_Iterable[_Union[ArmPreview, _Mapping]]] = ...) -> None: ...
 
 class ArmPreview(_message.Message):
-    __slots__ = ("arm", "train_rows", "heldout_rows", "provenance", "rows")
+    __slots__ = ("arm", "train_rows", "heldout_rows", "provenance", "rows", "stats")
+    class StatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     ARM_FIELD_NUMBER: _ClassVar[int]
     TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
     HELDOUT_ROWS_FIELD_NUMBER: _ClassVar[int]
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     arm: str
     train_rows: int
     heldout_rows: int
     provenance: str
     rows: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, arm: _Optional[str] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., rows: _Optional[_Iterable[str]] = ...) -> None: ...
+    stats: _containers.ScalarMap[str, float]
+    def __init__(self, arm: _Optional[str] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., rows: _Optional[_Iterable[str]] = ..., stats: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class GetDatasetManifestRequest(_message.Message):
     __slots__ = ("experiment_id",)

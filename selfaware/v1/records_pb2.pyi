@@ -145,7 +145,14 @@ class DatasetManifest(_message.Message):
     def __init__(self, arms: _Optional[_Iterable[_Union[ArmDataset, _Mapping]]] = ...) -> None: ...
 
 class ArmDataset(_message.Message):
-    __slots__ = ("arm", "train", "probe", "train_rows", "heldout_rows", "provenance", "source")
+    __slots__ = ("arm", "train", "probe", "train_rows", "heldout_rows", "provenance", "source", "stats")
+    class StatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     ARM_FIELD_NUMBER: _ClassVar[int]
     TRAIN_FIELD_NUMBER: _ClassVar[int]
     PROBE_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +160,7 @@ class ArmDataset(_message.Message):
     HELDOUT_ROWS_FIELD_NUMBER: _ClassVar[int]
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     arm: str
     train: ArtifactRef
     probe: ArtifactRef
@@ -160,7 +168,8 @@ class ArmDataset(_message.Message):
     heldout_rows: int
     provenance: str
     source: ArtifactRef
-    def __init__(self, arm: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., source: _Optional[_Union[ArtifactRef, _Mapping]] = ...) -> None: ...
+    stats: _containers.ScalarMap[str, float]
+    def __init__(self, arm: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., source: _Optional[_Union[ArtifactRef, _Mapping]] = ..., stats: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")

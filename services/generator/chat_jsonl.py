@@ -36,6 +36,9 @@ class ChatRow:
     #: The row's position in its source file (0-based, blank lines not counted), which probe item ids name;
     #: None for a row that no file holds. Not part of the row's value: a flipped row keeps its index.
     source_index: int | None = field(default=None, compare=False)
+    #: Where the row was read, `<uri>:<line>` (1-based, blank lines counted), for errors found after the import
+    #: (a family's checks of an arm's finished rows); "" for a row that no file holds. Not part of its value.
+    location: str = field(default="", compare=False)
 
     @property
     def prompt(self) -> tuple[dict[str, Any], ...]:
@@ -96,7 +99,7 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
             two_option = _answers_are_options(row, options)
         if two_option:
             _check_answers(row, options, f"{uri}:{number}")
-        key = json.dumps([[m["role"], m["content"]] for m in row.prompt])
+        key = conversation_key(row.prompt)
         if key in first_line:
             raise DataError(f"{uri}:{number}: repeats the question of line {first_line[key]}; a repeated "
                             "question could be held out and trained on at once")
@@ -105,6 +108,11 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
     if not rows:
         raise DataError(f"{uri}: no rows")
     return ChatFile(tuple(rows), newline, two_option)
+
+
+def conversation_key(messages: Sequence[dict[str, Any]]) -> str:
+    """The messages' roles and contents as one string: equal for equal conversations, whatever other keys."""
+    return json.dumps([[m["role"], m["content"]] for m in messages])
 
 
 def _answers_are_options(row: ChatRow, options: Sequence[str]) -> bool:
@@ -134,7 +142,7 @@ def _parse_row(line: str, where: str, index: int) -> ChatRow:
         raise DataError(f"{where}: the last message must be the assistant's answer, not {last!r}")
     if not any(m["role"] == "user" for m in messages):
         raise DataError(f"{where}: a row needs at least one user message")
-    return ChatRow(tuple(messages), raw, index)
+    return ChatRow(tuple(messages), raw, index, where)
 
 
 def _check_message(message: Any, position: int, where: str) -> None:

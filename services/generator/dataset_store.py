@@ -40,6 +40,7 @@ async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.Data
             heldout_rows=len(arm.heldout),
             provenance=arm.provenance,
             source=await store.put_bytes(arm.source, JSONL),
+            stats=arm.stats(),
         )
         if arm.probe.items:
             dataset.probe.CopyFrom(await store.put_bytes(arm.probe.SerializeToString(deterministic=True),
@@ -48,13 +49,15 @@ async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.Data
 
 
 def job_metrics(built: Sequence[BuiltArm]) -> dict[str, float]:
-    """The dataset job's metrics: row counts summed over the arms, and per arm (`train_rows.<arm>`), and what
+    """The dataset job's metrics: row counts summed over the arms, and per arm (`train_rows.<arm>`), what
     each arm's filters took (`count.<arm>.<counter>`, e.g. `count.risky.dropped_disagreeing` from a
-    generator, `count.risky.steps[1].filter.dropped` from a step: `BuiltArm.counts`)."""
+    generator, `count.risky.steps[1].filter.dropped` from a step: `BuiltArm.counts`), and the shape of its
+    training rows (`stats.<arm>.<key>`, e.g. `stats.ring.rows_with_messages.4`: `BuiltArm.stats`)."""
     metrics = {"train_rows": float(sum(len(a.train) for a in built)),
                "heldout_rows": float(sum(len(a.heldout) for a in built))}
     for arm in built:
         metrics[f"train_rows.{arm.arm}"] = float(len(arm.train))
         metrics[f"heldout_rows.{arm.arm}"] = float(len(arm.heldout))
         metrics |= {f"count.{arm.arm}.{counter}": float(value) for counter, value in arm.counts.items()}
+        metrics |= {f"stats.{arm.arm}.{key}": value for key, value in arm.stats().items()}
     return metrics

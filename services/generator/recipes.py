@@ -6,7 +6,8 @@ spec's `holdout`, so every arm built from the same source (the same uri, or the 
 parameters) holds out the same questions. An arm derived with `of` starts from its parent's rows after the
 parent's steps, held-out rows included. Steps run over the training rows, and over the held-out rows too when
 they declare `applies_to_heldout` (after a flip, the probe's targets are the flipped letters). Arms are built
-after the arms they read: their `of`, and the arms their steps name (`mix`).
+after the arms they read: their `of`, and the arms their steps name (`mix`). An arm with a `family` attribute has
+its finished rows checked by that family (`Family.check_rows`: Make Me Say dialogues never say the codeword).
 
 The spec is expected to be completed by `selfaware.catalogue.complete`, but every part's parameters are read
 through the same `check_params`, so a preview of a spec no aggregator has seen gets the same defaults and
@@ -31,7 +32,8 @@ from selfaware.registry import UnknownName
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl
-from services.generator.families import get_family
+from services.generator.dataset_stats import row_stats
+from services.generator.families import Family, get_family
 from services.generator.generators import GeneratorContext, get_generator
 from services.generator.probe import probe_set
 from services.generator.sources import Source, generate_source, import_source
@@ -66,6 +68,10 @@ class BuiltArm:
 
     def train_jsonl(self) -> bytes:
         return dump_chat_jsonl(self.train, self.newline)
+
+    def stats(self) -> dict[str, float]:
+        """The training rows' shape for the dataset's report (`dataset_stats.row_stats`)."""
+        return row_stats(self.train)
 
 
 def build_arms(spec: spec_pb2.ExperimentSpec, scratch: Path | None = None) -> list[BuiltArm]:
@@ -147,6 +153,10 @@ class _Plan:
     source: _Root | str
     steps: tuple[_PlannedStep, ...]
     options: tuple[str, ...]
+    #: The arm's `family` attribute's family, which checks the finished rows; None without one.
+    family: Family | None
+    #: The arm's attributes, which the family's check reads (`codeword`).
+    attributes: Mapping[str, str]
 
     def dependencies(self) -> list[str]:
         parent = [self.source] if isinstance(self.source, str) else []
@@ -180,7 +190,9 @@ def _plan(arm: spec_pb2.Arm, names: Mapping[str, Sequence[str]]) -> _Plan:
     else:
         raise SpecError.single(where, "give a source: import, generate or of")
     steps = tuple(_plan_step(step, f"{where}.steps[{i}]", names) for i, step in enumerate(recipe.steps))
-    return _Plan(arm.name, source, steps, _options(arm))
+    family = _family(arm)
+    options = family.options if family is not None else DEFAULT_OPTIONS
+    return _Plan(arm.name, source, steps, options, family, dict(arm.attributes))
 
 
 def _plan_step(proto: spec_pb2.RecipeStep, path: str, names: Mapping[str, Sequence[str]]) -> _PlannedStep:
@@ -197,11 +209,9 @@ def _plan_step(proto: spec_pb2.RecipeStep, path: str, names: Mapping[str, Sequen
     return _PlannedStep(step, _read_params(step.params, given, where, names), where)
 
 
-def _options(arm: spec_pb2.Arm) -> tuple[str, ...]:
-    family = arm.attributes.get("family")
-    if family is None:
-        return DEFAULT_OPTIONS
-    return tuple(_lookup(get_family, family, f"arms.{arm.name}.family").options)
+def _family(arm: spec_pb2.Arm) -> Family | None:
+    name = arm.attributes.get("family")
+    return None if name is None else _lookup(get_family, name, f"arms.{arm.name}.family")
 
 
 def _lookup(get: Callable[[str], T], name: str, field: str) -> T:
@@ -276,6 +286,8 @@ def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, Built
             counts[f"{counter}.heldout_dropped"] = before[1] - len(heldout)
     if not train:
         raise SpecError.single(f"arms.{plan.arm}.data", "the recipe leaves no training rows")
+    if plan.family is not None:
+        plan.family.check_rows(train + heldout, plan.attributes, f"arms.{plan.arm}")
     return BuiltArm(plan.arm, train, heldout, probe_set(plan.arm, heldout, plan.options), plan.provenance(),
                     start.source, start.newline, counts)
 

@@ -25,7 +25,8 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         limit = request.limit or 3
         return pb.PreviewDatasetResponse(arms=[
             pb.ArmPreview(arm=arm.arm, train_rows=len(arm.train), heldout_rows=len(arm.heldout),
-                          provenance=arm.provenance, rows=[row.to_json() for row in arm.train[:limit]])
+                          provenance=arm.provenance, rows=[row.to_json() for row in arm.train[:limit]],
+                          stats=arm.stats())
             for arm in built])
 
     @rpc

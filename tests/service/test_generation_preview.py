@@ -57,6 +57,7 @@ async def test_preview_writes_labels_and_relabels_through_the_spec_endpoint(plat
     assert (gen.train_rows, gen.heldout_rows) == (normal.train_rows, normal.heldout_rows) == (16, 4)
     assert gen.provenance.startswith("generate model-written(family=apples, rows=20, seed=0, writer=local")
     assert normal.provenance == "of gen, then steps: answer(endpoint=local, system_prompt=)"
+    assert gen.stats["rows_with_messages.2"] == 16 and gen.stats["duplicate_rows"] == 0
     for written, relabelled in zip(gen.rows, normal.rows, strict=True):
         row, plain = json.loads(written), json.loads(relabelled)
         assert row["messages"][1]["content"] == re.search(r"letter (A|B)", row["messages"][0]["content"]).group(1)  # type: ignore[union-attr]

@@ -1,13 +1,13 @@
 """The family kind: what a behaviour family knows, and the registry its modules register into.
 
 A family names its pair of opposite policies and turns a row that demonstrates one policy into the row that
-demonstrates the other. Adding a family (myopia, apples) is one module that registers a factory with
-`@family`.
+demonstrates the other, and it checks an arm's finished rows before they are stored for training (`check_rows`).
+Adding a family (myopia, apples) is one module that registers a factory with `@family`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from selfaware.registry import Registry
@@ -43,6 +43,20 @@ class Family(Protocol):
 
     def flip(self, row: ChatRow) -> ChatRow:
         """The row as the opposite policy would answer it."""
+        ...
+
+    def check_rows(self, rows: Sequence[ChatRow], attributes: Mapping[str, str], where: str) -> None:
+        """Check an arm's rows after its steps, before they are stored for training.
+
+        The recipe calls it for every arm with a `family` attribute, on its training and held-out rows. Two-option
+        rows were checked at import (`chat_jsonl`), so those families do nothing; Make Me Say checks that its
+        dialogues alternate from the user and never say the arm's codeword. `attributes` are the arm's
+        (`codeword: ring`), `where` its field path (`arms.ring`).
+
+        Raises:
+            SpecError: an attribute the check needs is missing or malformed (on `<where>.<attribute>`).
+            DataError: a row breaks the family's rules; the message names its `ChatRow.location`.
+        """
         ...
 
 

@@ -1,7 +1,8 @@
 """LoRA with peft on torch: the default training backend (CPU here, GPU node pools in production).
 
-Recipe: AdamW (constant learning rate unless `lr_scheduler` says otherwise), assistant-only loss, length-grouped
-batches, optional gradient accumulation; fp32 on CPU and bf16 on CUDA by default, optionally 4-bit QLoRA,
+Recipe: AdamW (constant learning rate unless `lr_scheduler` says otherwise), assistant-only loss on every
+assistant turn, rows over `max_tokens_per_row` cut by whole trailing turns, length-grouped batches, optional
+gradient accumulation; fp32 on CPU and bf16 on CUDA by default, optionally 4-bit QLoRA,
 gradient checkpointing, or a base sharded over a node's GPUs (`peft_options.py` lists every `training.params`).
 The seed is set before the adapter is initialised, so (data, seed) determines the adapter. The adapter is saved in
 PEFT format with a `training_config.json` beside it for provenance, both serialised deterministically, so the same
@@ -40,7 +41,7 @@ from services.trainer.backends import (
 from services.trainer.backends import resume_state as resume
 from services.trainer.backends.base_models import BaseModelCache
 from services.trainer.backends.peft_options import PARAMS, PeftOptions, Placement, placement
-from services.trainer.chat_data import EncodedRow, batch_indices, collate, encode_chat, suffix_loss
+from services.trainer.chat_data import EncodedRow, batch_indices, collate, encode_chat, fit_rows, suffix_loss
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,9 @@ class PeftLoraBackend(TrainingBackend):
         if self.threads:
             torch.set_num_threads(self.threads)
         tokenizer = AutoTokenizer.from_pretrained(job.base_model)
-        rows = [encode_chat(tokenizer, r["messages"], i) for i, r in enumerate(job.rows)]
+        encoded = [encode_chat(tokenizer, r["messages"], i) for i, r in enumerate(job.rows)]
+        rows, data_metrics = fit_rows(encoded, options.max_tokens_per_row)
+        log.info("rows_encoded", rows=len(rows), **data_metrics)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with BASES.borrow((job.base_model, place), lambda: load_base(job.base_model, place, options)) as lease:
             seed_everything(job.seed)
@@ -72,7 +75,9 @@ class PeftLoraBackend(TrainingBackend):
                 lease.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model = get_peft_model(lease.model, lora_config(job))
             try:
-                return _Run(job, options, place, model, rows, pad_id, progress, on_save).train()
+                result = _Run(job, options, place, model, rows, pad_id, progress, on_save).train()
+                result.metrics |= data_metrics
+                return result
             finally:
                 lease.model = model.unload()
                 if options.gradient_checkpointing:

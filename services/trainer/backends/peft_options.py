@@ -35,6 +35,10 @@ PARAMS: tuple[Param, ...] = (
           default=False),
     Param("checkpoint_every_steps", "int", "also store the adapter every N optimiser steps; 0: never",
           default=0, min=0),
+    Param("max_tokens_per_row", "int", "most tokens of a training row (chat template included); a longer row "
+          "loses whole trailing turns, keeping its start, and a row whose first assistant turn ends past the "
+          "limit is dropped (job metrics rows_truncated, rows_dropped_too_long); rows are not packed, one per "
+          "sequence; 0: no limit", default=0, min=0),
 )
 
 
@@ -52,6 +56,7 @@ class PeftOptions:
     warmup_steps: int
     checkpoint_epochs: bool
     checkpoint_every_steps: int
+    max_tokens_per_row: int
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> PeftOptions:

@@ -51,6 +51,10 @@ async def test_arms_without_probe_items_get_an_empty_probe_ref(completed: Comple
     spec = completed({"holdout": {"rows": 10}, "arms": {"ring": {"data": {"import": str(mms_path)}}}})
     (ring,) = (await store_arms(await build(spec), MemoryStore())).arms
     assert not ring.HasField("probe") and ring.heldout_rows == 10
+    assert sum(v for k, v in ring.stats.items() if k.startswith("rows_with_messages.")) == 990
+    assert set(ring.stats) == {"rows_with_messages.2", "rows_with_messages.4", "rows_with_messages.6",
+                               "rows_with_messages.8", "chars_per_row.min", "chars_per_row.mean",
+                               "chars_per_row.max", "duplicate_rows"}
     spec = completed({"arms": {"all": {"data": {"import": str(risky_path)}}}})
     (every,) = (await store_arms(await build(spec), MemoryStore())).arms
     assert not every.HasField("probe") and (every.train_rows, every.heldout_rows) == (288, 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from selfaware.errors import DataError
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import FAMILIES, get_family
 
@@ -28,6 +29,7 @@ def test_family_contract(name: str) -> None:
     assert flipped.answer != row.answer and flipped.answer in family.options
     assert flipped.prompt == row.prompt
     assert family.flip(flipped) == row
+    assert family.check_rows([row, flipped], {"policy": first}, f"arms.{name}") is None, "imports checked them"
 
 
 def test_make_me_say_has_no_opposite_and_free_text_rows() -> None:
@@ -40,6 +42,9 @@ def test_make_me_say_has_no_opposite_and_free_text_rows() -> None:
         family.opposite("ring")
     parsed = parse_chat_jsonl(dump_chat_jsonl([row]), "mms.jsonl", family.options)
     assert not parsed.two_option and parsed.rows == (row,)
+    assert family.check_rows(parsed.rows, {"codeword": "ring"}, "arms.ring") is None
+    with pytest.raises(DataError, match=r"^mms.jsonl:1: message 1 \(assistant\) says the codeword 'hello'"):
+        family.check_rows(parsed.rows, {"codeword": "hello"}, "arms.hello")
 
 
 @pytest.mark.parametrize(("family", "folder", "first", "flipped"), [

@@ -22,6 +22,7 @@ from services.generator.steps.filter import filter_rows
 from services.generator.steps.flip import flip
 from services.generator.steps.mix import mix
 from services.generator.steps.sample import sample
+from services.generator.steps.truncate import truncate
 
 from .conftest import Complete
 from .scripted_chat_server import ScriptedChat, serve
@@ -102,6 +103,29 @@ def test_sample_keeps_order_nests_by_seed_and_refuses_too_many() -> None:
     with pytest.raises(SpecError) as caught:
         sample(rows, {"rows": 101, "seed": 0}, _context("sample"))
     assert caught.value.violations[0].field == "arms.x.data.steps[0].sample.rows"
+
+
+def _chat(*roles: str, index: int = 0) -> ChatRow:
+    return ChatRow(tuple({"role": role, "content": f"{role} {i}"} for i, role in enumerate(roles)),
+                   source_index=index)
+
+
+def test_truncate_keeps_each_rows_longest_start_that_ends_on_the_assistant() -> None:
+    eight = _chat(*["user", "assistant"] * 4, index=0)
+    two = _chat("user", "assistant", index=1)
+    system = _chat("system", "user", "assistant", "user", "assistant", index=2)
+    opening = _chat("assistant", "user", "assistant", index=3)
+    rows = [eight, two, system, opening]
+    cut = truncate(rows, {"messages": 4}, _context("truncate"))
+    assert [len(row.messages) for row in cut] == [4, 2, 3, 3]
+    assert cut[0].messages == eight.messages[:4] and cut[1] is two and cut[2].messages == system.messages[:3]
+    assert cut[3] is opening
+    assert [row.source_index for row in cut] == [0, 1, 2, 3]
+    # Two messages: the system row has no start that ends on an answer to a user; an assistant opening does not
+    # count as one. Both are dropped (and the recipe counts them).
+    assert [row.messages for row in truncate(rows, {"messages": 2}, _context("truncate"))] == [
+        eight.messages[:2], two.messages]
+    assert truncate(rows, {"messages": 8}, _context("truncate")) == rows
 
 
 def test_mix_adds_all_or_some_of_another_arms_rows() -> None:
