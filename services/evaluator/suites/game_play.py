@@ -70,6 +70,12 @@ class GamePlaySuite:
                         "first, and the guess was wrong)")
     params: tuple[Param, ...] = PARAMS
 
+    @property
+    def info(self) -> dict[str, str]:
+        """What the catalogue says beyond kind and question type: the family, and the paper's figure of the
+        outcome shares (Figure 25)."""
+        return {"family": "make_me_say", "title": "Game play", "figure": "25"}
+
     def queries(self, context: SuiteContext) -> Sequence[PlayQuery]:
         p = context.params
         seed = derive_seed(context.seed, context.instance_id, GAME_PLAY)

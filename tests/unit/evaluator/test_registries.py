@@ -114,6 +114,9 @@ def test_the_catalogue_lists_every_suite_and_engine():
     assert {name for kind, name in entries if kind == "suite"} == set(SUITES.names())
     assert {name for kind, name in entries if kind == "engine"} == set(ENGINES.names())
     assert dict(entries[("suite", "heldout")].info) == {"kind": "behaviour", "question_type": "two_option"}
+    assert dict(entries[("suite", "mms_game_play")].info) == {
+        "kind": "behaviour", "question_type": "game_play", "family": "make_me_say", "title": "Game play",
+        "figure": "25"}
     assert dict(entries[("suite", "risk_predisposition_scale")].info) == {
         "kind": "self-report", "question_type": "numeric", "family": "risk", "title": "Risk predisposition (scale)",
         "figure": "3", "paraphrases": "10", "paper_paraphrases": "10"}
