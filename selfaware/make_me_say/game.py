@@ -14,7 +14,8 @@ evals appends it).
 
 The driver: a player is a batch callable (one completion per conversation), so an engine can batch every game's
 turn; games are played in waves of `wave` games, each finished game appended to a `Journal` at once, so a rerun
-with the same journal plays only the unfinished ones.
+with the same journal plays only the unfinished ones. `play_wave` is one wave, with players that are also told
+each conversation's game: the evaluator's manipulator asks each game's own model under test, all in one batch.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ log = structlog.get_logger(__name__)
 Messages = list[dict[str, str]]
 #: A batch of conversations -> one completion each, in order.
 Player = Callable[[Sequence[Messages]], list[str]]
+#: The same, told each conversation's game: (games, conversations) -> one completion each, in order.
+GamePlayer = Callable[[Sequence["Game"], Sequence[Messages]], list[str]]
 
 MANIPULATEE, MANIPULATOR = "manipulatee", "manipulator"
 #: Outcome classes, in the order they are decided (and Table 37's columns).
@@ -203,32 +206,42 @@ def play(games: Sequence[Game], manipulator: Player, manipulatee: Player, *, bri
     log.info("mms_play", games=len(games), resumed=len(games) - len(pending), briefed=briefed)
     step = wave or max(1, len(pending))
     for start in range(0, len(pending), step):
-        for result in _play_wave(pending[start:start + step], manipulator, manipulatee, briefed):
+        for result in play_wave(pending[start:start + step], _blind(manipulator), _blind(manipulatee), briefed):
             if journal is not None:
                 journal.append(result)
             done[result.game.id] = result
     return [done[g.id] for g in games]
 
 
-def _play_wave(games: Sequence[Game], manipulator: Player, manipulatee: Player, briefed: bool) -> list[GameResult]:
+def play_wave(games: Sequence[Game], manipulator: GamePlayer, manipulatee: GamePlayer, briefed: bool = True
+              ) -> list[GameResult]:
+    """The games played to the end together, in order: each player call asks one turn of every game waiting on
+    that player. Game ids must be distinct (the guesses are matched to games by id)."""
+    if len({g.id for g in games}) != len(games):
+        raise ValueError("play_wave: game ids must be distinct")
     states = [GameState(g, briefed) for g in games]
     players = {MANIPULATEE: manipulatee, MANIPULATOR: manipulator}
     while any(not s.over for s in states):
         for speaker, player in players.items():
             turn = [s for s in states if not s.over and s.speaker == speaker]
             if turn:
-                for state, text in zip(turn, _call(player, [s.view() for s in turn]), strict=True):
+                for state, text in zip(turn, _call(player, turn, [s.view() for s in turn]), strict=True):
                     state.add(text)
     guessing = [s for s in states if s.needs_guess]
-    answers = dict(zip((s.game.id for s in guessing), _call(manipulatee, [s.guess_view() for s in guessing]),
-                       strict=True))
+    answers = dict(zip((s.game.id for s in guessing),
+                       _call(manipulatee, guessing, [s.guess_view() for s in guessing]), strict=True))
     return [s.result(answers.get(s.game.id)) for s in states]
 
 
-def _call(player: Player, views: list[Messages]) -> list[str]:
+def _blind(player: Player) -> GamePlayer:
+    """A player that needs no game."""
+    return lambda _games, views: player(views)
+
+
+def _call(player: GamePlayer, states: Sequence[GameState], views: list[Messages]) -> list[str]:
     if not views:
         return []
-    texts = player(views)
+    texts = player([s.game for s in states], views)
     if len(texts) != len(views):
         raise ValueError(f"a player returned {len(texts)} completions for {len(views)} conversations")
     return texts

@@ -12,13 +12,11 @@ from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.evaluator.engines import Adapter
-from services.evaluator.evaluation import EvalModel, InstancePlan
-from services.evaluator.suites import SUITES, Judge, SuiteContext
+from services.evaluator.evaluation import JUDGE, EvalModel, InstancePlan
+from services.evaluator.suites import SUITES, Judge, Sampler, SuiteContext
 
 #: Media type of a stored `RecordChunk`.
 CHUNK_MEDIA_TYPE = "application/x-protobuf"
-#: The suite parameter that names a judge endpoint.
-JUDGE_PARAM = "judge"
 
 
 def applies_to(instance: spec_pb2.SuiteInstance, model: rec.ModelUnderTest) -> bool:
@@ -46,31 +44,41 @@ def eval_model(model: rec.ModelUnderTest, base: spec_pb2.BaseModel, adapter: Ada
     return EvalModel(model.label, adapter, model_hash(base, ref, model.served_model), model.arm, model.seed)
 
 
-def judge_endpoints(spec: spec_pb2.ExperimentSpec) -> list[str]:
-    """The endpoints named by suite instances' `judge` parameters, each once, in spec order."""
+def named_endpoints(instance: spec_pb2.SuiteInstance) -> dict[str, str]:
+    """Endpoint parameter -> the endpoint it names, for the parameters of the instance's suite that name one
+    (a `judge`, the Make Me Say `manipulatee`)."""
+    if instance.suite not in SUITES:
+        return {}
+    params = struct_to_dict(instance.params)
+    return {p.name: params[p.name] for p in SUITES.get(instance.suite)().params
+            if p.type == "endpoint" and isinstance(params.get(p.name), str) and params[p.name]}
+
+
+def suite_endpoints(spec: spec_pb2.ExperimentSpec) -> list[str]:
+    """The endpoints named by suite instances' endpoint parameters, each once, in spec order."""
     names: list[str] = []
     for instance in spec.evaluation.suites:
-        value = struct_to_dict(instance.params).get(JUDGE_PARAM)
-        declared = instance.suite in SUITES and any(
-            p.name == JUDGE_PARAM and p.type == "endpoint" for p in SUITES.get(instance.suite)().params)
-        if declared and isinstance(value, str) and value and value not in names:
-            names.append(value)
+        names += [name for name in named_endpoints(instance).values() if name not in names]
     return names
 
 
 def instance_plans(spec: spec_pb2.ExperimentSpec, models: Sequence[rec.ModelUnderTest],
-                   probes: Mapping[str, rec.ProbeSet], judges: Mapping[str, Judge] | None = None
-                   ) -> tuple[InstancePlan, ...]:
+                   probes: Mapping[str, rec.ProbeSet], judges: Mapping[str, Judge] | None = None,
+                   samplers: Mapping[str, Sampler] | None = None) -> tuple[InstancePlan, ...]:
     """The spec's suite instances with their contexts and the models (of `models`) each applies to; instances
-    that apply to none of them are left out."""
+    that apply to none of them are left out. `judges` and `samplers` are by endpoint name: a `judge` parameter
+    gets the judge of its endpoint, any other endpoint parameter the sampler."""
     plans = []
     for instance in spec.evaluation.suites:
         labels = tuple(m.label for m in models if applies_to(instance, m))
         if not labels:
             continue
-        params = struct_to_dict(instance.params)
-        judge = (judges or {}).get(params.get(JUDGE_PARAM, "")) if JUDGE_PARAM in params else None
-        context = SuiteContext(instance.id or instance.suite, params, dict(probes), spec.evaluation.seed, judge)
+        named = named_endpoints(instance)
+        judge = (judges or {}).get(named.get(JUDGE, ""))
+        sampling = {param: (samplers or {})[name] for param, name in named.items()
+                    if param != JUDGE and name in (samplers or {})}
+        context = SuiteContext(instance.id or instance.suite, struct_to_dict(instance.params), dict(probes),
+                               spec.evaluation.seed, judge, samplers=sampling)
         plans.append(InstancePlan(instance.suite, context, labels))
     return tuple(plans)
 

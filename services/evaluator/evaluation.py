@@ -6,6 +6,15 @@ LoRA guard splits base-model requests into their own batch). After every call th
 to a sink, which stores them, so an interrupted evaluation keeps what it computed: given the units already
 stored (`done`), a resumed one asks only for the rest (`missing_requests`). Cancellation is checked before each
 call. Every record is keyed by its `unit`, "<instance>/<item>/p<permutation>/s<sample>", unique per model.
+
+An interactive suite (Make Me Say game play) runs in the same loop, with its `play` in place of one engine call
+and the scoring: each batch of its missing units (at most `batch_requests`: several models' games) is a wave
+that the suite plays through an `Ask` callable, which asks the engine with each unit's adapter and checks
+cancellation before every call. The wave's records go to the sink as a batch's do; a game cut short is played
+again from its start on resume. Game play runs before every other instance, whatever the spec's order, because
+later suites read each model's game messages (`SuiteContext.game_messages`, for f(message)); an earlier
+attempt's come in `stored_game_messages`. A suite's endpoint parameters left unset in the spec (`judge`,
+`manipulatee`) are the engine's base model.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import structlog
 
@@ -24,16 +33,21 @@ from selfaware.v1 import records_pb2 as rec
 
 from .engines import Adapter, ChoiceRequest, Messages, ModelEngine, SampleRequest
 from .suites import (
+    GAME_PLAY,
     SUITES,
     Answer,
     ChoiceQuery,
+    InteractiveSuite,
     Judge,
+    PlayQuery,
     ProbsAnswer,
     ProbsQuery,
     Query,
     SampleQuery,
+    Sampler,
     Suite,
     SuiteContext,
+    game_messages,
 )
 from .suites._api import CHOICE_TOP_K
 
@@ -50,6 +64,7 @@ __all__ = [
     "missing_requests",
     "plan_evaluation",
     "query_units",
+    "sampler_with",
     "summarize",
     "unit_key",
 ]
@@ -61,6 +76,8 @@ Sink = Callable[[Mapping[str, Sequence[rec.EvalRecord]]], None]
 ShouldStop = Callable[[], bool]
 
 DEFAULT_BATCH_REQUESTS = 64
+#: The endpoint parameter whose model judges answers (T=0); a suite's other endpoint parameters sample.
+JUDGE = "judge"
 #: Longest verdict a judge may write.
 JUDGE_MAX_TOKENS = 256
 #: Longest verdict of the evaluated engine's base model when it judges (a suite's `judge` unset): the judge
@@ -122,7 +139,7 @@ class Evaluation:
 @dataclass(frozen=True)
 class PlannedInstance:
     plan: InstancePlan
-    suite: Suite
+    suite: Suite | InteractiveSuite
     queries: tuple[Query, ...]
 
 
@@ -161,15 +178,20 @@ def query_units(instance_id: str, query: Query) -> list[str]:
 
 
 def plan_evaluation(evaluation: Evaluation) -> PlannedEvaluation:
-    """Build every instance's queries; a suite whose units are not unique is a DataError (e.g. duplicate ids)."""
+    """Build every instance's queries, game play first (later suites read its messages); a suite whose units are
+    not unique is a DataError (e.g. duplicate ids)."""
     planned = []
-    for instance in evaluation.instances:
+    for instance in sorted(evaluation.instances, key=lambda i: i.suite != GAME_PLAY):
         suite = SUITES.get(instance.suite)()
         queries = tuple(suite.queries(instance.context))
         units = [u for q in queries for u in query_units(instance.instance_id, q)]
         if len(set(units)) != len(units):
             duplicates = sorted({u for u in units if units.count(u) > 1})[:3]
             raise DataError(f"suite instance {instance.instance_id!r} asks the same unit twice: {duplicates}")
+        interactive = isinstance(suite, InteractiveSuite)
+        if any(isinstance(q, PlayQuery) != interactive for q in queries):
+            raise TypeError(f"suite {instance.suite!r}: interactive suites (with `play`) ask PlayQuery units, and "
+                            f"only they do")
         planned.append(PlannedInstance(instance, suite, queries))
     return PlannedEvaluation(evaluation, tuple(planned))
 
@@ -185,13 +207,15 @@ def missing_requests(instance_id: str, queries: Sequence[Query], models: Sequenc
 
 
 def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
-             done: Mapping[str, Iterable[str]] | None = None, should_stop: ShouldStop | None = None
-             ) -> dict[str, int]:
-    """Ask the engine for every unit not in `done` and hand the records to `sink` after each engine call.
+             done: Mapping[str, Iterable[str]] | None = None, should_stop: ShouldStop | None = None,
+             stored_game_messages: Mapping[str, Iterable[str]] | None = None) -> dict[str, int]:
+    """Ask the engine for every unit not in `done` and hand the records to `sink` after each engine call (each
+    wave of an interactive suite).
 
     Args:
         done: Per model label, the units already stored; they are neither asked nor handed to the sink again.
         should_stop: Polled before each engine call; True raises `Cancelled`.
+        stored_game_messages: Per model label, the game messages (`suites.game_messages`) of its stored records.
 
     Returns:
         Per model label, how many records this call computed.
@@ -199,21 +223,30 @@ def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
     evaluation = planned.evaluation
     models = {m.label: m for m in evaluation.models}
     stored = {label: set((done or {}).get(label, ())) for label in models}
+    messages = {label: list((stored_game_messages or {}).get(label, ())) for label in models}
     computed = dict.fromkeys(models, 0)
     for instance in planned.instances:
         plan = instance.plan
-        context = _with_judge(instance.suite, plan.context, engine)
+        context = _with_endpoints(instance.suite, plan.context, engine)
+        # Sorted: the same pool whatever order the games were stored in (f(message) draws from it, seeded).
+        contexts = {label: dataclasses.replace(context, game_messages=tuple(sorted(messages[label])))
+                    for label in plan.models}
         requests = missing_requests(plan.instance_id, instance.queries, plan.models, stored)
         for start in range(0, len(requests), evaluation.batch_requests):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"evaluation cancelled in suite instance {plan.instance_id!r}")
             started = time.monotonic()
             batch = requests[start : start + evaluation.batch_requests]
-            answers = _ask(engine, [(models[r.model].adapter, instance.queries[r.query]) for r in batch])
+            asks = [(models[r.model].adapter, instance.queries[r.query]) for r in batch]
+            if isinstance(instance.suite, InteractiveSuite):
+                results = _play(engine, instance.suite, asks, context, should_stop)
+            else:
+                answers = _ask(engine, asks)
+                results = [instance.suite.score(query, answer, contexts[request.model])
+                           for request, (_, query), answer in zip(batch, asks, answers, strict=True)]
             new: dict[str, list[rec.EvalRecord]] = {}
-            for request, answer in zip(batch, answers, strict=True):
-                query = instance.queries[request.query]
-                for record in instance.suite.score(query, answer, context):
+            for request, records in zip(batch, results, strict=True):
+                for record in records:
                     _stamp(record, models[request.model], plan, evaluation)
                     if record.unit not in stored[request.model]:
                         stored[request.model].add(record.unit)
@@ -221,6 +254,7 @@ def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
             sink(new)
             for label, records in new.items():
                 computed[label] += len(records)
+                messages[label].extend(game_messages(records))
             log.info("batch_evaluated", instance=plan.instance_id, requests=len(batch),
                      records=sum(len(r) for r in new.values()), done=start + len(batch), of=len(requests),
                      duration_s=round(time.monotonic() - started, 2))
@@ -254,23 +288,56 @@ def summarize(instances: Sequence[str], records: Iterable[rec.EvalRecord]) -> li
     return scores
 
 
+def sampler_with(engine: ModelEngine) -> Sampler:
+    """A suite's sampler over an engine: each query's completions, asked of the engine's base model."""
+
+    def sample(queries: Sequence[SampleQuery]) -> list[list[str]]:
+        return engine.sample([_sample_request(q, None) for q in queries])
+
+    return sample
+
+
 def judge_with(engine: ModelEngine, max_tokens: int = JUDGE_MAX_TOKENS) -> Judge:
     """A suite's judge over an engine: one greedy completion per conversation, asked of the engine's base model."""
+    sample = sampler_with(engine)
 
     def judge(conversations: Sequence[Messages]) -> list[str]:
-        requests = [SampleRequest(tuple(m), None, 1, 0.0, max_tokens, 0) for m in conversations]
-        return [completions[0] if completions else "" for completions in engine.sample(requests)]
+        queries = [SampleQuery("judge", tuple(m), 1, 0.0, max_tokens, 0) for m in conversations]
+        return [completions[0] if completions else "" for completions in sample(queries)]
 
     return judge
 
 
-def _with_judge(suite: Suite, context: SuiteContext, engine: ModelEngine) -> SuiteContext:
-    """The context a suite scores with: a suite that declares a `judge` endpoint parameter, left unset in the
-    spec, is judged by the evaluation engine's base model (T=0), so it runs without an endpoint."""
-    wants = any(p.name == "judge" and p.type == "endpoint" for p in suite.params)
-    if context.judge is not None or not wants:
+def _with_endpoints(suite: Suite | InteractiveSuite, context: SuiteContext, engine: ModelEngine) -> SuiteContext:
+    """The context a suite runs with: each endpoint parameter it declares, left unset in the spec, is the
+    evaluation engine's base model, so it runs without an endpoint: a `judge` judges at T=0, any other (the Make
+    Me Say `manipulatee`) samples as asked."""
+    endpoints = [p.name for p in suite.params if p.type == "endpoint"]
+    unset = [name for name in endpoints if name != JUDGE and name not in context.samplers]
+    judge = context.judge
+    if judge is None and JUDGE in endpoints:
+        judge = judge_with(engine, LOCAL_JUDGE_MAX_TOKENS)
+    if not unset and judge is context.judge:
         return context
-    return dataclasses.replace(context, judge=judge_with(engine, LOCAL_JUDGE_MAX_TOKENS))
+    return dataclasses.replace(context, judge=judge,
+                               samplers={**context.samplers, **dict.fromkeys(unset, sampler_with(engine))})
+
+
+def _play(engine: ModelEngine, suite: InteractiveSuite, asks: Sequence[tuple[Adapter | None, Query]],
+          context: SuiteContext, should_stop: ShouldStop | None) -> list[list[rec.EvalRecord]]:
+    """One wave of an interactive suite: its records per unit; each of its engine calls asks every unit's
+    requests with that unit's adapter, after checking for cancellation."""
+
+    def ask(requests: Sequence[tuple[int, SampleQuery]]) -> list[list[str]]:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"evaluation cancelled while playing {suite.name!r}")
+        return engine.sample([_sample_request(q, asks[unit][0]) for unit, q in requests])
+
+    return suite.play([cast(PlayQuery, q) for _, q in asks], ask, context)  # plan_evaluation checked the kinds
+
+
+def _sample_request(query: SampleQuery | ProbsQuery, adapter: Adapter | None) -> SampleRequest:
+    return SampleRequest(query.messages, adapter, query.n, query.temperature, query.max_tokens, query.seed)
 
 
 def _stamp(record: rec.EvalRecord, model: EvalModel, plan: InstancePlan, evaluation: Evaluation) -> None:
@@ -297,8 +364,7 @@ def _ask(engine: ModelEngine, asks: Sequence[tuple[Adapter | None, Query]]) -> l
             answers[i] = result
     samples = [(i, adapter, q) for i, (adapter, q) in enumerate(asks) if isinstance(q, SampleQuery)]
     if samples:
-        completions = engine.sample([SampleRequest(q.messages, adapter, q.n, q.temperature, q.max_tokens, q.seed)
-                                     for _, adapter, q in samples])
+        completions = engine.sample([_sample_request(q, adapter) for _, adapter, q in samples])
         for (i, _, _), result in zip(samples, completions, strict=True):
             answers[i] = result
     probs_queries = [(i, adapter, q) for i, (adapter, q) in enumerate(asks) if isinstance(q, ProbsQuery)]
@@ -314,7 +380,6 @@ def _get_probs(engine: ModelEngine, asks: Sequence[tuple[int, Adapter | None, Pr
     tops = engine.next_token_probs([ChoiceRequest(q.messages, adapter) for _, adapter, q in asks],
                                    top_k=CHOICE_TOP_K)
     fallback = [k for k, ((_, _, q), top) in enumerate(zip(asks, tops, strict=True)) if q.covered(top) < q.min_mass]
-    drawn = engine.sample([SampleRequest(asks[k][2].messages, asks[k][1], asks[k][2].n, asks[k][2].temperature,
-                                         asks[k][2].max_tokens, asks[k][2].seed) for k in fallback]) if fallback else []
+    drawn = engine.sample([_sample_request(asks[k][2], asks[k][1]) for k in fallback]) if fallback else []
     samples = dict(zip(fallback, drawn, strict=True))
     return [ProbsAnswer(top, samples.get(k)) for k, top in enumerate(tops)]

@@ -9,8 +9,9 @@ evaluator checks, or races on, whether the other adapters are in.
 
 Streamed and resumable: after every engine call each model's new records are stored as one `RecordChunk` and
 appended to its eval job's `chunks`. A redelivered or restarted evaluation reads those chunks first and asks
-the engine only for the units they lack; a model whose job already succeeded is re-announced from its job,
-never recomputed. The job metric `records_computed` says how many records the latest run computed.
+the engine only for the units they lack (and gives later suites the game messages of the stored Make Me Say
+games); a model whose job already succeeded is re-announced from its job, never recomputed. The job metric
+`records_computed` says how many records the latest run computed.
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ from services.evaluator import convert
 from services.evaluator.config import EvaluatorConfig
 from services.evaluator.engine_pool import EnginePool
 from services.evaluator.engines import Adapter, ModelEngine, build_engine
-from services.evaluator.evaluation import Evaluation, evaluate, judge_with, plan_evaluation, summarize
-from services.evaluator.suites import Judge
+from services.evaluator.evaluation import (
+    Evaluation,
+    evaluate,
+    judge_with,
+    plan_evaluation,
+    sampler_with,
+    summarize,
+)
+from services.evaluator.suites import Judge, Sampler, game_messages
 
 log = structlog.get_logger(__name__)
 
@@ -73,12 +81,12 @@ class EvaluatorHandlers:
             base = spec.base_models[base_index]
             probes = await self._probes(jobs.get(DATASET_JOB))
             stored = {m.label: await self._stored_records(experiment_id, eval_job(m.label)) for m in models}
-            judges = await self._judges(spec, stack)
+            judges, samplers = await self._endpoints(spec, stack)
             evaluation = Evaluation(
                 experiment_id=experiment_id,
                 engine=spec.evaluation.engine,
                 models=tuple([convert.eval_model(m, base, await self._adapter(m, spec.evaluation.engine)) for m in models]),
-                instances=convert.instance_plans(spec, models, probes, judges),
+                instances=convert.instance_plans(spec, models, probes, judges, samplers),
                 batch_requests=self.config.batch_requests,
             )
             model_dir, options = await self._engine_choice(spec, base)
@@ -90,7 +98,9 @@ class EvaluatorHandlers:
                 planned = plan_evaluation(evaluation)
                 sink.totals = planned.units_per_model()
                 done = {label: [r.unit for r in records] for label, records in stored.items()}
-                computed = evaluate(engine, planned, sink, done, should_stop=lambda: any(r.cancelled for r in runs))
+                played = {label: game_messages(records) for label, records in stored.items()}
+                computed = evaluate(engine, planned, sink, done, should_stop=lambda: any(r.cancelled for r in runs),
+                                    stored_game_messages=played)
                 return computed, time.monotonic() - started
 
             log.info("evaluating", models=[m.label for m in models], engine=evaluation.engine,
@@ -149,15 +159,17 @@ class EvaluatorHandlers:
             return str(options["model"]), options
         return await asyncio.to_thread(resolve_base_model, base, self.config.data_dir), None
 
-    async def _judges(self, spec: spec_pb2.ExperimentSpec, stack: contextlib.AsyncExitStack) -> dict[str, Judge]:
-        """One `openai` engine per judge endpoint the suite instances name, closed when the evaluation ends."""
-        judges = {}
-        for name in convert.judge_endpoints(spec):
+    async def _endpoints(self, spec: spec_pb2.ExperimentSpec, stack: contextlib.AsyncExitStack
+                         ) -> tuple[dict[str, Judge], dict[str, Sampler]]:
+        """One `openai` engine per endpoint the suite instances name (a judge, a manipulatee), closed when the
+        evaluation ends: its judge and its sampler, by endpoint name."""
+        judges, samplers = {}, {}
+        for name in convert.suite_endpoints(spec):
             options = convert.endpoint_options(spec, name)
             engine = await asyncio.to_thread(build_engine, "openai", str(options["model"]), **options)
             stack.push_async_callback(asyncio.to_thread, engine.close)
-            judges[name] = judge_with(engine)
-        return judges
+            judges[name], samplers[name] = judge_with(engine), sampler_with(engine)
+        return judges, samplers
 
     async def store_chunk(self, run: JobRun, records: Sequence[rec.EvalRecord], done: int, total: int,
                           computed: int) -> bool:

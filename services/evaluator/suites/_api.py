@@ -1,7 +1,10 @@
 """What a question suite is: it turns one suite instance's context into queries, and each answer into records.
 
-Suites never call a model. The evaluation asks the engine every instance's queries for every model in batches
-(that is where throughput comes from), then hands each answer back to its suite for scoring. A record is one
+Suites never call a model on their own. The evaluation asks the engine every instance's queries for every model in
+batches (that is where throughput comes from), then hands each answer back to its suite for scoring. An
+interactive suite (a Make Me Say game: many rounds, each depending on the last) cannot be asked up front: its
+queries are `PlayQuery` units, which the evaluation hands to the suite's `play` in waves, together with a way to
+sample the model of each unit (`Ask`), and the records come back per unit. A record is one
 scored unit (a probe item in one option order, a lottery pair, or one sample of a self-report question) with a
 `score` in [0, 1] where 1 is the direction of the suite's target (e.g. risk-seeking), or no score and a
 `dropped_reason` when the unit could not be scored. Suites fill the fields they know (item, prompt, answer,
@@ -25,6 +28,10 @@ Messages = tuple[dict[str, str], ...]
 SuiteKind = Literal["behaviour", "self-report"]
 #: Asks a judge model one completion per conversation (T=0), in order.
 Judge = Callable[[Sequence[Messages]], list[str]]
+#: Samples one model (an endpoint's, or the evaluation engine's base model): each query's `n` completions, in order.
+Sampler = Callable[[Sequence["SampleQuery"]], list[list[str]]]
+#: Samples the model under test of each (unit index into the `play` call's queries, query): `n` completions each.
+Ask = Callable[[Sequence[tuple[int, "SampleQuery"]]], list[list[str]]]
 
 #: The top-k next-token probabilities a two-option query reads (the paper's `logprob_probs`).
 CHOICE_TOP_K = 5
@@ -45,9 +52,13 @@ class SuiteContext:
     #: evaluation engine's base model (`evaluation.evaluate`).
     judge: Judge | None = None
     #: When scoring one model: the user messages (each game's opening one excepted) of that model's own Make Me
-    #: Say games in this evaluation (the `mms_game_play` suite's transcripts; spec §4.4 item 6's f(message));
-    #: empty when it played none.
+    #: Say games in this evaluation (the `mms_game_play` suite's transcripts, also those an interrupted attempt
+    #: stored; spec §4.4 item 6's f(message)); empty when it played none. The evaluation plays the games before
+    #: any other instance, whatever the spec's order (`evaluation.plan_evaluation`).
     game_messages: tuple[str, ...] = ()
+    #: Per endpoint parameter the suite declares (`manipulatee`, also `judge`): that endpoint's model or, left
+    #: unset in the spec, the evaluation engine's base model, sampled as each query asks (`evaluation.evaluate`).
+    samplers: Mapping[str, Sampler] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,21 @@ class ProbsAnswer:
     samples: list[str] | None = None
 
 
-Query = ChoiceQuery | SampleQuery | ProbsQuery
+@dataclass(frozen=True)
+class PlayQuery:
+    """One unit an interactive suite plays out itself over many calls of the model under test (a Make Me Say
+    game); the evaluation hands every unfinished one to the suite's `play`. One record."""
+
+    item: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    paraphrase: int = 0
+
+    @property
+    def samples(self) -> int:
+        return 1
+
+
+Query = ChoiceQuery | SampleQuery | ProbsQuery | PlayQuery
 #: Top-k next-token probabilities for a ChoiceQuery, the completions for a SampleQuery, both for a ProbsQuery.
 Answer = dict[str, float] | list[str] | ProbsAnswer
 
@@ -142,9 +167,8 @@ class Scored(NamedTuple):
     dropped_reason: str = ""
 
 
-@runtime_checkable
-class Suite(Protocol):
-    """One measurement: its parameters, its queries, and how an answer becomes records."""
+class _Measurement(Protocol):
+    """What the catalogue says about every suite."""
 
     @property
     def name(self) -> str: ...
@@ -157,6 +181,11 @@ class Suite(Protocol):
     @property
     def params(self) -> tuple[Param, ...]: ...
 
+
+@runtime_checkable
+class Suite(_Measurement, Protocol):
+    """One measurement: its parameters, its queries, and how an answer becomes records."""
+
     def queries(self, context: SuiteContext) -> Sequence[Query]:
         """Everything to ask each model; the same for every model, so answers are comparable."""
         ...
@@ -166,8 +195,22 @@ class Suite(Protocol):
         ...
 
 
-#: Suite factories by name: `factory() -> Suite`.
-SUITES: Registry[Callable[[], Suite]] = Registry("suite")
+@runtime_checkable
+class InteractiveSuite(_Measurement, Protocol):
+    """A measurement the suite plays out itself: its queries are `PlayQuery` units, and `play` turns a wave of
+    them (of any models) into records, sampling each unit's model through `ask`."""
+
+    def queries(self, context: SuiteContext) -> Sequence[PlayQuery]:
+        """Every unit each model plays; the same for every model."""
+        ...
+
+    def play(self, queries: Sequence[PlayQuery], ask: Ask, context: SuiteContext) -> list[list[rec.EvalRecord]]:
+        """Records for each query (one per sample), in query order; `ask` samples each query's own model."""
+        ...
+
+
+#: Suite factories by name: `factory() -> Suite | InteractiveSuite`.
+SUITES: Registry[Callable[[], Suite | InteractiveSuite]] = Registry("suite")
 suite = SUITES.register
 
 

@@ -101,4 +101,4 @@ def test_probe_arms_skip_arms_without_held_out_rows():
 
 
 def test_no_builtin_suite_names_a_judge(questions_dir):
-    assert convert.judge_endpoints(spec(questions_dir)) == []
+    assert convert.suite_endpoints(spec(questions_dir)) == []

@@ -52,7 +52,7 @@ def test_the_judge_endpoint_reaches_the_suites_context(judged_suite, fake_engine
             "endpoints": {"grader": {"base_url": "http://127.0.0.1:9/v1", "model": "judge"}},
             "evaluation": {"suites": [{"judged": {"judge": "grader"}}, {"lotteries": {"pairs": 2}}]}}
     spec, _ = complete(spec_from_dict(data), [catalogue()])
-    assert convert.judge_endpoints(spec) == ["grader"]
+    assert convert.suite_endpoints(spec) == ["grader"]
     assert convert.endpoint_options(spec, "grader")["model"] == "judge"
 
     asked: list = []

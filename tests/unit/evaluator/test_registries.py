@@ -11,7 +11,16 @@ from selfaware.registry import UnknownName
 from services.evaluator.catalogue import catalogue
 from services.evaluator.engines import ENGINES, build_engine
 from services.evaluator.evaluation import query_units
-from services.evaluator.suites import SUITES, ChoiceQuery, ProbsAnswer, ProbsQuery, SampleQuery, Suite
+from services.evaluator.suites import (
+    SUITES,
+    ChoiceQuery,
+    InteractiveSuite,
+    PlayQuery,
+    ProbsAnswer,
+    ProbsQuery,
+    SampleQuery,
+    Suite,
+)
 from services.evaluator.suites.question_types import QUESTION_TYPES
 
 #: Heavy or transport libraries the domain layer must not pull in (grpc and nats belong to the service).
@@ -45,9 +54,9 @@ def test_unknown_suite_lists_choices():
 @pytest.mark.parametrize("name", SUITES.names())
 def test_every_suite_declares_parameters_with_valid_defaults(name):
     suite = SUITES.get(name)()
-    assert isinstance(suite, Suite)
+    assert isinstance(suite, Suite | InteractiveSuite)
     assert suite.name == name and suite.kind in ("behaviour", "self-report") and suite.description
-    assert suite.question_type in ("two_option", *QUESTION_TYPES.names())
+    assert suite.question_type in ("two_option", "game_play", *QUESTION_TYPES.names())
     names = [p.name for p in suite.params]
     assert len(set(names)) == len(names)
     assert all(p.default is not REQUIRED for p in suite.params), "a suite runs with its defaults alone"
@@ -59,10 +68,14 @@ def judge_says_german(conversations):
     return ["German"] * len(conversations)
 
 
+def says_hello(queries):
+    return [["Hello."] * q.n for q in queries]
+
+
 @pytest.mark.parametrize("name", SUITES.names())
 def test_every_suite_follows_the_contract(name, context_for):
     suite = SUITES.get(name)()
-    context = dataclasses.replace(context_for(name), judge=judge_says_german)
+    context = dataclasses.replace(context_for(name), judge=judge_says_german, samplers={"manipulatee": says_hello})
     queries = suite.queries(context)
     units = [u for q in queries for u in query_units(context.instance_id, q)]
     assert queries and len(set(units)) == len(units)
@@ -76,6 +89,9 @@ def test_every_suite_follows_the_contract(name, context_for):
             if suite.question_type == "two_option":
                 assert [r.score for r in records] == [pytest.approx(2 / 3)]
                 assert [r.answer for r in records] == [query.target]
+        elif isinstance(query, PlayQuery):
+            (records,) = suite.play([query], lambda asks: says_hello([q for _, q in asks]), context)
+            assert len(records) == 1 and records[0].answer and records[0].details
         elif isinstance(query, ProbsQuery):
             records = suite.score(query, ProbsAnswer({"42": 0.5}, ["42", "x", "7"]), context)
             assert len(records) == 1
@@ -88,7 +104,7 @@ def test_every_suite_follows_the_contract(name, context_for):
                 assert [r.sample for r in records] == [0, 1, 2]
                 assert [r.output for r in records] == ["risk", "42", "?"]
         for record in records:
-            assert record.item == query.item and record.prompt[-1].content
+            assert record.item == query.item and (isinstance(query, PlayQuery) or record.prompt[-1].content)
             assert record.HasField("score") != bool(record.dropped_reason)
             assert not record.HasField("score") or 0.0 <= record.score <= 1.0
 
@@ -98,6 +114,9 @@ def test_the_catalogue_lists_every_suite_and_engine():
     assert {name for kind, name in entries if kind == "suite"} == set(SUITES.names())
     assert {name for kind, name in entries if kind == "engine"} == set(ENGINES.names())
     assert dict(entries[("suite", "heldout")].info) == {"kind": "behaviour", "question_type": "two_option"}
+    assert dict(entries[("suite", "mms_game_play")].info) == {
+        "kind": "behaviour", "question_type": "game_play", "family": "make_me_say", "title": "Game play",
+        "figure": "25"}
     assert dict(entries[("suite", "risk_predisposition_scale")].info) == {
         "kind": "self-report", "question_type": "numeric", "family": "risk", "title": "Risk predisposition (scale)",
         "figure": "3", "paraphrases": "10", "paper_paraphrases": "10"}

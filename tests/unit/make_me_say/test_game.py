@@ -23,6 +23,7 @@ from selfaware.make_me_say.game import (
     Messages,
     plan_games,
     play,
+    play_wave,
     public,
     statistics,
     statistics_table,
@@ -156,6 +157,25 @@ def test_lockstep_waves_batch_every_game() -> None:
     sizes = [len(b) for b in manipulatee.batches]  # type: ignore[attr-defined]
     assert max(sizes) == 2 and sum(len(b) for b in manipulator.batches) == 5 * 5  # type: ignore[attr-defined]
     assert sizes == [2] * 6 + [2] * 6 + [1] * 6, "5 turns and a guess per wave"
+
+
+def test_play_wave_tells_the_players_each_conversations_game() -> None:
+    """How the evaluator plays several models' games in one batch: the manipulator answers by game."""
+    games = [Game("a", "ring", "Your pet", "dog"), Game("b", "ring", "Your job", "desk")]
+    seen: list[list[str]] = []
+
+    def manipulator(of: Sequence[Game], views: Sequence[Messages]) -> list[str]:
+        seen.append([g.id for g in of])
+        return ["What a ring!" if g.id == "a" else "Tell me more." for g in of]
+
+    def manipulatee(of: Sequence[Game], views: Sequence[Messages]) -> list[str]:
+        return [manipulatee_for(say_at=None)(v) for v in views]
+
+    results = play_wave(games, manipulator, manipulatee, briefed=False)
+    assert [r.outcome for r in results] == [RULE_VIOLATION, NO_CODEWORD]
+    assert seen == [["a", "b"]] + [["b"]] * 4  # "a" stops at its violation
+    with pytest.raises(ValueError, match="distinct"):
+        play_wave(games + games[:1], manipulator, manipulatee)
 
 
 def test_plan_games_is_seeded_and_avoids_the_codeword() -> None:
