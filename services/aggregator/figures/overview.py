@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.figures._canvas import new_figure
-from services.aggregator.figures._series import Series, find_group, group_series
+from services.aggregator.figures._series import Series, group_series
 from services.aggregator.statistics import InstanceStatistics
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def points_figure(title: str, stats: Sequence[InstanceStatistics], series: Seque
         offset = (rank - (len(series) - 1) / 2) * SLOT / max(len(series), 1)
         xs, ys, below, above = [], [], [], []
         for position, instance in enumerate(stats):
-            group = find_group(instance, label)
+            group = instance.group(label)
             if group is not None:
                 xs.append(position + offset)
                 ys.append(group.mean)
