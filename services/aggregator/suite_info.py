@@ -98,6 +98,8 @@ class InstanceKind:
     question_type: str = ""
     #: The paper's figure the catalogue puts the question in ("6"); "" when it does not say.
     figure: str = ""
+    #: The question's title as the catalogue gives it (the paper's), whatever the instance's id; "" without one.
+    title: str = ""
 
 
 def describe(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None, models: Sequence[ModelScores]
@@ -128,7 +130,7 @@ def describe(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None, models: S
         unit = "paraphrases" if sampled and not two_option else "items"
     unknown = params.get("unknown_words")
     return InstanceKind(presentation, unit, str(unknown) if unknown is not None else None, info.family,
-                        catalogued, info.question_type, info.figure)
+                        catalogued, info.question_type, info.figure, info.title)
 
 
 @dataclass(frozen=True)
