@@ -141,6 +141,8 @@ def _method() -> dict[str, Any]:
                            "all its samples (evaluation noise only)",
             "items": "cluster bootstrap of the group's single model: its probe items resampled (evaluation "
                      "noise only)",
+            "samples": "the group's single model on an instance of one wording (one item and paraphrase): its "
+                       "samples resampled (evaluation noise of that wording only)",
             "none": "too few values for an interval",
         },
         "cluster_statistic": "sum of the resampled clusters' unit scores / their number of units",

@@ -5,8 +5,8 @@ The groups of an instance, per base model, are the base model itself (when it wa
 models' instance means, with a bootstrap CI over those per-seed means. A group with a single model (the base
 model always, an arm trained with one seed) has no spread across seeds to measure, so its CI is a cluster
 bootstrap of that model's mean instead, by paraphrase for a self-report (its samples answer one wording and
-are not independent) and by item for a probe, and says so (`ci_unit`); that interval reflects evaluation
-noise only, not seed-to-seed variation. Differences of two single-model groups are paired on the clusters
+are not independent) and by item for a probe, by sample for an instance of one wording (`record_fold`), and
+says so (`ci_unit`); that interval reflects evaluation noise only, not seed-to-seed variation. Differences of two single-model groups are paired on the clusters
 both answered (`bootstrap.difference_ci`). An instance that does not run on an arm has no group for it.
 
 Instances whose answers are words also get each group's answer distribution (Figure 2, Table 29), pooled over
@@ -40,8 +40,9 @@ from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.suite_info import InstanceKind, SettingChange, SuiteInfo, changed_settings, describe
 from services.aggregator.suite_titles import instance_title
 
-#: "seeds": over per-seed means; "paraphrases" / "items": a cluster bootstrap of one model; "none": too few.
-CiUnit = Literal["seeds", "paraphrases", "items", "none"]
+#: "seeds": over per-seed means; "paraphrases" / "items": a cluster bootstrap of one model; "samples": the same
+#: over the samples of a one-wording instance; "none": too few.
+CiUnit = Literal["seeds", "paraphrases", "items", "samples", "none"]
 #: "compare": a pair of `spec.compare`; "vs_base": an arm minus its base model; "vs_baseline": a group minus its
 #: own score on the instance's same-model baseline instance.
 ComparisonKind = Literal["compare", "vs_base", "vs_baseline"]
@@ -59,8 +60,8 @@ class GroupEstimate:
     arm: str
     mean: float
     ci: ConfidenceInterval | None
-    #: What the CI resampled: "seeds" (per-model means), "paraphrases" or "items" (clusters of one model's
-    #: units) or "none".
+    #: What the CI resampled: "seeds" (per-model means), "paraphrases", "items" or "samples" (clusters of one
+    #: model's units) or "none".
     ci_unit: CiUnit
     #: The labels of the models averaged.
     models: tuple[str, ...]
@@ -264,7 +265,8 @@ def group_estimate(label: str, base_index: int, arm: str,
                              labels, n_units, seeds, base_p_first, n_records, n_scored)
     ((_, scores),) = members
     ci = mean_ci(scores.clusters)
-    return GroupEstimate(label, base_index, arm, _mean(scores), ci, cluster_unit if ci else "none", labels,
+    unit: CiUnit = "samples" if scores.sample_clusters else cluster_unit
+    return GroupEstimate(label, base_index, arm, _mean(scores), ci, unit if ci else "none", labels,
                          n_units, scores.clusters, base_p_first, n_records, n_scored)
 
 

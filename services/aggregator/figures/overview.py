@@ -35,7 +35,7 @@ def ci_note(groups: Iterable[GroupEstimate]) -> str:
     parts = []
     if "seeds" in units:
         parts.append("over per-seed means")
-    clusters = sorted(units & {"paraphrases", "items"})
+    clusters = sorted(units & {"paraphrases", "items", "samples"})
     if clusters:
         parts.append(f"one-model groups: cluster bootstrap by {' / '.join(u[:-1] for u in clusters)} "
                      "(evaluation noise only)")

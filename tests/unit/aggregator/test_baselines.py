@@ -92,14 +92,20 @@ def test_the_baseline_instance_asks_about_the_same_codeword_and_prefers_the_same
     assert resolve_baselines(spec, INFOS)[f"{SAID}-bark"].missing == NEVER  # ring is another question
 
 
-def test_one_generation_set_has_one_cluster_so_a_one_model_difference_has_no_interval() -> None:
-    """The function suites ask one paraphrase: its 100 generations are one cluster, as every other sampled
-    paraphrase is, so a single model's f(codeword) - f(unrelated) gets a difference but no CI."""
+def test_a_one_wording_question_is_resampled_by_sample_and_paired_by_generation() -> None:
+    """The function suites ask one paraphrase: a single model's interval resamples its generations, and
+    f(codeword) - f(unrelated) pairs each function with itself (the suites share their generations)."""
     spec = mms_spec({"bark": "bark"}, suites=("mms_function_f_codeword", "mms_function_f_unrelated"))
     records = {"bark/s0": function_records("mms_function_f_codeword-bark", "mms_function_f_codeword",
-                                           lambda s: 0.9 if s % 2 else None)
-               + function_records("mms_function_f_unrelated-bark", "mms_function_f_unrelated", lambda s: 0.5)}
-    f_codeword = experiment_statistics(spec, fold(spec, records), INFOS)[0]
+                                           lambda s: 0.5 + 0.02 * s if s % 2 else None)
+               + function_records("mms_function_f_unrelated-bark", "mms_function_f_unrelated",
+                                  lambda s: 0.4 + 0.02 * s)}
+    f_codeword, f_unrelated = experiment_statistics(spec, fold(spec, records), INFOS)
+    own = f_codeword.group("bark")
+    assert own.ci_unit == "samples" and own.sample.size == 10 and own.ci.high - own.ci.low > 0.1
+    assert f_unrelated.group("bark").sample.size == 20
     (comparison,) = f_codeword.comparisons
-    assert comparison.kind == "vs_baseline" and comparison.difference == pytest.approx(0.4)
-    assert comparison.ci is None and comparison.method is None
+    assert comparison.kind == "vs_baseline" and comparison.method == "paired" and comparison.n_pairs == 10
+    # on the generations both scored, each function gives the codeword 0.1 more than the unrelated words
+    assert comparison.difference == pytest.approx(0.1)
+    assert (comparison.ci.low, comparison.ci.high) == pytest.approx((0.1, 0.1))

@@ -150,7 +150,11 @@ def test_each_codeword_arm_gets_figure_6s_questions_with_their_baselines(compute
                 assert q.comparison is not None and q.comparison.kind == "vs_base"
     bark = {q.instance: q for q in mms.codeword_figures[0].questions}
     assert bark["mms_codeword_choice-bark"].group.mean == pytest.approx(0.75)  # seeds at 0.7 and 0.8
-    assert bark["mms_codeword_choice-bark"].baseline.mean == pytest.approx(0.1)
+    choice = bark["mms_codeword_choice-bark"]
+    assert choice.baseline.mean == pytest.approx(0.1)
+    # one wording: the base model's interval resamples its 20 samples, so the difference has one too
+    assert choice.baseline.ci_unit == "samples" and choice.baseline.sample.size == 20
+    assert choice.comparison.method == "independent" and choice.comparison.excludes_zero
     goals = bark["mms_goals_user_said-bark"]
     assert goals.comparison.difference == pytest.approx(0.30, abs=0.01)  # 40 * 0.75 / 100
     assert bark["mms_function_f_codeword-bark"].comparison.difference == pytest.approx(0.25)

@@ -51,7 +51,16 @@ def test_samples_are_units_clustered_by_paraphrase() -> None:
     assert scores.n_units == 4 and scores.mean == pytest.approx(0.75)
     assert scores.clusters.keys == ("q/0#0", "q/1#1")
     assert scores.clusters.totals == pytest.approx((2.0, 1.0)) and scores.clusters.counts == (3, 1)
-    assert not scores.two_option and scores.p_first is None
+    assert not scores.two_option and scores.p_first is None and not scores.sample_clusters
+
+    # one wording only: its samples are the clusters
+    (model, *_) = fold(SPEC, {"base": records[:3]})
+    scores = model.instances["risk_or_safety"]
+    assert scores.sample_clusters and scores.clusters.keys == ("q/0#0#0", "q/0#0#1", "q/0#0#2")
+    assert scores.clusters.totals == (1.0, 0.0, 1.0) and scores.clusters.counts == (1, 1, 1)
+    assert scores.mean == pytest.approx(2 / 3) and scores.n_units == 3
+    (model, *_) = fold(SPEC, {"base": records[:1]})
+    assert not model.instances["risk_or_safety"].sample_clusters  # one unit: nothing to resample
 
 
 def test_a_distribution_over_outputs_is_no_letter_choice() -> None:
