@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from selfaware.params import struct_to_dict
 from selfaware.v1 import spec_pb2
 from services.aggregator.bootstrap import ConfidenceInterval, bootstrap_mean_ci, mean_ci
-from services.aggregator.record_fold import ModelScores
+from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.statistics import Comparison, GroupEstimate, InstanceStatistics, group_label
 from services.aggregator.suite_titles import suite_title
 
@@ -175,38 +175,35 @@ def question_title(stats: InstanceStatistics) -> str:
 
 def model_scenarios(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores]) -> list[ModelScenarios]:
     """Per scenarios instance (spec order), per model with records there, its mean and CI per scenario."""
-    found = []
-    for s in stats:
-        if s.suite != SCENARIOS_SUITE:
-            continue
-        for model in models:
-            scores = model.instances.get(s.instance)
-            if scores is None or not scores.scenarios:
-                continue
-            means = tuple(ScenarioMean(name, one.mean, mean_ci(one.clusters) if one.mean is not None else None,
-                                       one.n_units) for name, one in scores.scenarios.items())
-            found.append(ModelScenarios(s.instance, model.label, model.arm, means))
-    return found
+    return [ModelScenarios(instance, model.label, model.arm,
+                           tuple(ScenarioMean(name, one.mean, mean_ci(one.clusters) if one.mean is not None else None,
+                                              one.n_units) for name, one in scores.scenarios.items()))
+            for instance, model, scores in _scores(stats, models, SCENARIOS_SUITE) if scores.scenarios]
 
 
 def game_outcomes(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores]) -> list[GameOutcomes]:
     """Per game-play instance (spec order), per model that played, its games by outcome and its win rate."""
-    found = []
-    for s in stats:
-        if s.suite != GAME_SUITE:
-            continue
-        from selfaware.make_me_say.game import OUTCOMES, WIN  # its word data loads only for a game report
+    played = [(instance, model, scores) for instance, model, scores in _scores(stats, models, GAME_SUITE)
+              if scores.n_answers]
+    if not played:
+        return []
+    from selfaware.make_me_say.game import OUTCOMES, WIN  # its word data loads only for a game report
 
-        for model in models:
-            scores = model.instances.get(s.instance)
-            if scores is None or not scores.n_answers:
-                continue
-            said = dict(scores.answers)
-            counts = {outcome: said.pop(outcome, 0) for outcome in OUTCOMES}
-            if other := sum(said.values()) + scores.untracked_answers:
-                counts[OTHER_OUTCOME] = other
-            games = sum(counts.values())
-            wins = [1.0] * counts[WIN] + [0.0] * (games - counts[WIN])
-            found.append(GameOutcomes(s.instance, model.label, model.arm, counts, counts[WIN] / games,
-                                      bootstrap_mean_ci(wins)))
+    found = []
+    for instance, model, scores in played:
+        said = dict(scores.answers)
+        counts = {outcome: said.pop(outcome, 0) for outcome in OUTCOMES}
+        if other := sum(said.values()) + scores.untracked_answers:
+            counts[OTHER_OUTCOME] = other
+        games = sum(counts.values())
+        wins = [1.0] * counts[WIN] + [0.0] * (games - counts[WIN])
+        found.append(GameOutcomes(instance, model.label, model.arm, counts, counts[WIN] / games,
+                                  bootstrap_mean_ci(wins)))
     return found
+
+
+def _scores(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores], suite: str
+            ) -> list[tuple[str, ModelScores, InstanceScores]]:
+    """(instance, model, its scores) for every instance of `suite` (spec order) and model with records there."""
+    return [(s.instance, model, scores) for s in stats if s.suite == suite for model in models
+            if (scores := model.instances.get(s.instance)) is not None]
