@@ -6,8 +6,9 @@ models' instance means, with a bootstrap CI over those per-seed means. A group w
 model always, an arm trained with one seed) has no spread across seeds to measure, so its CI is a cluster
 bootstrap of that model's mean instead, by paraphrase for a self-report (its samples answer one wording and
 are not independent) and by item for a probe, by sample for an instance of one wording (`record_fold`), and
-says so (`ci_unit`); that interval reflects evaluation noise only, not seed-to-seed variation. Differences of two single-model groups are paired on the clusters
-both answered (`bootstrap.difference_ci`). An instance that does not run on an arm has no group for it.
+says so (`ci_unit`); that interval reflects evaluation noise only, not seed-to-seed variation. Differences of
+two single-model groups are paired on the clusters both answered (`bootstrap.difference_ci`). An instance that
+does not run on an arm has no group for it.
 
 Instances whose answers are words also get each group's answer distribution (Figure 2, Table 29), pooled over
 the group's models; a distribution-only instance (no score) has only that.

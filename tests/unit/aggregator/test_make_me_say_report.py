@@ -181,7 +181,8 @@ def test_the_figure_6_bars_are_the_groups_and_their_baselines(computed: Any, dra
         same = dict(bars[f"{found.label} on the baseline question"])
         for x, q in zip((x for x, _ in arm), found.questions, strict=True):
             drawn_baseline = same if q.baseline_instance else base
-            assert [h for bx, h in drawn_baseline.items() if bx > x and bx - x < 0.5] == pytest.approx([q.baseline.mean])
+            beside = [h for bx, h in drawn_baseline.items() if bx > x and bx - x < 0.5]
+            assert beside == pytest.approx([q.baseline.mean])
         assert len(same) == 2 and len(base) == len(found.questions) - 2
         ticks = [t.get_text() for t in axes.get_xticklabels()]
         assert ticks[0].startswith("Multiple-choice") and "vs The user" in ticks[5]
