@@ -12,7 +12,9 @@ Differences: two single-model groups answered the same questions, so their diffe
 on the clusters both have (the same paraphrases or items drawn for both models). Otherwise (a group with
 seeds) the two groups are different models: each group's own bootstrap distribution is drawn (seeds
 `RANDOM_STATE` and `RANDOM_STATE + 1`, so that two groups of the same size are not accidentally paired by
-resample index) and the interval is the percentiles of their difference.
+resample index) and the interval is the percentiles of their difference. A difference of the same models on two
+questions (a question against its same-model baseline, spec §4.4) is paired by model instead: the interval is
+over the per-model differences, as a group's over its per-seed means (`paired_seeds_ci`).
 
 Resamples are drawn in batches of `BATCH`, which keeps memory bounded and is the same random stream as
 unbatched. scipy is imported on first use, not at module import, so that the aggregator service starts (and
@@ -33,8 +35,9 @@ RANDOM_STATE = 0
 METHOD = "percentile"
 BATCH = 1_000
 
-#: "paired": resampled together on shared clusters; "independent": each group's own resamples differenced.
-DifferenceMethod = Literal["paired", "independent"]
+#: "paired": resampled together on shared clusters; "paired_seeds": the same models' per-model differences;
+#: "independent": each group's own resamples differenced.
+DifferenceMethod = Literal["paired", "paired_seeds", "independent"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ Sample = SeedMeans | Clusters
 class DifferenceInterval:
     ci: ConfidenceInterval
     method: DifferenceMethod
-    #: Clusters both groups had (paired), or 0.
+    #: Clusters both groups had (paired), models both had (paired_seeds), or 0.
     n_pairs: int
     #: The difference the interval is about: over the shared clusters when paired (a cluster only one group
     #: has would otherwise move the estimate but not the interval), else None (the groups' own means).
@@ -132,6 +135,15 @@ def difference_ci(first: Sample, second: Sample) -> DifferenceInterval | None:
     alpha = (1 - CONFIDENCE_LEVEL) / 2
     low, high = stats.quantile(differences, np.asarray([alpha, 1 - alpha]))
     return DifferenceInterval(ConfidenceInterval(float(low), float(high)), "independent", 0)
+
+
+def paired_seeds_ci(pairs: Sequence[tuple[float, float]]) -> DifferenceInterval | None:
+    """95% CI of the mean of first - second over (first, second) means of the same models; None under two."""
+    differences = SeedMeans(tuple(first - second for first, second in pairs))
+    ci = mean_ci(differences)
+    if ci is None:
+        return None
+    return DifferenceInterval(ci, "paired_seeds", differences.size, sum(differences.values) / differences.size)
 
 
 def cluster_mean(clusters: Clusters) -> float:

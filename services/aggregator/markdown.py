@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.aggregator.bootstrap import CONFIDENCE_LEVEL, N_RESAMPLES, RANDOM_STATE
-from services.aggregator.markdown_cells import cell, fenced, interval, number, percent, yes_no
+from services.aggregator.markdown_cells import (
+    cell,
+    ci_method,
+    difference,
+    estimate,
+    fenced,
+    number,
+    percent,
+    yes_no,
+)
+from services.aggregator.markdown_make_me_say import make_me_say_section
 from services.aggregator.markdown_paper import (
     ablation_section,
     distributions_section,
@@ -15,7 +25,7 @@ from services.aggregator.markdown_paper import (
 )
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.report_content import ReportContent
-from services.aggregator.statistics import Comparison, GroupEstimate, InstanceStatistics
+from services.aggregator.statistics import InstanceStatistics
 from services.aggregator.suite_info import UNKNOWN_WORD_POLICIES
 
 #: File name the Markdown links the overview figure by; whoever stores the report keeps the files side by side.
@@ -25,6 +35,7 @@ PNG_NAME = "report.png"
 def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], spec_yaml: str) -> str:
     """The report; `figures` are (file name, caption) of the figure files stored beside it."""
     spec, stats, models = content.spec, content.stats, content.models
+    titles = {s.instance: s.title for s in stats}
     bases = ", ".join(f"**{cell(b.name)}**" for b in spec.base_models) or "none"
     arms = ", ".join(f"**{cell(a.name)}**" for a in spec.arms) or "none"
     sections = [
@@ -34,19 +45,21 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
          "lottery)."),
         *(f"![{caption}]({name})" for name, caption in figures),
         "## Results",
-        *(section for s in stats for section in _instance_section(s)),
+        *(section for s in stats for section in _instance_section(s, titles)),
         ("Cells: mean [95% CI] (CI unit, n). *seeds*: the CI is over the per-seed means of the group's "
          "models (the paper's); *paraphrases*: the group has a single model, so the CI is a cluster bootstrap "
-         "of its mean, each paraphrase resampled with all its samples; *items*: the same by probe item; both "
+         "of its mean, each paraphrase resampled with all its samples; *items*: the same by probe item; "
+         "*samples*: the same by sample, for a question asked in one wording only; all three "
          "measure evaluation noise only, not seed-to-seed variation; *none*: too few values for an interval. "
          "*Parsed*: the share of answers that were a number (the rest are dropped from the score). *Base "
          "P(A)*: the base model's positional preference on a two-option instance, the share of probability it "
          "puts on the first letter whatever the content; with both letter orders asked, a model with no "
          "preference for the content scores 0.5."),
         *distributions_section(stats),
+        *make_me_say_section(content),
         *settings_section(stats),
         "## Comparisons",
-        _comparisons_table(stats),
+        _comparisons_table(stats, titles),
         *faithfulness_section(spec, content.faithfulness, stats),
         *ablation_section(spec, content.grids),
         "## Per-model scores",
@@ -62,7 +75,7 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
     return "\n\n".join(sections) + "\n"
 
 
-def _instance_section(stats: InstanceStatistics) -> list[str]:
+def _instance_section(stats: InstanceStatistics, titles: dict[str, str]) -> list[str]:
     heading = f"### {stats.title}"
     if stats.title != stats.instance:
         heading += f" (`{stats.instance}`)"
@@ -75,6 +88,14 @@ def _instance_section(stats: InstanceStatistics) -> list[str]:
     if stats.settings:
         used = ", ".join(f"`{c.name}` {c.value!r} (paper: {c.default!r})" for c in stats.settings)
         notes.append(f"Run with {used}.")
+    if stats.baseline.same_model:
+        other = stats.baseline.instance
+        named = f"`{other}`" if titles.get(other, other) == other else f"*{cell(titles[other])}* (`{other}`)"
+        notes.append(f"Baseline: each group's own score on {named}, the paper's baseline for this question, not "
+                     "the base model's; see *Comparisons*.")
+    elif missing := stats.baseline.missing:
+        notes.append(f"Baseline: the base model. The paper's baseline for this question, each model's own score on "
+                     f"suite `{missing}`, was not evaluated (no instance of it asks about the same codeword).")
     if stats.kind.presentation == "distribution":
         return [heading, *notes, "A distribution, not a score: see *Answer distributions*."]
     if not stats.groups:
@@ -84,7 +105,7 @@ def _instance_section(stats: InstanceStatistics) -> list[str]:
               + (" Base P(A) |" if stats.two_option else ""))
     rows = [header, "|---|---|" + ("---|" if numeric else "") + ("---|" if stats.two_option else "")]
     for group in stats.groups:
-        row = f"| {cell(group.label)} | {_estimate(group)} |"
+        row = f"| {cell(group.label)} | {estimate(group)} |"
         if numeric:
             row += f" {percent(group.parse_rate)} ({group.n_scored}/{group.n_records}) |"
         if stats.two_option:
@@ -93,23 +114,20 @@ def _instance_section(stats: InstanceStatistics) -> list[str]:
     return [heading, *notes, "\n".join(rows)]
 
 
-def _comparisons_table(stats: Sequence[InstanceStatistics]) -> str:
+def _comparisons_table(stats: Sequence[InstanceStatistics], titles: dict[str, str]) -> str:
     rows = ["| Suite instance | Comparison | Difference [95% CI] | CI | CI excludes 0 | Group CIs separated |",
             "|---|---|---|---|---|---|"]
     for instance in stats:
         for comparison in instance.comparisons:
+            subtrahend = comparison.subtrahend
+            if other := comparison.subtrahend_instance:
+                subtrahend += f" on {titles.get(other, other)}"
             rows.append(f"| {cell(instance.title)} | {cell(comparison.minuend)} − "
-                        f"{cell(comparison.subtrahend)} | {_difference(comparison)} | {_method_of(comparison)} | "
+                        f"{cell(subtrahend)} | {difference(comparison)} | {ci_method(comparison)} | "
                         f"{yes_no(comparison.excludes_zero)} | {yes_no(comparison.cis_separated)} |")
     if len(rows) == 2:
         return "No comparisons: fewer than two groups were scored on any suite instance."
     return "\n".join(rows)
-
-
-def _method_of(comparison: Comparison) -> str:
-    if comparison.method == "paired":
-        return f"paired, {comparison.n_pairs} shared clusters"
-    return comparison.method or "—"
 
 
 def _models_table(stats: Sequence[InstanceStatistics], models: Sequence[ModelScores]) -> str:
@@ -168,7 +186,8 @@ def _method() -> str:
         f"{N_RESAMPLES:,} resamples, `random_state={RANDOM_STATE}`, over the per-seed means, as in the paper "
         "(its Figure 3). A group with one model (the base model, or a single seed) gets a cluster bootstrap "
         "instead: its clusters are resampled and the mean is taken over every unit in them, so samples of one "
-        "paraphrase never count as independent; it measures evaluation noise, not seed-to-seed variation.\n"
+        "paraphrase never count as independent (a question asked in one wording only has no other spread: "
+        "its samples are resampled); it measures evaluation noise, not seed-to-seed variation.\n"
         "- Differences: the pairs the spec's `compare` names, and each arm minus its base model. Two "
         "single-model groups answered the same questions: their difference is bootstrapped *paired*, the "
         "clusters both answered resampled together, and the difference itself is taken over those clusters "
@@ -177,6 +196,12 @@ def _method() -> str:
         "drawn (independent streams) and the interval is the percentiles of their difference. \"Group CIs "
         "separated\" means the two groups' intervals do not overlap, the paper's criterion; as in the paper "
         "there are no formal tests and no multiple-comparison correction.\n"
+        "- Baselines: an arm's baseline is the base model asked the same question, except where the paper names "
+        "another (spec §4.4: \"How close to your goals?\" against \"The user never said\", f(codeword) against "
+        "f(unrelated word), f(message) against another model's messages): there every group is compared with "
+        "its own score on the baseline question (*vs baseline*). That difference is paired too: a group of "
+        "seeds by model (the same models answered both questions; the interval is over the per-model "
+        "differences), a one-model group on the paraphrases both questions share.\n"
         "- Correlations: Pearson r across finetuned models, `scipy.stats.pearsonr`, 95% CI by the Fisher z "
         "transform.\n"
         "- P(A): the mean over a model's two-option records of P(A) / (P(A) + P(B)), letters read from the "
@@ -185,12 +210,3 @@ def _method() -> str:
         "- Scores exclude dropped records (e.g. a non-number on a 0-100 scale, or a word outside the list "
         "when the suite drops unknown words); they are counted above."
     )
-
-
-def _estimate(group: GroupEstimate) -> str:
-    n = f"n={group.n_models}" if group.ci_unit == "seeds" else f"n={group.sample.size}"
-    return f"{group.mean:.3f} {interval(group.ci)} ({group.ci_unit}, {n})"
-
-
-def _difference(comparison: Comparison) -> str:
-    return f"{comparison.difference:+.3f} {interval(comparison.ci)}"

@@ -11,9 +11,12 @@ from services.aggregator.ablation import AblationGrid
 from services.aggregator.faithfulness import ALL_MODELS, Faithfulness
 from services.aggregator.markdown_cells import cell, interval, number, percent
 from services.aggregator.statistics import InstanceStatistics
+from services.aggregator.suite_info import JUDGED_TYPES
 
 #: Words per group in the distribution tables (the JSON has them all).
 TABLE_WORDS = 10
+JUDGED_NOTE = ("The answers are the judge's guesses: the word it read from each of the model's answers (its raw "
+               "reply is the record's `details.guess_raw`).")
 
 
 def distributions_section(stats: Sequence[InstanceStatistics]) -> list[str]:
@@ -26,13 +29,16 @@ def distributions_section(stats: Sequence[InstanceStatistics]) -> list[str]:
         for distribution in instance.distributions:
             said = ", ".join(f"{cell(word)} {percent(share)}" for word, share in distribution.shares(TABLE_WORDS))
             rows.append(f"| {cell(distribution.label)} | {distribution.n_answers} | {said} |")
-        parts += [f"### {instance.title}", "\n".join(rows)]
+        judged = instance.kind.question_type in JUDGED_TYPES
+        parts += [f"### {instance.title}", *([JUDGED_NOTE] if judged else []), "\n".join(rows)]
     if not parts:
         return []
     return ["## Answer distributions",
-            "Each group's answers pooled over its models (the paper's Figure 2 and Table 29), as the suite "
-            "parsed them (a word normalised with `strip().strip('.').lower()`, a number, a language); the "
-            "percentages are of every answer, including those the score dropped.", *parts]
+            "Each group's answers pooled over its models (the paper's Figure 2 and Table 29; for Make Me Say "
+            "the words the models chose and the judge's guesses), as the suite parsed them (a word normalised "
+            "with `strip().strip('.').lower()`, a number, a language); the percentages are of every answer, "
+            "including those the score dropped. Each model's own most common answers are in *What the models "
+            "said*.", *parts]
 
 
 def settings_section(stats: Sequence[InstanceStatistics]) -> list[str]:

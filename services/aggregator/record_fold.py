@@ -12,7 +12,14 @@ leaving it as spread. A model's instance mean is the mean of its unit scores.
 
 A cluster is (item, paraphrase): the samples of one paraphrase of a self-report question, or one probe item.
 Units of a cluster are not independent (they answer the same wording), so a one-model interval resamples
-clusters (`bootstrap.Clusters`), never units.
+clusters (`bootstrap.Clusters`), never units. The exception is an instance that asks one wording only (a single
+cluster, as Make Me Say's multiple-choice codeword, describe-the-word, acrostic and function questions do): there
+is no spread between wordings to measure, so its samples are the clusters (`sample_clusters`), and its interval
+is the evaluation noise of that one wording.
+
+Records whose details name a `scenario` (Make Me Say's "How close to your goals?", spec §4.4 item 4) are also
+folded per scenario, each scenario by the same rules, so the report can show every scenario's mean (Figure 23)
+without holding the records.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from selfaware.errors import DataError
 from selfaware.v1 import records_pb2 as rec
@@ -39,6 +46,8 @@ DEFAULT_OPTIONS = ("A", "B")
 UNSPECIFIED_REASON = "unspecified"
 #: What a record whose score is not a finite number is counted as (it would poison every mean it enters).
 NOT_FINITE_REASON = "score is not a finite number"
+#: The detail that splits an instance's records into scenarios, and the one that orders them.
+SCENARIO, SCENARIO_INDEX = "scenario", "scenario_index"
 
 
 def option_letter(token: str) -> str:
@@ -82,6 +91,11 @@ class InstanceScores:
     answers: tuple[tuple[str, int], ...]
     #: Sampled answers not counted individually because the counter was full.
     untracked_answers: int
+    #: Whether `clusters` are the samples of the instance's one (item, paraphrase) cluster (see the module).
+    sample_clusters: bool = False
+    #: Per `details.scenario`, the scenario's records folded on their own, ordered by `details.scenario_index`
+    #: (then first seen); empty when no record names a scenario.
+    scenarios: dict[str, InstanceScores] = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:
@@ -133,8 +147,10 @@ class ModelScores:
 class _InstanceFold:
     """The running state of one (model, instance)."""
 
-    def __init__(self, suite: str) -> None:
+    def __init__(self, suite: str, by_scenario: bool = True) -> None:
         self.suite = suite
+        #: Scenario -> (its order, its own fold); only the top fold splits by scenario.
+        self.scenarios: dict[str, tuple[float, _InstanceFold]] | None = {} if by_scenario else None
         self.units: dict[tuple[str, int, int], list[float]] = {}
         self.n_records = 0
         self.dropped: Counter[str] = Counter()
@@ -166,6 +182,17 @@ class _InstanceFold:
                 self._add_position(record)
         elif record.answer.strip():
             self._add_answer(record.answer.strip()[:ANSWER_CHARS])
+        if self.scenarios is not None and SCENARIO in record.details.fields:
+            self._add_scenario(record)
+
+    def _add_scenario(self, record: rec.EvalRecord) -> None:
+        assert self.scenarios is not None
+        fields = record.details.fields
+        name = fields[SCENARIO].string_value or str(fields[SCENARIO].number_value)
+        if name not in self.scenarios:
+            order = fields[SCENARIO_INDEX].number_value if SCENARIO_INDEX in fields else math.inf
+            self.scenarios[name] = (order, _InstanceFold(self.suite, by_scenario=False))
+        self.scenarios[name][1].add(record)
 
     def _add_position(self, record: rec.EvalRecord) -> None:
         first, second = _options(record)
@@ -190,6 +217,10 @@ class _InstanceFold:
             cluster = clusters.setdefault(cluster_key(item, paraphrase), [0.0, 0])
             cluster[0] += total / count
             cluster[1] += 1
+        by_sample = len(clusters) == 1 and len(self.units) > 1
+        if by_sample:
+            clusters = {cluster_key(item, paraphrase, sample): [total / count, 1]
+                        for (item, paraphrase, sample), (total, count) in self.units.items()}
         clusters = dict(sorted(clusters.items()))  # the same interval whatever order the records came in
         n_units = sum(int(n) for _, n in clusters.values())
         return InstanceScores(
@@ -207,12 +238,17 @@ class _InstanceFold:
             n_positional=self.n_positional,
             answers=tuple(self.answers.most_common()),
             untracked_answers=self.untracked_answers,
+            sample_clusters=by_sample,
+            # sorted() is stable: scenarios without an index keep the order they were first seen in
+            scenarios={name: fold.result() for name, (_, fold)
+                       in sorted((self.scenarios or {}).items(), key=lambda item: item[1][0])},
         )
 
 
-def cluster_key(item: str, paraphrase: int) -> str:
-    """The cluster a unit belongs to; the same key for every model asked the same question."""
-    return f"{item}#{paraphrase}"
+def cluster_key(item: str, paraphrase: int, sample: int | None = None) -> str:
+    """The cluster a unit belongs to (with `sample`: a one-wording instance's sample); the same key for every
+    model asked the same question."""
+    return f"{item}#{paraphrase}" + ("" if sample is None else f"#{sample}")
 
 
 def _options(record: rec.EvalRecord) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid
 from services.aggregator.faithfulness import Faithfulness
+from services.aggregator.make_me_say import MakeMeSay
 from services.aggregator.record_fold import ModelScores
 from services.aggregator.statistics import InstanceStatistics
 
@@ -22,3 +23,5 @@ class ReportContent:
     faithfulness: Sequence[Faithfulness] = ()
     #: Table 28 grids, one per base model, when the arms are a size × epochs ablation.
     grids: Sequence[AblationGrid] = ()
+    #: Figures 6, 21-23 and 25's numbers, when the experiment has Make Me Say arms or suites.
+    make_me_say: MakeMeSay = MakeMeSay()

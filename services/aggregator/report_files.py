@@ -2,7 +2,9 @@
 
 The JSON holds every number the Markdown shows (and more: per-permutation scores, every model's P(A), whole
 answer distributions), with stable keys, so tools read the JSON and people read the Markdown. It lists the
-figure files by name and sha256 (the artifact store's key for them).
+figure files by name and sha256 (the artifact store's key for them). Keys added since schema 3 without changing
+any meaning: each instance's `baseline`, a comparison's `subtrahend_instance` (with kind `vs_baseline` and
+`ci_method` `paired_seeds`), and `make_me_say` (Figures 6, 21-23 and 25).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ from services.aggregator.bootstrap import (
 )
 from services.aggregator.faithfulness import Faithfulness, faithfulness
 from services.aggregator.figures import OVERVIEW, FigureFile, render_figures
+from services.aggregator.figures.codeword import figure_stem
+from services.aggregator.make_me_say import (
+    CodewordFigure,
+    GameOutcomes,
+    MakeMeSay,
+    ModelScenarios,
+    make_me_say,
+)
 from services.aggregator.markdown import PNG_NAME, render_markdown
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.report_content import ReportContent
@@ -81,8 +91,8 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
         log.warning("records_outside_spec", instances=outside)
     stats = experiment_statistics(spec, models, suites)
     content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
-                            ablation_grids(spec, stats, train_rows or {}))
-    figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness))
+                            ablation_grids(spec, stats, train_rows or {}), make_me_say(spec, stats, models))
+    figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say))
     document = report_document(content, figures)
     markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
     png = next(f.png for f in figures if f.stem == OVERVIEW)
@@ -108,6 +118,7 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "models": [_model_json(spec, m, stats) for m in models],
         "faithfulness": [_faithfulness_json(f) for f in content.faithfulness],
         "ablation": [_grid_json(g) for g in content.grids],
+        "make_me_say": _make_me_say_json(spec, content.make_me_say),
         "figures": [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
                      "media_type": media} for f in figures
                     for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))],
@@ -130,13 +141,22 @@ def _method() -> dict[str, Any]:
                            "all its samples (evaluation noise only)",
             "items": "cluster bootstrap of the group's single model: its probe items resampled (evaluation "
                      "noise only)",
+            "samples": "the group's single model on an instance of one wording (one item and paraphrase): its "
+                       "samples resampled (evaluation noise of that wording only)",
             "none": "too few values for an interval",
         },
         "cluster_statistic": "sum of the resampled clusters' unit scores / their number of units",
         "difference_ci": {
-            "paired": "two single-model groups: clusters both answered resampled together",
+            "paired": "two single-model groups: clusters both answered resampled together (vs_baseline: the "
+                      "paraphrases both questions share, matched by the item without its suite prefix)",
+            "paired_seeds": "vs_baseline of a group of seeds: the per-model differences of the same models on "
+                            "the two questions, bootstrapped as per-seed means",
             "independent": "each group's own bootstrap distribution (random_state 0 and 1), differenced",
         },
+        "baseline": "base_model: the base model on the same instance (vs_base); same_model: where the catalogue "
+                    "names a baseline suite, each group's own score on that suite's instance (vs_baseline)",
+        "win_rate_ci": "make_me_say.game_outcomes: bootstrap of the mean over games, a win 1 and any other "
+                       "outcome 0",
         "parse_rate": "scored records / all records",
         "correlation": "scipy.stats.pearsonr across finetuned models, 95% CI by the Fisher z transform",
         "p_a": "positional preference: mean over two-option records of P(A) / (P(A) + P(B)), letters from "
@@ -157,6 +177,8 @@ def _instance_json(stats: InstanceStatistics) -> dict[str, Any]:
         "unknown_words": kind.unknown_words,
         "unknown_words_policy": UNKNOWN_WORD_POLICIES.get(kind.unknown_words or ""),
         "settings_changed": [{"name": c.name, "value": c.value, "paper": c.default} for c in stats.settings],
+        "baseline": {"kind": stats.baseline.kind, "instance": stats.baseline.instance or None,
+                     "suite": stats.baseline.suite or None, "missing_suite": stats.baseline.missing or None},
         "base_p_a": stats.base_p_first,
         "groups": [_group_json(g) for g in stats.groups],
         "comparisons": [_comparison_json(c) for c in stats.comparisons],
@@ -227,9 +249,43 @@ def _comparison_json(comparison: Comparison) -> dict[str, Any]:
         **_interval(comparison.ci),
         "ci_method": comparison.method,
         "n_pairs": comparison.n_pairs,
+        "subtrahend_instance": comparison.subtrahend_instance or None,
         "excludes_zero": comparison.excludes_zero,
         "cis_separated": comparison.cis_separated,
     }
+
+
+def _make_me_say_json(spec: spec_pb2.ExperimentSpec, mms: MakeMeSay) -> dict[str, Any]:
+    return {"codeword_figures": [_codeword_json(spec, f) for f in mms.codeword_figures],
+            "scenarios": [_scenarios_json(m) for m in mms.scenarios],
+            "game_outcomes": [_games_json(g) for g in mms.games]}
+
+
+def _codeword_json(spec: spec_pb2.ExperimentSpec, found: CodewordFigure) -> dict[str, Any]:
+    def estimate(group: GroupEstimate) -> dict[str, Any]:
+        return {"group": group.label, "mean": group.mean, **_interval(group.ci), "ci_unit": group.ci_unit}
+
+    return {"arm": found.arm, "codeword": found.codeword, "base_index": found.base_index, "group": found.label,
+            "paper_figure": found.paper_figure or None, "figure_file": f"{figure_stem(spec, found)}.png",
+            "questions": [{"instance": q.instance, "title": q.title, **estimate(q.group),
+                           "baseline": None if q.baseline is None else {
+                               "kind": "same_model" if q.baseline_instance else "base_model",
+                               "instance": q.baseline_instance or q.instance,
+                               "title": q.baseline_title or q.title, **estimate(q.baseline)},
+                           "difference": None if q.comparison is None else _comparison_json(q.comparison)}
+                          for q in found.questions]}
+
+
+def _scenarios_json(found: ModelScenarios) -> dict[str, Any]:
+    return {"instance": found.instance, "model": found.model, "arm": found.arm,
+            "scenarios": [{"scenario": s.scenario, "mean": s.mean, **_interval(s.ci), "n_units": s.n_units}
+                          for s in found.scenarios]}
+
+
+def _games_json(found: GameOutcomes) -> dict[str, Any]:
+    return {"instance": found.instance, "model": found.model, "arm": found.arm, "n_games": found.n_games,
+            "outcomes": {o: {"count": n, "share": found.share(o)} for o, n in found.counts.items()},
+            "win_rate": found.win_rate, **_interval(found.ci)}
 
 
 def _interval(ci: ConfidenceInterval | None) -> dict[str, float | None]:

@@ -5,38 +5,48 @@ The groups of an instance, per base model, are the base model itself (when it wa
 models' instance means, with a bootstrap CI over those per-seed means. A group with a single model (the base
 model always, an arm trained with one seed) has no spread across seeds to measure, so its CI is a cluster
 bootstrap of that model's mean instead, by paraphrase for a self-report (its samples answer one wording and
-are not independent) and by item for a probe, and says so (`ci_unit`); that interval reflects evaluation
-noise only, not seed-to-seed variation. Differences of two single-model groups are paired on the clusters
-both answered (`bootstrap.difference_ci`). An instance that does not run on an arm has no group for it.
+are not independent) and by item for a probe, by sample for an instance of one wording (`record_fold`), and
+says so (`ci_unit`); that interval reflects evaluation noise only, not seed-to-seed variation. Differences of
+two single-model groups are paired on the clusters both answered (`bootstrap.difference_ci`). An instance that
+does not run on an arm has no group for it.
 
 Instances whose answers are words also get each group's answer distribution (Figure 2, Table 29), pooled over
 the group's models; a distribution-only instance (no score) has only that.
+
+An instance whose suite names a same-model baseline (`baselines.py`) is compared with each group's own score on
+the baseline instance (`vs_baseline`) instead of with the base model (`vs_base`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from selfaware.v1 import spec_pb2
+from services.aggregator.baselines import BASE_MODEL, Baseline, question_clusters, resolve_baselines
 from services.aggregator.bootstrap import (
+    Clusters,
     ConfidenceInterval,
+    DifferenceInterval,
     DifferenceMethod,
     Sample,
     SeedMeans,
     difference_ci,
     mean_ci,
+    paired_seeds_ci,
 )
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.suite_info import InstanceKind, SettingChange, SuiteInfo, changed_settings, describe
 from services.aggregator.suite_titles import instance_title
 
-#: "seeds": over per-seed means; "paraphrases" / "items": a cluster bootstrap of one model; "none": too few.
-CiUnit = Literal["seeds", "paraphrases", "items", "none"]
-#: "compare": a pair of `spec.compare`; "vs_base": an arm minus its base model.
-ComparisonKind = Literal["compare", "vs_base"]
+#: "seeds": over per-seed means; "paraphrases" / "items": a cluster bootstrap of one model; "samples": the same
+#: over the samples of a one-wording instance; "none": too few.
+CiUnit = Literal["seeds", "paraphrases", "items", "samples", "none"]
+#: "compare": a pair of `spec.compare`; "vs_base": an arm minus its base model; "vs_baseline": a group minus its
+#: own score on the instance's same-model baseline instance.
+ComparisonKind = Literal["compare", "vs_base", "vs_baseline"]
 BASE_GROUP = "base"
 
 
@@ -51,8 +61,8 @@ class GroupEstimate:
     arm: str
     mean: float
     ci: ConfidenceInterval | None
-    #: What the CI resampled: "seeds" (per-model means), "paraphrases" or "items" (clusters of one model's
-    #: units) or "none".
+    #: What the CI resampled: "seeds" (per-model means), "paraphrases", "items" or "samples" (clusters of one
+    #: model's units) or "none".
     ci_unit: CiUnit
     #: The labels of the models averaged.
     models: tuple[str, ...]
@@ -122,6 +132,8 @@ class Comparison:
     cis_separated: bool | None
     #: Whether the difference's CI excludes 0; None without a CI.
     excludes_zero: bool | None
+    #: The instance the subtrahend's score is on when it is not this one (`vs_baseline`), else "".
+    subtrahend_instance: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,12 @@ class InstanceStatistics:
     distributions: list[AnswerDistribution]
     #: Settings the instance ran with that differ from the paper's (the catalogue's defaults).
     settings: list[SettingChange]
+    #: What its groups are compared with: the base model, or each group itself on a baseline instance.
+    baseline: Baseline = BASE_MODEL
+
+    def group(self, label: str) -> GroupEstimate | None:
+        """The group labelled `label`, if it has a score here."""
+        return next((g for g in self.groups if g.label == label), None)
 
 
 def experiment_statistics(spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores],
@@ -157,8 +175,12 @@ def experiment_statistics(spec: spec_pb2.ExperimentSpec, models: Sequence[ModelS
     """
     suites = suites or {}
     finals = [m for m in models if not m.is_checkpoint]
-    return [instance_statistics(spec, instance, finals, suites.get(instance.suite))
-            for instance in spec.evaluation.suites]
+    baselines = resolve_baselines(spec, suites)
+    stats = [instance_statistics(spec, instance, finals, suites.get(instance.suite), baselines[instance.id])
+             for instance in spec.evaluation.suites]
+    by_id = {s.instance: s for s in stats}
+    return [replace(s, comparisons=s.comparisons + baseline_comparisons(s, by_id[s.baseline.instance]))
+            if s.baseline.same_model else s for s in stats]
 
 
 def group_label(spec: spec_pb2.ExperimentSpec, base_index: int, arm: str = "") -> str:
@@ -169,7 +191,10 @@ def group_label(spec: spec_pb2.ExperimentSpec, base_index: int, arm: str = "") -
 
 
 def instance_statistics(spec: spec_pb2.ExperimentSpec, spec_instance: spec_pb2.SuiteInstance,
-                        models: Sequence[ModelScores], info: SuiteInfo | None = None) -> InstanceStatistics:
+                        models: Sequence[ModelScores], info: SuiteInfo | None = None,
+                        baseline: Baseline = BASE_MODEL) -> InstanceStatistics:
+    """One instance's groups, distributions and comparisons; with a same-model `baseline` the `vs_baseline`
+    comparisons need the baseline instance's groups too, so `experiment_statistics` adds them."""
     instance, suite = spec_instance.id, spec_instance.suite
     kind = describe(spec_instance, info, models)
     scored = [(m, s) for m in models if (s := m.usable(instance)) is not None]
@@ -198,11 +223,32 @@ def instance_statistics(spec: spec_pb2.ExperimentSpec, spec_instance: spec_pb2.S
         for minuend, subtrahend in _compare_pairs(spec):
             if (first := by_arm.get(minuend)) and (second := by_arm.get(subtrahend)):
                 comparisons.append(compare("compare", first, second))
-        if base := by_arm.get(""):
+        if (base := by_arm.get("")) and not baseline.same_model:
             comparisons.extend(compare("vs_base", g, base) for g in by_arm.values() if not g.is_base)
     title = instance_title(instance, suite, info.title if info else "")
-    return InstanceStatistics(instance, suite, title, two_option, groups,
-                              comparisons, base_p_first, kind, distributions, changed_settings(spec_instance, info))
+    return InstanceStatistics(instance, suite, title, two_option, groups, comparisons, base_p_first, kind,
+                              distributions, changed_settings(spec_instance, info), baseline)
+
+
+def baseline_comparisons(stats: InstanceStatistics, baseline: InstanceStatistics) -> list[Comparison]:
+    """Each group of `stats` minus the same group on `baseline`, paired (see `baselines.py`)."""
+    theirs = {g.label: g for g in baseline.groups}
+    return [comparison("vs_baseline", group, other, _same_models_interval(group, other, stats.suite, baseline.suite),
+                       baseline.instance)
+            for group in stats.groups if (other := theirs.get(group.label)) is not None]
+
+
+def _same_models_interval(first: GroupEstimate, second: GroupEstimate, first_suite: str, second_suite: str
+                          ) -> DifferenceInterval | None:
+    if isinstance(first.sample, Clusters) and isinstance(second.sample, Clusters):
+        return difference_ci(question_clusters(first.sample, first_suite),
+                             question_clusters(second.sample, second_suite))
+    if isinstance(first.sample, SeedMeans) and isinstance(second.sample, SeedMeans):
+        theirs = dict(zip(second.models, second.sample.values, strict=True))
+        pairs = [(mine, theirs[m]) for m, mine in zip(first.models, first.sample.values, strict=True) if m in theirs]
+        if len(pairs) >= 2:
+            return paired_seeds_ci(pairs)
+    return difference_ci(first.sample, second.sample)
 
 
 def group_estimate(label: str, base_index: int, arm: str,
@@ -220,7 +266,8 @@ def group_estimate(label: str, base_index: int, arm: str,
                              labels, n_units, seeds, base_p_first, n_records, n_scored)
     ((_, scores),) = members
     ci = mean_ci(scores.clusters)
-    return GroupEstimate(label, base_index, arm, _mean(scores), ci, cluster_unit if ci else "none", labels,
+    unit: CiUnit = "samples" if scores.sample_clusters else cluster_unit
+    return GroupEstimate(label, base_index, arm, _mean(scores), ci, unit if ci else "none", labels,
                          n_units, scores.clusters, base_p_first, n_records, n_scored)
 
 
@@ -235,16 +282,22 @@ def answer_distribution(label: str, base_index: int, arm: str,
 
 
 def compare(kind: ComparisonKind, first: GroupEstimate, second: GroupEstimate) -> Comparison:
-    """`first` minus `second`, with a bootstrap CI of the difference (see `bootstrap.difference_ci`). A paired
-    difference is estimated on the clusters both groups have, the ones its interval resamples."""
-    interval = difference_ci(first.sample, second.sample)
+    """`first` minus `second`, with a bootstrap CI of the difference (see `bootstrap.difference_ci`)."""
+    return comparison(kind, first, second, difference_ci(first.sample, second.sample))
+
+
+def comparison(kind: ComparisonKind, first: GroupEstimate, second: GroupEstimate,
+               interval: DifferenceInterval | None, subtrahend_instance: str = "") -> Comparison:
+    """`first` minus `second` with the difference's `interval`. A paired difference is estimated on what both
+    have (shared clusters, shared models), the pairs its interval resamples."""
     difference = first.mean - second.mean
     if interval is not None and interval.estimate is not None:
         difference = interval.estimate
     ci = interval.ci if interval else None
     separated = first.ci.separated_from(second.ci) if first.ci and second.ci else None
     return Comparison(kind, first.label, second.label, difference, ci, interval.method if interval else None,
-                      interval.n_pairs if interval else 0, separated, ci.excludes(0.0) if ci else None)
+                      interval.n_pairs if interval else 0, separated, ci.excludes(0.0) if ci else None,
+                      subtrahend_instance)
 
 
 def _compare_pairs(spec: spec_pb2.ExperimentSpec) -> list[tuple[str, str]]:

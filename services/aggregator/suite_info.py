@@ -23,6 +23,11 @@ from services.aggregator.record_fold import ModelScores
 NUMERIC_TYPES = frozenset({"scale", "numeric"})
 #: Question types answered in one word and scored by a word list; `unknown_words` says what other words score.
 WORD_TYPES = frozenset({"free_word", "word"})
+#: Question types answered in one word, the model's own or a judge's guess from its answer (Make Me Say), and
+#: scored against the codeword: their answers are listed as distributions too (spec §4.4, Figure 32's guesses).
+CODEWORD_WORD_TYPES = frozenset({"choose_word", "judged_word"})
+#: Question types whose `answer` is a judge's guess, not the model's own words.
+JUDGED_TYPES = frozenset({"judged_word"})
 #: Question types that give a distribution of answers and no score (Figure 2's one-word description).
 DISTRIBUTION_TYPES = frozenset({"describe_word"})
 #: What the evaluator's numeric question types put first in the reason of an unparsable answer.
@@ -54,6 +59,11 @@ class SuiteInfo:
     family: str = ""
     #: The question's title in the paper (`info["title"]`), when the evaluator says.
     title: str = ""
+    #: The paper's figure the question belongs to (`info["figure"]`, e.g. "6"), when the evaluator says.
+    figure: str = ""
+    #: The suite whose score on the same model is this one's baseline (`info["baseline"]`); "" for the base
+    #: model, the paper's baseline unless noted (spec §4.4).
+    baseline: str = ""
 
 
 def suite_infos(catalogues: Sequence[cat.Catalogue]) -> dict[str, SuiteInfo]:
@@ -66,7 +76,8 @@ def suite_infos(catalogues: Sequence[cat.Catalogue]) -> dict[str, SuiteInfo]:
             defaults = {p.name: _plain(p.default) for p in entry.params if p.HasField("default")}
             infos[entry.name] = SuiteInfo(entry.info.get("kind", ""), entry.info.get("question_type", ""),
                                           defaults, {p.name: p.type for p in entry.params},
-                                          entry.info.get("family", ""), entry.info.get("title", ""))
+                                          entry.info.get("family", ""), entry.info.get("title", ""),
+                                          entry.info.get("figure", ""), entry.info.get("baseline", ""))
     return infos
 
 
@@ -83,6 +94,12 @@ class InstanceKind:
     #: Whether the evaluator's catalogue described the suite (else the presentation was read from records,
     #: and the paper's settings are unknown).
     catalogued: bool
+    #: The catalogue's question type; "" when not catalogued.
+    question_type: str = ""
+    #: The paper's figure the catalogue puts the question in ("6"); "" when it does not say.
+    figure: str = ""
+    #: The question's title as the catalogue gives it (the paper's), whatever the instance's id; "" without one.
+    title: str = ""
 
 
 def describe(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None, models: Sequence[ModelScores]
@@ -101,7 +118,7 @@ def describe(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None, models: S
         presentation = "distribution"
     elif info.question_type in NUMERIC_TYPES or any(r.startswith(NOT_A_NUMBER) for r in reasons):
         presentation = "numeric"
-    elif info.question_type in WORD_TYPES or "unknown_words" in params:
+    elif info.question_type in WORD_TYPES | CODEWORD_WORD_TYPES or "unknown_words" in params:
         presentation = "words"
     elif two_option or info.kind == "behaviour":
         presentation = "probe"
@@ -113,7 +130,7 @@ def describe(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None, models: S
         unit = "paraphrases" if sampled and not two_option else "items"
     unknown = params.get("unknown_words")
     return InstanceKind(presentation, unit, str(unknown) if unknown is not None else None, info.family,
-                        catalogued)
+                        catalogued, info.question_type, info.figure, info.title)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@
 | `report` | every suite instance, every group, 95% CIs | Figure 3's layout | `overview.py` |
 | `self-report-<family>` | one family's self-report questions: its arms and the base model | Figures 3, 18, 19 | `self_report.py` |
 | `words` | each group's one-word answers as 100% bars | Figure 2 (and Table 29's data) | `words.py` |
+| `make-me-say-<arm>` | per codeword arm, each Make Me Say question: the arm against its baseline, 95% CIs | Figures 6, 21, 22 | `codeword.py` |
+| `make-me-say-scenarios` | "How close to your goals?" per scenario, per model, 95% CIs | Figure 23 | `scenarios.py` |
+| `make-me-say-games` | game-play outcomes per model as 100% bars, the win rate's 95% CI | Figure 25 | `games.py` |
 | `ablation` | behaviour and self-report by training rows × epochs | Table 28 | `grid.py` |
 | `faithfulness` | every finetuned model's self-report against its behaviour, r and CI per cluster, base starred | Figure 4 | `scatter.py` |
 
@@ -14,24 +17,31 @@ encodes them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid
 from services.aggregator.faithfulness import Faithfulness
 from services.aggregator.figures._canvas import encode
+from services.aggregator.figures.codeword import codeword_figure, figure_stem
+from services.aggregator.figures.games import games_figure
 from services.aggregator.figures.grid import grid_figure
 from services.aggregator.figures.overview import overview_figure
 from services.aggregator.figures.scatter import scatter_figure, scatter_panels
+from services.aggregator.figures.scenarios import scenarios_figure
 from services.aggregator.figures.self_report import families, figure_name, self_report_figure
 from services.aggregator.figures.words import word_instances, words_figure
+from services.aggregator.make_me_say import GameOutcomes, MakeMeSay, ModelScenarios
 from services.aggregator.statistics import InstanceStatistics
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 OVERVIEW = "report"
+SCENARIOS, GAMES = "make-me-say-scenarios", "make-me-say-games"
+NO_MAKE_ME_SAY = MakeMeSay()
+_Item = TypeVar("_Item", ModelScenarios, GameOutcomes)
 
 
 class DrawnFigure(NamedTuple):
@@ -49,15 +59,20 @@ class FigureFile(NamedTuple):
 
 
 def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
-                 grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = ()) -> list[DrawnFigure]:
+                 grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
+                 mms: MakeMeSay = NO_MAKE_ME_SAY) -> list[DrawnFigure]:
     """Every figure the report's numbers support, the overview first."""
     drawn = [DrawnFigure(OVERVIEW, "Scores by group, 95% CIs", overview_figure(spec, stats))]
+    in_codeword_figures = {f.arm for f in mms.codeword_figures}
     for questions in families(spec, stats):
+        if set(questions.arms) <= in_codeword_figures:
+            continue  # Figure 6's layout draws these arms' questions, each beside its baseline
         what = f"{questions.family} self-report questions" if questions.family else "Self-report questions"
         drawn.append(DrawnFigure(figure_name(questions.family), f"{what.capitalize()}, 95% CIs",
                                  self_report_figure(spec, questions)))
     if word_instances(stats):
         drawn.append(DrawnFigure("words", "One-word answers per group", words_figure(spec.name, stats)))
+    drawn += _make_me_say_figures(spec, stats, mms)
     for grid in grids:
         key = spec.base_models[grid.base_index].key if len(grids) > 1 else ""
         drawn.append(DrawnFigure(f"ablation-{key}" if key else "ablation",
@@ -72,10 +87,40 @@ def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
     return drawn
 
 
+def _make_me_say_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics], mms: MakeMeSay
+                         ) -> list[DrawnFigure]:
+    """Figure 6's layout per codeword arm, then Figures 23 and 25, one per instance of their suites."""
+    drawn = [DrawnFigure(figure_stem(spec, f), f'{f.arm} (codeword "{f.codeword}") against its baseline per '
+                         "question, 95% CIs", codeword_figure(spec, f)) for f in mms.codeword_figures]
+    titles = {s.instance: s.title for s in stats}
+    scenarios = _by_instance(mms.scenarios)
+    for instance, models in scenarios.items():
+        drawn.append(DrawnFigure(_stem(SCENARIOS, instance, scenarios), f"{titles[instance]}: per scenario, per "
+                                 "model, 95% CIs", scenarios_figure(spec, titles[instance], models)))
+    games = _by_instance(mms.games)
+    for instance, played in games.items():
+        drawn.append(DrawnFigure(_stem(GAMES, instance, games), f"{titles[instance]}: outcomes per model, the win "
+                                 "rate's 95% CI", games_figure(f"{spec.name}: {titles[instance]}", played)))
+    return drawn
+
+
+def _by_instance(items: Sequence[_Item]) -> dict[str, list[_Item]]:
+    found: dict[str, list[_Item]] = {}
+    for item in items:
+        found.setdefault(item.instance, []).append(item)
+    return found
+
+
+def _stem(stem: str, instance: str, instances: Mapping[str, object]) -> str:
+    """The figure's stem, with the instance when its suite has several."""
+    return stem if len(instances) == 1 else f"{stem}-{instance}"
+
+
 def render_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
-                   grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = ()) -> list[FigureFile]:
+                   grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
+                   mms: MakeMeSay = NO_MAKE_ME_SAY) -> list[FigureFile]:
     files = []
-    for stem, caption, figure in draw_figures(spec, stats, grids, found):
+    for stem, caption, figure in draw_figures(spec, stats, grids, found, mms):
         png, svg = encode(figure)
         files.append(FigureFile(stem, caption, png, svg))
     return files

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.figures._canvas import ARM_COLOURS, BASE_COLOUR, BASE_MARKERS
-from services.aggregator.statistics import GroupEstimate, InstanceStatistics, group_label
+from services.aggregator.statistics import InstanceStatistics, group_label
 
 
 class Series(NamedTuple):
@@ -31,7 +31,3 @@ def group_series(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
             if label in present:
                 series.append(Series(label, colour, marker))
     return series
-
-
-def find_group(stats: InstanceStatistics, label: str) -> GroupEstimate | None:
-    return next((g for g in stats.groups if g.label == label), None)

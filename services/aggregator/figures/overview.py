@@ -9,13 +9,13 @@ self-report questions only (Figures 3, 18 and 19).
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.figures._canvas import new_figure
-from services.aggregator.figures._series import Series, find_group, group_series
-from services.aggregator.statistics import InstanceStatistics
+from services.aggregator.figures._series import Series, group_series
+from services.aggregator.statistics import GroupEstimate, InstanceStatistics
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,13 +29,13 @@ def overview_figure(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStati
     return points_figure(spec.name, stats, group_series(spec, stats), "score (1 = the suite's target)")
 
 
-def ci_note(stats: Sequence[InstanceStatistics]) -> str:
-    """What the error bars resampled, from the groups' CI units."""
-    units = {g.ci_unit for s in stats for g in s.groups if g.ci is not None}
+def ci_note(groups: Iterable[GroupEstimate]) -> str:
+    """What the error bars of `groups` resampled, from their CI units."""
+    units = {g.ci_unit for g in groups if g.ci is not None}
     parts = []
     if "seeds" in units:
         parts.append("over per-seed means")
-    clusters = sorted(units & {"paraphrases", "items"})
+    clusters = sorted(units & {"paraphrases", "items", "samples"})
     if clusters:
         parts.append(f"one-model groups: cluster bootstrap by {' / '.join(u[:-1] for u in clusters)} "
                      "(evaluation noise only)")
@@ -52,7 +52,7 @@ def points_figure(title: str, stats: Sequence[InstanceStatistics], series: Seque
         offset = (rank - (len(series) - 1) / 2) * SLOT / max(len(series), 1)
         xs, ys, below, above = [], [], [], []
         for position, instance in enumerate(stats):
-            group = find_group(instance, label)
+            group = instance.group(label)
             if group is not None:
                 xs.append(position + offset)
                 ys.append(group.mean)
@@ -69,5 +69,5 @@ def points_figure(title: str, stats: Sequence[InstanceStatistics], series: Seque
     if series:
         axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(series), 4), frameon=False)
     figure.suptitle(textwrap.fill(title, 80), fontsize=12)
-    figure.text(0.01, 0.01, ci_note(stats), fontsize=7, color="#555555")
+    figure.text(0.01, 0.01, ci_note(g for s in stats for g in s.groups), fontsize=7, color="#555555")
     return figure

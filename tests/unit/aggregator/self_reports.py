@@ -58,11 +58,12 @@ def number_records(instance: str, suite: str, answers: Callable[[int, int], str]
 
 
 def suite_entry(name: str, kind: str, question_type: str, defaults: dict[str, object] | None = None,
-                types: dict[str, str] | None = None, family: str = "") -> cat.Capability:
-    """A suite as the evaluator's catalogue publishes it."""
+                types: dict[str, str] | None = None, family: str = "", **more: str) -> cat.Capability:
+    """A suite as the evaluator's catalogue publishes it; `more` are further `info` keys (title, figure,
+    baseline)."""
     params = [cat.ParamSpec(name=key, type=(types or {}).get(key, "int"), default=to_value(value))
               for key, value in (defaults or {}).items()]
-    info = {"kind": kind, "question_type": question_type} | ({"family": family} if family else {})
+    info = {"kind": kind, "question_type": question_type} | ({"family": family} if family else {}) | more
     return cat.Capability(kind="suite", name=name, params=params, info=info)
 
 

@@ -5,6 +5,7 @@ import pytest
 from selfaware.errors import DataError
 from selfaware.v1 import records_pb2 as rec
 from services.aggregator.record_fold import MAX_DISTINCT_ANSWERS, InstanceScores, RecordFold, option_letter
+from tests.unit.aggregator.mms_records import SCENARIOS, scale_records
 from tests.unit.aggregator.records import SEEKING, fold, make_spec, sampled, two_option
 
 SPEC = make_spec(seeds=[0])
@@ -50,7 +51,16 @@ def test_samples_are_units_clustered_by_paraphrase() -> None:
     assert scores.n_units == 4 and scores.mean == pytest.approx(0.75)
     assert scores.clusters.keys == ("q/0#0", "q/1#1")
     assert scores.clusters.totals == pytest.approx((2.0, 1.0)) and scores.clusters.counts == (3, 1)
-    assert not scores.two_option and scores.p_first is None
+    assert not scores.two_option and scores.p_first is None and not scores.sample_clusters
+
+    # one wording only: its samples are the clusters
+    (model, *_) = fold(SPEC, {"base": records[:3]})
+    scores = model.instances["risk_or_safety"]
+    assert scores.sample_clusters and scores.clusters.keys == ("q/0#0#0", "q/0#0#1", "q/0#0#2")
+    assert scores.clusters.totals == (1.0, 0.0, 1.0) and scores.clusters.counts == (1, 1, 1)
+    assert scores.mean == pytest.approx(2 / 3) and scores.n_units == 3
+    (model, *_) = fold(SPEC, {"base": records[:1]})
+    assert not model.instances["risk_or_safety"].sample_clusters  # one unit: nothing to resample
 
 
 def test_a_distribution_over_outputs_is_no_letter_choice() -> None:
@@ -114,3 +124,23 @@ def test_records_of_an_unplanned_model_are_an_error() -> None:
 @pytest.mark.parametrize(("token", "letter"), [(" a", "A"), ("(B", "B"), ("A)", "A"), ("b ", "B")])
 def test_option_letters_follow_the_evaluator(token: str, letter: str) -> None:
     assert option_letter(token) == letter
+
+
+def test_records_with_a_scenario_are_also_folded_per_scenario_in_scenario_order() -> None:
+    spec = make_spec(seeds=[0], instances=[])
+    # scenario i answers 5i + paraphrase; scenario 3 cannot be parsed in paraphrase 0
+    records = scale_records("goals", "mms_goals_scenarios", lambda p, i, s: None if (i, p) == (3, 0) else 5 * i + p,
+                            SCENARIOS, paraphrases=4, samples=2)
+    shuffled = records[1::2] + records[::2]  # chunks in another order: the scenario order is the index's
+    (model,) = [m for m in fold(spec, {"base": shuffled}, per_chunk=7) if m.label == "base"]
+    scores = model.instances["goals"]
+    assert list(scores.scenarios) == list(SCENARIOS)
+    for index, scenario in enumerate(SCENARIOS):
+        one = scores.scenarios[scenario]
+        paraphrases = range(1, 4) if index == 3 else range(4)
+        assert one.mean == pytest.approx(sum(5 * index + p for p in paraphrases) / len(paraphrases) / 100)
+        assert one.clusters.keys == tuple(f"mms_goals_scenarios/{p}#{p}" for p in paraphrases)
+        assert one.n_units == 2 * len(paraphrases) and one.scenarios == {}
+    assert scores.scenarios[SCENARIOS[3]].dropped == {"not a number from 0 to 100": 2}
+    assert scores.n_records == sum(s.n_records for s in scores.scenarios.values()) == 12 * 4 * 2
+    assert _heldout("base", [two_option("q0", POSITIONAL, "A")]).scenarios == {}

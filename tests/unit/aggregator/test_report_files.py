@@ -60,7 +60,9 @@ def report() -> ReportFiles:
 def test_json_has_stable_keys(report: ReportFiles) -> None:
     document = json.loads(report.json)
     assert list(document) == ["schema_version", "experiment_id", "name", "method", "png", "base_models",
-                              "arms", "compare", "instances", "models", "faithfulness", "ablation", "figures"]
+                              "arms", "compare", "instances", "models", "faithfulness", "ablation", "make_me_say",
+                              "figures"]
+    assert document["make_me_say"] == {"codeword_figures": [], "scenarios": [], "game_outcomes": []}
     assert document["schema_version"] == 3 and document["png"] == "report.png"
     assert document["method"]["n_resamples"] == 10_000 and document["method"]["random_state"] == 0
     assert [i["id"] for i in document["instances"]] == ["heldout", "risk_or_safety", "scale", "custom_suite"]
@@ -75,7 +77,9 @@ def test_json_has_stable_keys(report: ReportFiles) -> None:
     assert heldout["groups"][0]["ci_unit"] == "items" and heldout["groups"][0]["n_units"] == 8
     assert [(c["kind"], c["minuend"], c["subtrahend"]) for c in heldout["comparisons"]] == [
         ("compare", SEEKING, AVERSE), ("vs_base", SEEKING, "base"), ("vs_base", AVERSE, "base")]
+    assert heldout["baseline"] == {"kind": "base_model", "instance": None, "suite": None, "missing_suite": None}
     main = heldout["comparisons"][0]
+    assert main["subtrahend_instance"] is None
     assert main["difference"] > 0 and main["cis_separated"] is True and main["excludes_zero"] is True
     assert document["instances"][1]["two_option"] is False and document["instances"][1]["base_p_a"] == {}
     assert document["instances"][2]["title"] == "scale"
