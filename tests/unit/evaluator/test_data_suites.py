@@ -108,6 +108,9 @@ def test_canonical_wordings_come_first(question_folders):
      "     paraphrases: {folder: nowhere, file: f.yaml, entry: e, count: 1}}\n", "suite 'x': paraphrases: give"),
     ("questions:\n  - {suite: x, title: X, figure: 1, description: d, type: numerik,\n"
      "     paraphrases: {prompts: [q], count: 1}}\n", "suite 'x': unknown question type 'numerik'"),
+    ("questions:\n  - {suite: x, title: X, figure: 1, description: d, type: multiple_choice, samples: 5,\n"
+     "     paraphrases: {prompts: [q], count: 1}, options: {correct: a}}\n",
+     r"suite 'x': its question type has no parameter \['samples_per_paraphrase'\]"),
 ])
 def test_a_malformed_suite_file_names_the_file_and_the_suite(tmp_path: Path, text: str, match: str):
     path = tmp_path / "bad.yaml"
