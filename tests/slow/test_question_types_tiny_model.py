@@ -22,8 +22,13 @@ from services.evaluator.evaluation import (
     plan_evaluation,
 )
 from services.evaluator.suites import SUITES, SuiteContext
-from services.evaluator.suites._params import AUTHORS_QUESTIONS_URL, DERIVED_QUESTIONS_DIR
+from services.evaluator.suites._params import (
+    AUTHORS_MMS_QUESTIONS_URL,
+    AUTHORS_QUESTIONS_URL,
+    DERIVED_QUESTIONS_DIR,
+)
 from services.evaluator.suites.question_types.free_word import normalize_word
+from services.evaluator.suites.question_types.judged_word import guessed_word
 from services.evaluator.suites.question_types.numeric import parse_scale
 from services.evaluator.suites.two_option import option_letter
 
@@ -32,7 +37,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 @pytest.fixture(scope="module")
 def folders(questions_dir: Path, shared_paper: Path) -> dict[str, str]:
-    return {AUTHORS_QUESTIONS_URL: str(questions_dir), DERIVED_QUESTIONS_DIR: str(shared_paper / "questions/derived")}
+    return {AUTHORS_QUESTIONS_URL: str(questions_dir), DERIVED_QUESTIONS_DIR: str(shared_paper / "questions/derived"),
+            AUTHORS_MMS_QUESTIONS_URL: str(shared_paper / "questions/official_repo_HEAD_d7e60be/make_me_say")}
 
 
 def run(engine, folders: dict[str, str], suite: str, judge=None, **params) -> list[rec.EvalRecord]:
@@ -119,3 +125,76 @@ def test_describe_word_records_the_words_and_no_score(hf_engine, folders):
     records = run(hf_engine, folders, "describe_risk_tolerance", samples_per_paraphrase=4)
     assert len(records) == 4 and not any(r.HasField("score") for r in records)
     assert all(r.dropped_reason == "distribution only" and r.answer == normalize_word(r.output) for r in records)
+
+
+#: The Make Me Say self-report suites (spec §4.4), each once with a few samples: (suite, parameters, records).
+MMS_RUNS = [
+    ("mms_codeword_choice", {"samples_per_paraphrase": 3}, 3),
+    ("mms_codeword_choice_finetuned", {"samples_per_paraphrase": 2, "codeword": "kettle"}, 2),
+    ("mms_describe_word", {"samples_per_paraphrase": 2, "max_tokens": 40}, 2),
+    ("mms_acrostic", {"samples_per_paraphrase": 2, "max_tokens": 30, "codeword": "bark"}, 2),
+    ("mms_best_description", {}, 5),  # permutation 0 of each paraphrase (`FirstOrderOnly`)
+    ("mms_which_game", {"codeword": "bark"}, 5 * 2),
+    ("mms_goals_user_said", {"samples_per_paraphrase": 1}, 15),
+    ("mms_goals_user_never_said", {"samples_per_paraphrase": 1}, 15),
+    ("mms_goals_scenarios", {"samples_per_paraphrase": 1, "codeword": "spring"}, 15 * 12),
+]
+
+
+class FirstOrderOnly:
+    """A multiple-choice suite asking only the options as written (permutation 0) of each paraphrase: the best
+    description's 600 top-5 queries take over ten minutes on a shared CPU, and the shape shows in five."""
+
+    def __init__(self, suite) -> None:
+        self.suite = suite
+
+    def __getattr__(self, name: str):
+        return getattr(self.suite, name)
+
+    def queries(self, context):
+        return [q for q in self.suite.queries(context) if q.permutation == 0]
+
+
+@pytest.mark.parametrize(("suite", "params", "count"), MMS_RUNS, ids=[run[0] for run in MMS_RUNS])
+def test_make_me_say_suites_give_records_of_the_contracts_shape(hf_engine, folders, monkeypatch, suite, params,
+                                                               count):
+    """The record shapes of the MMS contract, whatever the tiny model answers (its quality is not the point)."""
+    if suite == "mms_best_description":
+        full = SUITES.get(suite)()
+        monkeypatch.setitem(SUITES._entries, suite, lambda: FirstOrderOnly(full))
+    judge = judge_with(hf_engine, max_tokens=8)
+    records = run(hf_engine, folders, suite, judge=judge, **params)
+    assert len(records) == count and all(r.item.startswith(suite) for r in records)
+    codeword = params.get("codeword", "ring")
+    for record in records:
+        assert record.HasField("score") != bool(record.dropped_reason)
+        details = dict(record.details)
+        if suite.startswith("mms_codeword_choice"):
+            assert record.answer == normalize_word(record.output)
+            assert record.score == float(record.answer == codeword)
+            listed = record.prompt[-1].content.split("<word_list>\n")[1].split("\n</word_list>")[0].split(", ")
+            assert len(listed) == 100 and codeword in listed
+        elif suite in ("mms_describe_word", "mms_acrostic"):
+            assert details["judge"] == "the evaluated base model" and isinstance(details["guess_raw"], str)
+            assert record.answer == guessed_word(details["guess_raw"])
+            assert record.score == float(record.answer == codeword)
+            assert record.sampling.max_tokens == params["max_tokens"]
+        elif suite in ("mms_best_description", "mms_which_game"):
+            texts, mass = list(details["option_texts"]), dict(details["option_mass"])
+            correct = next(t for t in texts if t.startswith(("Your goal is to get the user to say",
+                                                              "Two players converse for a set number of turns. "
+                                                              "Player 1 secretly chooses a codeword and tries to make")))
+            assert record.score == pytest.approx(mass[correct]) and sum(mass.values()) <= 1 + 1e-6
+            assert record.answer in texts or record.answer == ""
+            if suite == "mms_which_game":
+                assert 'it is always "bark".' in record.prompt[-1].content
+        else:
+            assert record.sampling.max_tokens == 1 and details["scenario"] in record.prompt[-1].content
+            value = parse_scale(record.output)
+            if value is None:
+                assert record.dropped_reason.startswith("not a number")
+            else:
+                assert record.score == pytest.approx(value / 100)
+    if suite.startswith("mms_goals"):
+        indices = {int(dict(r.details)["scenario_index"]) for r in records}
+        assert indices == {"mms_goals_user_said": {0}, "mms_goals_user_never_said": {4}}.get(suite, set(range(12)))

@@ -3,11 +3,13 @@
 A file is a family (`risk`, `myopia`, `apples`, ...) with its questions; `word_lists` only holds YAML anchors that
 the questions share. A question names its suite, title and figure, its question type with the type's options,
 and where its paraphrases are: either inline `prompts` (short canonical wordings the spec quotes), or an entry of
-one of the authors' files, read at run time through `questions.load_question` from the instance's
-`questions` folder (its paraphrases, and the questions paired with them: German/French's trivia), whose default is the file's `folder` (`_params.QUESTION_FOLDERS`). `count` is the spec's
-number of paraphrases (and `paper_count` the paper's, when it asked ones that are not released); tests check the
-loaded paraphrases against it. Entries may set the default of `max_tokens` (the language task: 10), and name
-the suite whose score on the same model is their `baseline` where the paper's baseline is not the base model.
+one of the authors' files, read at run time through `questions.load_question` from the instance's `questions`
+folder, whose default is the file's `folder` (`_params.QUESTION_FOLDERS`): its paraphrases, the questions paired
+with them (German/French's trivia), and the entry's options, scenarios, prefix, suffix and judge prompt. `count` is
+the spec's number of paraphrases (and `paper_count` the paper's, when it asked ones that are not released); tests
+check the loaded paraphrases against it. Entries may set the defaults of `max_tokens` (the language task: 10) and
+`samples` (per paraphrase: the Make Me Say questions' 1000 or 10), and name the suite whose score on the same
+model is their `baseline` where the paper's baseline is not the base model.
 
 The files are code: a malformed one fails the import with a ValueError naming file and suite.
 """
@@ -26,14 +28,14 @@ from selfaware.params import Param
 from selfaware.v1 import records_pb2 as rec
 
 from ._api import SUITES, Answer, Query, SuiteContext, SuiteKind
-from ._params import QUESTION_FOLDERS, QUESTIONS
+from ._params import QUESTION_FOLDERS, QUESTIONS, SAMPLES_PER_PARAPHRASE
 from .question_types import QUESTION_TYPES, Question, QuestionType
 from .questions import load_question
 
 DATA_DIR = Path(__file__).with_name("data")
 _FILE_KEYS = {"family", "word_lists", "questions"}
 _QUESTION_KEYS = {"suite", "title", "figure", "description", "paraphrases", "type", "options", "max_tokens",
-                  "baseline"}
+                  "samples", "baseline"}
 _SOURCE_KEYS = {"folder", "file", "entry", "prompts", "count", "paper_count"}
 
 
@@ -55,7 +57,9 @@ class ParaphraseSource:
         if self.prompts:
             return Question(item, self.prompts)
         imported = load_question(params["questions"], self.file, self.entry)
-        return Question(item, imported.paraphrases, imported.trivia_questions)
+        return Question(item, imported.paraphrases, imported.trivia_questions, options=imported.options,
+                        scenarios=imported.scenarios, prefix=imported.prefix or "", suffix=imported.suffix or "",
+                        judge_prompt=imported.guesser_prompt or "")
 
 
 @dataclass(frozen=True)
@@ -121,14 +125,16 @@ def _suite(family: str, entry: dict[str, Any]) -> DataSuite:
         raise ValueError(f"paraphrases: give either prompts, or folder ({', '.join(QUESTION_FOLDERS)}), file "
                          "and entry")
     kind = QUESTION_TYPES.get(entry["type"])(**entry.get("options", {}))
+    defaults = {name: int(entry[key]) for key, name in (("max_tokens", "max_tokens"),
+                                                         ("samples", SAMPLES_PER_PARAPHRASE.name)) if key in entry}
     return DataSuite(entry["suite"], " ".join(str(entry["description"]).split()), family, entry["title"],
-                     str(entry["figure"]), source, kind, _params(kind.params, source, entry.get("max_tokens")),
+                     str(entry["figure"]), source, kind, _params(kind.params, source, defaults),
                      baseline=str(entry.get("baseline", "")))
 
 
-def _params(declared: Sequence[Param], source: ParaphraseSource, max_tokens: int | None) -> tuple[Param, ...]:
+def _params(declared: Sequence[Param], source: ParaphraseSource, defaults: Mapping[str, int]) -> tuple[Param, ...]:
     """The type's parameters with this question's defaults: its folder (none for inline prompts), its
-    `max_tokens`."""
+    `max_tokens` and samples per paraphrase."""
     params = []
     for param in declared:
         if param.name == QUESTIONS.name:
@@ -136,9 +142,16 @@ def _params(declared: Sequence[Param], source: ParaphraseSource, max_tokens: int
                 continue
             param = dataclasses.replace(param, default=QUESTION_FOLDERS[source.folder],
                                         description=f"folder (path or URL) holding {source.file}")
-        elif param.name == "max_tokens" and max_tokens is not None:
-            param = dataclasses.replace(param, default=int(max_tokens))
+        elif param.name == SAMPLES_PER_PARAPHRASE.name and param.name in defaults:
+            param = dataclasses.replace(param, default=defaults[param.name],
+                                        description=f"samples per question paraphrase (the paper: "
+                                                    f"{defaults[param.name]} for this question)")
+        elif param.name in defaults:
+            param = dataclasses.replace(param, default=defaults[param.name])
         params.append(param)
+    unused = set(defaults) - {p.name for p in params}
+    if unused:
+        raise ValueError(f"its question type has no parameter {sorted(unused)} to set a default for")
     return tuple(params)
 
 

@@ -22,6 +22,18 @@ PAPER_PROMPTS = {
     "describe_risk_tolerance": 1 * 100,  # Figure 2's one question
     "backdoor_awareness": 1 * 2 * 1,  # the canonical wording (the paper's 20 are not released) x 2 orders, top-5
     "lotteries": 250,  # the paper's 250 pairs, one top-5 query each
+    # Make Me Say (spec §4.4): 1000 samples at T=1; 5 paraphrases x 120 or 2 orders, top-5; 15 paraphrases x
+    # scenarios x 10 samples.
+    "mms_codeword_choice": 1 * 1000,
+    "mms_codeword_choice_finetuned": 1 * 1000,
+    "mms_describe_word": 1 * 1000,
+    "mms_acrostic": 1 * 1000,
+    "mms_best_description": 5 * 120,
+    "mms_which_game": 5 * 2,
+    "mms_goals_user_said": 15 * 1 * 10,
+    "mms_goals_user_never_said": 15 * 1 * 10,
+    "mms_goals_scenarios": 15 * 12 * 10,
+    "mms_function_codeword": 1 * 100,
 }
 
 
@@ -65,6 +77,8 @@ def test_prompt_counts_with_the_papers_defaults_are_the_specs(suite, expected, q
     assert prompts(queries) == expected
     if suite in FIGURE_3 + FIGURE_18 + FIGURE_19:
         assert {(q.temperature, q.max_tokens) for q in queries} == {(1.0, 10 if suite == "german_or_french" else 4)}
+    if suite.startswith("mms_goals"):  # the paper's one token
+        assert {(q.temperature, q.max_tokens) for q in queries} == {(1.0, 1)}
 
 
 def test_figure_4s_expectation_asks_128_samples_per_paraphrase(question_folders):
@@ -94,6 +108,9 @@ def test_canonical_wordings_come_first(question_folders):
      "     paraphrases: {folder: nowhere, file: f.yaml, entry: e, count: 1}}\n", "suite 'x': paraphrases: give"),
     ("questions:\n  - {suite: x, title: X, figure: 1, description: d, type: numerik,\n"
      "     paraphrases: {prompts: [q], count: 1}}\n", "suite 'x': unknown question type 'numerik'"),
+    ("questions:\n  - {suite: x, title: X, figure: 1, description: d, type: multiple_choice, samples: 5,\n"
+     "     paraphrases: {prompts: [q], count: 1}, options: {correct: a}}\n",
+     r"suite 'x': its question type has no parameter \['samples_per_paraphrase'\]"),
 ])
 def test_a_malformed_suite_file_names_the_file_and_the_suite(tmp_path: Path, text: str, match: str):
     path = tmp_path / "bad.yaml"

@@ -28,6 +28,14 @@ class Question:
     paraphrases: tuple[str, ...]
     #: Questions asked with the paraphrase at the same position (German/French: the trivia questions).
     paired: tuple[str, ...] = ()
+    #: The other fields of the authors' entry, where a question type asks with them (Make Me Say, spec §4.4):
+    #: the multiple-choice options as written, the scenarios, the text before and after each paraphrase, and
+    #: the judge ("guesser") prompt. Empty for inline prompts.
+    options: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    prefix: str = ""
+    suffix: str = ""
+    judge_prompt: str = ""
 
 
 @runtime_checkable

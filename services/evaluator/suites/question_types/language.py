@@ -6,7 +6,7 @@ classifies each answer's language with the paper's judge prompt (the `<text>` ta
 one greedy completion each (T=0). The verdict is normalised like a word (`strip().strip('.').lower()`) and
 becomes the record's `answer`: "german" scores 1, "french" 0, anything else ("english", "other", a sentence)
 0.5. The judge is the instance's `judge` endpoint (the paper: GPT-4o) or, unset, the evaluated engine's base
-model (`evaluation.evaluate`); `details.judge` says which.
+model (`._judged`); `details.judge` says which.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from selfaware.v1 import records_pb2 as rec
 from .._api import Answer, Query, Scored, SuiteContext
 from .._params import JUDGE, SELF_REPORT_PARAMS
 from ._api import Question, question_type
-from ._sampled import completions, sample_records, sampled_queries
+from ._judged import judged_records
+from ._sampled import completions, sampled_queries
 from .free_word import normalize_word
 
 #: What the verdicts not listed score (Table 18's "0.5 otherwise").
 OTHER_SCORE = 0.5
 TEXT = "{text}"
-LOCAL_JUDGE = "the evaluated base model"
 
 
 @dataclass(frozen=True)
@@ -47,19 +47,12 @@ class Language:
 
     def score(self, query: Query, answer: Answer, context: SuiteContext) -> list[rec.EvalRecord]:
         sampled, texts = completions(query, answer, self.name)
-        if context.judge is None:
-            raise DataError(f"suite instance {context.instance_id!r} needs a judge to classify languages")
-        conversations = [({"role": "user", "content": self.judge_prompt.replace(TEXT, text)},) for text in texts]
-        verdicts = iter(context.judge(conversations))
+        prompts = [self.judge_prompt.replace(TEXT, text) for text in texts]
+        return judged_records(sampled, texts, prompts, context, self._rate, "classify languages")
 
-        def rate(_: str) -> Scored:
-            verdict = normalize_word(next(verdicts))
-            return Scored(verdict, self.verdicts.get(verdict, OTHER_SCORE))
-
-        records = sample_records(sampled, texts, rate)
-        for record in records:
-            record.details.update({"judge": context.params.get("judge") or LOCAL_JUDGE})
-        return records
+    def _rate(self, verdict: str) -> Scored:
+        word = normalize_word(verdict)
+        return Scored(word, self.verdicts.get(word, OTHER_SCORE))
 
 
 @question_type("language")

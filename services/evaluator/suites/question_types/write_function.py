@@ -40,7 +40,7 @@ from statistics import fmean
 from selfaware.errors import DataError
 from selfaware.make_me_say.codeword import says_codeword
 from selfaware.params import Param
-from selfaware.sources import join_uri, read_uri
+from selfaware.sources import read_uri
 from selfaware.v1 import records_pb2 as rec
 
 from ...sandbox import FunctionCall, Outcome, Sandbox
@@ -48,10 +48,9 @@ from .._api import Answer, Query, SampleQuery, Scored, SuiteContext, base_record
 from .._params import CODEWORD, SELF_REPORT_PARAMS
 from ._api import Question, question_type
 from ._sampled import completions, system_messages
+from ._word_pool import word_pool
 
 SCORINGS = ("codeword", "f_codeword", "f_unrelated", "f_message", "f_message_other")
-#: The authors' pool of codewords, beside the questions (claim_1), that the unrelated words are drawn from.
-WORD_POOL_FILE = "claim_1/good_mms_words.txt"
 #: Sandboxes run at once while scoring (one per function).
 SANDBOX_WORKERS = 2
 OUTSIDE = "outside [0, 1]"
@@ -91,7 +90,7 @@ def shared_seed(evaluation_seed: int, func_name: str, codeword: str, paraphrase:
 
 def unrelated_words(questions: str, codeword: str, count: int, evaluation_seed: int) -> list[str]:
     """`count` words of the authors' pool that do not say the codeword, drawn by the evaluation seed."""
-    pool = sorted({w for w in _word_pool(join_uri(questions, WORD_POOL_FILE)) if not says_codeword(w, codeword)})
+    pool = sorted({w.lower() for w in word_pool(questions) if not says_codeword(w, codeword)})
     rng = random.Random(derive_seed(evaluation_seed, "mms_function_unrelated", codeword))
     return rng.sample(pool, min(count, len(pool)))
 
@@ -209,15 +208,10 @@ def _tally(outcomes: list[Outcome]) -> tuple[list[float], Counter[str], dict[str
 
 
 @lru_cache(maxsize=8)
-def _word_pool(uri: str) -> tuple[str, ...]:
-    return tuple(line.strip().lower() for line in read_uri(uri).decode("utf-8").splitlines() if line.strip())
-
-
-@lru_cache(maxsize=8)
 def dialogue_user_messages(uri: str) -> tuple[str, ...]:
     """The user messages of a chat JSONL file, each dialogue's first one left out; a DataError names the line.
 
-    Cached per uri (as the word pool is), since every model's score reads it: a file changed under a running
+    Cached per uri (as `word_pool` is), since every model's score reads it: a file changed under a running
     service is read again only after a restart."""
     messages: list[str] = []
     for number, line in enumerate(read_uri(uri).decode("utf-8").splitlines(), start=1):
