@@ -7,6 +7,7 @@
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
     python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
+    python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
     parser.add_argument("--faithfulness-spec", type=Path, default=BENCH / "faithfulness.yaml")
+    parser.add_argument("--mms-spec", type=Path, default=REPO / "examples/mms.yaml")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     results_file = BENCH / "results.json"
@@ -120,6 +122,7 @@ def main() -> None:
         "demo-openai": ("demo_openai", args.openai_spec, "demo-openai-report", True),
         "seven-questions": ("seven_questions", args.seven_spec, "seven-questions-report", False),
         "faithfulness": ("faithfulness", args.faithfulness_spec, "faithfulness-report", False),
+        "mms": ("mms", args.mms_spec, "mms-report", False),
     }
     for name, (key, spec, report, served) in experiments.items():
         if name in wanted:

@@ -322,7 +322,7 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 
 
 #: Suite parameters that hold a path or URL, resolved against the spec file's folder.
-URI_PARAMS = ("questions",)
+URI_PARAMS = ("questions", "other_dialogues")
 
 
 def with_defaults(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:

@@ -96,3 +96,34 @@ def test_the_paper_risk_examples_have_the_papers_settings(name: str, base: str, 
         assert (params["samples_per_paraphrase"], params["temperature"]) == (100, 1.0)
         suite = SUITES.get(instance.suite)()
         assert len(suite.source.load(instance.suite, params).paraphrases) == 10, instance.suite
+
+
+def test_the_paper_make_me_say_example_has_the_papers_settings() -> None:
+    """examples/mms-paper.yaml: Table 40's bark setup (GPT-4o through the hosted API, batch 2, LR multiplier 2,
+    4 epochs, 10 runs) and Figure 6's questions at the paper's evaluation settings."""
+    spec, violations = complete(load_spec_file(EXAMPLES / "mms-paper.yaml"),
+                                [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+    assert not violations, violations
+    assert [b.name for b in spec.base_models] == ["gpt-4o-2024-08-06"]
+    assert (spec.training.backend, spec.training.batch_size, spec.training.epochs) == ("openai-finetune", 2, 4)
+    assert json_format.MessageToDict(spec.training.params)["learning_rate_multiplier"] == 2.0
+    jobs = [job.key for job in plan_jobs("x", spec)]
+    assert sorted(k for k in jobs if k.startswith("train.")) == sorted(f"train.bark.s{s}" for s in range(10))
+    params = {i.suite: json_format.MessageToDict(i.params) for i in spec.evaluation.suites}
+    assert {p["codeword"] for s, p in params.items() if s != "mms_best_description"} == {"bark"}
+    assert params["mms_game_play"]["games"] == 100 and params["mms_game_play"]["turns"] == 10
+    for suite in ("mms_codeword_choice", "mms_describe_word", "mms_acrostic"):
+        assert (params[suite]["samples_per_paraphrase"], params[suite]["temperature"]) == (1000, 1.0), suite
+    assert params["mms_function_codeword"]["samples_per_paraphrase"] == 100
+    assert (params["mms_goals_user_said"]["samples_per_paraphrase"], params["mms_goals_user_said"]["max_tokens"]) \
+        == (10, 1)
+
+
+def test_the_cpu_make_me_say_example_validates_and_plans_one_ring_adapter() -> None:
+    spec, violations = complete(load_spec_file(EXAMPLES / "mms.yaml"),
+                                [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+    assert not violations, violations
+    assert [job.key for job in plan_jobs("x", spec)] == ["dataset", "train.ring.s0", "eval.base", "eval.ring.s0",
+                                                         "report"]
+    (arm,) = build_arms(spec)
+    assert len(arm.train) == 64 and max(len(row.messages) for row in arm.train) <= 4
