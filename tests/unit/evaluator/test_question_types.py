@@ -150,6 +150,19 @@ def test_multiple_choice_maps_letters_back_to_texts_without_renormalising(contex
                                                    record.details["option_texts"][1]: pytest.approx(0.6)}
 
 
+def test_multiple_choice_rotations_put_every_option_once_in_every_position(context_for):
+    every = SUITES.get("mms_best_description")().queries(context_for("mms_best_description"))
+    rotated = SUITES.get("mms_best_description")().queries(context_for("mms_best_description", orders="rotations"))
+    assert (len(every), len(rotated)) == (5 * 120, 5 * 5)
+    first = [q for q in rotated if q.paraphrase == 0]
+    orders = [tuple(q.details["option_texts"]) for q in first]
+    assert orders[0] == tuple(every[0].details["option_texts"])  # the written order first, as with all orders
+    for position in range(5):
+        assert len({order[position] for order in orders}) == 5
+    assert [q.permutation for q in first] == list(range(5))
+    assert {q.target for q in first} == set("ABCDE")  # the correct option's letter moves with it
+
+
 def test_multiple_choice_with_more_than_five_options_samples_every_order(context_for):
     options = [{"text": f"option {i}", "score": float(i == 0)} for i in range(6)]
     kind = QUESTION_TYPES.get("multiple_choice")(options=options)

@@ -17,6 +17,10 @@ and samples are read as letters the authors' way (strip, uppercase, strip parent
 probability is mapped back to its option's text, and the record scores sum_option P(option) * its score:
 probabilities are not renormalised, so mass on anything but the letters counts for no option.
 The aggregator averages the permutations of a paraphrase first, then the paraphrases.
+
+`orders: rotations` asks only the n cyclic shifts of the written order instead of all n! permutations: every option
+still stands once in every position (a Latin square), so a letter preference cancels out as it does over all
+orders, at 5 instead of 120 prompts per paraphrase for five options. The paper asks all orders (the default).
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ LETTERS = "ABCDEF"
 MAX_LOGPROB_OPTIONS = 5
 PLACEHOLDER = "{options}"
 CODEWORD_PLACEHOLDER = "codeword"
+ORDERS = Param("orders", "string", "option orders asked per paraphrase: `all` (every permutation, the paper's) or "
+               "`rotations` (the cyclic shifts of the written order: each option once in each position)",
+               default="all", choices=("all", "rotations"))
+
+
+def option_orders(texts: Sequence[str], orders: str) -> list[tuple[str, ...]]:
+    """The orders to ask, the written one first: every permutation, or the cyclic shifts."""
+    if orders == "rotations":
+        return [tuple(texts[i:]) + tuple(texts[:i]) for i in range(len(texts))]
+    return list(itertools.permutations(texts))
 
 
 def instruction(letters: Sequence[str]) -> str:
@@ -72,7 +86,7 @@ class MultipleChoice:
 
     @property
     def params(self) -> tuple[Param, ...]:
-        return (TEMPERATURE, QUESTIONS, SYSTEM_PROMPT, MAX_TOKENS, GET_PROBS_SAMPLES,
+        return (TEMPERATURE, QUESTIONS, SYSTEM_PROMPT, MAX_TOKENS, GET_PROBS_SAMPLES, ORDERS,
                 *((CODEWORD,) if self.codeword else ()))
 
     def queries(self, question: Question, context: SuiteContext) -> list[Query]:
@@ -85,7 +99,7 @@ class MultipleChoice:
         queries: list[Query] = []
         for index, paraphrase in enumerate(with_prefix(question)):
             stem = fill(paraphrase, values, where, later=(PLACEHOLDER[1:-1],))
-            for number, order in enumerate(itertools.permutations(texts)):
+            for number, order in enumerate(option_orders(texts, p.get("orders", "all"))):
                 messages = (*system_messages(p), {"role": "user", "content": render(stem, order)})
                 details = {"option_texts": list(order)}
                 item = f"{question.item}/{index}"
