@@ -15,8 +15,10 @@ with `-c`) sets resource limits before it reads the code: CPU seconds, address s
 file size; each input has a timer, and the parent kills the whole process group at a wall-clock limit.
 
 Root is exempt from RLIMIT_NPROC, also inside a user namespace whose uid maps to host root, so a service running
-as root (development machines, CI) starts bwrap as `SANDBOX_UID` (nobody); a non-root service (the Kubernetes
-pod, uid 10001) starts it as itself. If bwrap cannot start (no user namespaces, a seccomp or AppArmor profile that
+as root (development machines, CI) starts bwrap as `SANDBOX_UID` (nobody) through util-linux `setpriv`; a
+non-root service (the Kubernetes pod, uid 10001) starts it as itself. Not through Popen's `user`/`group`: those
+make CPython fork the whole service instead of using vfork, and a forked copy of the multi-threaded evaluator
+(gRPC, torch and NATS threads) crashed with SIGSEGV before its exec in about one run in three. If bwrap cannot start (no user namespaces, a seccomp or AppArmor profile that
 forbids them) `run` raises `SandboxError`: there is no fallback to an unsandboxed `exec`.
 
 Protocol: the request is JSON on stdin; the runner answers one JSON line per input on the stdout bwrap was given,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,8 +124,8 @@ class Sandbox:
                               "timeout_s": self.limits.input_timeout_s}).encode()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=out, stderr=err, env={},
-                                           start_new_session=True, close_fds=True, **_drop_root())
+                process = subprocess.Popen([*_drop_root(), *self.command()], stdin=subprocess.PIPE, stdout=out,
+                                           stderr=err, env={}, start_new_session=True, close_fds=True)
             except OSError as error:
                 raise SandboxError(f"the sandbox did not start: {error}") from None
             timed_out = False
@@ -185,11 +188,15 @@ def _prefix_outside_binds(interpreter: str) -> str:
     return str(resolved.parent.parent)
 
 
-def _drop_root() -> dict[str, object]:
-    """Popen arguments that start bwrap as nobody when the service is root (root ignores RLIMIT_NPROC)."""
+def _drop_root() -> list[str]:
+    """The command prefix that starts bwrap as nobody when the service is root (root ignores RLIMIT_NPROC)."""
     if os.geteuid() != 0:
-        return {}
-    return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+        return []
+    setpriv = shutil.which("setpriv", path=os.defpath)
+    if setpriv is None:
+        raise SandboxError("the service runs as root and setpriv (util-linux) is missing: the sandbox cannot drop "
+                           "to an unprivileged user, without which its process limit does not hold")
+    return [setpriv, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--"]
 
 
 def _outcomes(stdout: bytes, stderr: bytes, inputs: int, returncode: int | None, timed_out: bool,
