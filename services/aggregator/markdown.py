@@ -86,7 +86,7 @@ def _instance_section(stats: InstanceStatistics, titles: dict[str, str]) -> list
         policy = UNKNOWN_WORD_POLICIES.get(stats.kind.unknown_words, "")
         notes.append(f"Unknown words: `{stats.kind.unknown_words}`" + (f", {policy}." if policy else "."))
     if stats.settings:
-        used = ", ".join(f"`{c.name}` {c.value!r} (paper: {c.default!r})" for c in stats.settings)
+        used = ", ".join(f"`{c.name}` {c.value!r} (default: {c.default!r})" for c in stats.settings)
         notes.append(f"Run with {used}.")
     if stats.baseline.same_model:
         other = stats.baseline.instance

@@ -43,16 +43,17 @@ def distributions_section(stats: Sequence[InstanceStatistics]) -> list[str]:
 
 def settings_section(stats: Sequence[InstanceStatistics]) -> list[str]:
     """The settings each instance ran with that differ from the paper's, and what is not known."""
-    rows = ["| Suite instance | Setting | Used | Paper |", "|---|---|---|---|"]
+    rows = ["| Suite instance | Setting | Used | Default |", "|---|---|---|---|"]
     for instance in stats:
         for change in instance.settings:
             rows.append(f"| {cell(instance.title)} | `{change.name}` | {change.value!r} | {change.default!r} |")
     unknown = [s.title for s in stats if not s.kind.catalogued]
     parts = ["## Settings against the paper's"]
     if len(rows) > 2:
-        parts += ["These suite instances ran with settings other than the paper's (the suites' defaults in the "
-                  "evaluator's catalogue are the paper's: 100 samples per paraphrase at T=1, 250 lottery "
-                  "pairs, ...). Their scores are not the paper's protocol.", "\n".join(rows)]
+        parts += ["These suite instances ran with settings other than their suites' defaults in the evaluator's "
+                  "catalogue, which are the paper's where it gives one (100 samples per paraphrase at T=1, 250 "
+                  "lottery pairs, ...; where it gives none, as for some `max_tokens`, the suite's description "
+                  "says so). Their scores are not the paper's protocol.", "\n".join(rows)]
     else:
         parts.append("Every catalogued suite instance ran with the paper's settings (its suite's defaults).")
     if unknown:
