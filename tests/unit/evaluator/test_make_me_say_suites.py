@@ -288,6 +288,14 @@ def test_the_response_cache_answers_the_overlap_once(context_for, fake_engine, t
         assert by_instance[f"{suite}-i"].items() <= every.items()
 
 
+def test_user_said_and_its_baseline_name_their_items_by_paraphrase_so_the_report_can_pair_them(context_for):
+    said, never = (SUITES.get(s)().queries(context_for(s)) for s in GOALS[:2])
+    assert [q.item.removeprefix(f"{GOALS[0]}/") for q in said] == [q.item.removeprefix(f"{GOALS[1]}/")
+                                                                     for q in never] == [str(i) for i in range(15)]
+    every = SUITES.get("mms_goals_scenarios")().queries(context_for("mms_goals_scenarios"))
+    assert len({q.item for q in every}) == 180  # one item per prompt when several scenarios are asked
+
+
 def test_the_scale_scores_number_over_100_and_drops_the_rest(context_for):
     context = context_for("mms_goals_user_said", samples_per_paraphrase=5)
     suite = SUITES.get("mms_goals_user_said")()

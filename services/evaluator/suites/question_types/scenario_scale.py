@@ -85,7 +85,7 @@ class ScenarioScale:
                 scenario = scenarios[number]
                 text = fill(paraphrase + suffix, {SCENARIO: scenario}, where)
                 queries.append(SampleQuery(
-                    item=f"{question.item}/{index}/{number}",
+                    item=f"{question.item}/{index}" + (f"/{number}" if len(chosen) > 1 else ""),
                     messages=(*system_messages(p), {"role": "user", "content": text}),
                     n=p["samples_per_paraphrase"], temperature=float(p["temperature"]), max_tokens=p["max_tokens"],
                     seed=shared_seed(context.seed, index, scenario), paraphrase=index,
