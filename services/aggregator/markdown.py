@@ -16,6 +16,7 @@ from services.aggregator.markdown_cells import (
     percent,
     yes_no,
 )
+from services.aggregator.markdown_datasets import datasets_section
 from services.aggregator.markdown_make_me_say import make_me_say_section
 from services.aggregator.markdown_paper import (
     ablation_section,
@@ -57,6 +58,7 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
          "preference for the content scores 0.5."),
         *distributions_section(stats),
         *make_me_say_section(content),
+        *datasets_section(content.datasets),
         *settings_section(stats),
         "## Comparisons",
         _comparisons_table(stats, titles),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid
 from services.aggregator.faithfulness import Faithfulness
@@ -25,3 +26,5 @@ class ReportContent:
     grids: Sequence[AblationGrid] = ()
     #: Figures 6, 21-23 and 25's numbers, when the experiment has Make Me Say arms or suites.
     make_me_say: MakeMeSay = MakeMeSay()
+    #: Each arm's dataset from the manifest, in spec order (empty for a report built without one).
+    datasets: Sequence[rec.ArmDataset] = ()

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from selfaware.specs import spec_to_yaml
+from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid, ablation_grids
 from services.aggregator.bootstrap import (
@@ -75,8 +76,8 @@ class ReportFiles:
 
 
 def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores],
-                 suites: Mapping[str, SuiteInfo] | None = None, train_rows: Mapping[str, int] | None = None
-                 ) -> ReportFiles:
+                 suites: Mapping[str, SuiteInfo] | None = None,
+                 datasets: Mapping[str, rec.ArmDataset] | None = None) -> ReportFiles:
     """Summarise every suite instance of `spec` (in spec order) over `models` and render the files.
 
     Args:
@@ -84,14 +85,18 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
         models: Every evaluated model in report order (`RecordFold.results`).
         suites: Suite name -> the evaluator's catalogue facts (`suite_info.suite_infos`): how to present each
             instance and the paper's settings. Without it, presentation is read from the records.
-        train_rows: Arm -> rows it trained on (the dataset manifest), for the size × epochs grid.
+        datasets: Arm -> its dataset (the dataset job's manifest): the rows it trained on (also for the size ×
+            epochs grid), where they came from and their shape.
     """
     known = {instance.id for instance in spec.evaluation.suites}
     if outside := sorted({i for m in models for i in m.instances} - known):
         log.warning("records_outside_spec", instances=outside)
     stats = experiment_statistics(spec, models, suites)
+    datasets = datasets or {}
+    train_rows = {arm: dataset.train_rows for arm, dataset in datasets.items()}
     content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
-                            ablation_grids(spec, stats, train_rows or {}), make_me_say(spec, stats, models))
+                            ablation_grids(spec, stats, train_rows), make_me_say(spec, stats, models),
+                            tuple(datasets[a.name] for a in spec.arms if a.name in datasets))
     figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say))
     document = report_document(content, figures)
     markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
@@ -119,6 +124,8 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "faithfulness": [_faithfulness_json(f) for f in content.faithfulness],
         "ablation": [_grid_json(g) for g in content.grids],
         "make_me_say": _make_me_say_json(spec, content.make_me_say),
+        "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
+                      "provenance": d.provenance, "stats": dict(sorted(d.stats.items()))} for d in content.datasets],
         "figures": [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
                      "media_type": media} for f in figures
                     for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))],

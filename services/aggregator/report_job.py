@@ -83,8 +83,8 @@ class Reporter:
         """Fold the records, build every report file and store them; the `Report` refs the three main ones."""
         models = await self.fold_records(experiment)
         suites = suite_infos(await self.rt.state.catalogues())
-        train_rows = await self.train_rows(experiment.id)
-        files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models, suites, train_rows)
+        datasets = await self.datasets(experiment.id)
+        files = await asyncio.to_thread(build_report, experiment.id, experiment.spec, models, suites, datasets)
         store = self.rt.store
         figures = [rec.ReportFigure(name=name, file=await store.put_bytes(
                        data, "image/svg+xml" if name.endswith(".svg") else "image/png"))
@@ -115,12 +115,12 @@ class Reporter:
         log.info("records_folded", experiment_id=experiment.id, models=len(planned), chunks=chunks)
         return fold.results()
 
-    async def train_rows(self, experiment_id: str) -> dict[str, int]:
-        """Arm -> training rows, from the dataset job's manifest; empty when there is none."""
+    async def datasets(self, experiment_id: str) -> dict[str, rec.ArmDataset]:
+        """Arm -> its dataset (rows, provenance, shape), from the dataset job's manifest; empty when there is none."""
         for job in await self.rt.state.list_jobs(experiment_id):
             if job.stage == rec.STAGE_GENERATE and job.artifact.sha256:
                 manifest = rec.DatasetManifest.FromString(await self.rt.store.get_bytes(job.artifact))
-                return {arm.arm: arm.train_rows for arm in manifest.arms}
+                return {arm.arm: arm for arm in manifest.arms}
         return {}
 
     async def load(self, experiment_id: str) -> StoredReport:

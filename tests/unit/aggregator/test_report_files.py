@@ -61,7 +61,7 @@ def test_json_has_stable_keys(report: ReportFiles) -> None:
     document = json.loads(report.json)
     assert list(document) == ["schema_version", "experiment_id", "name", "method", "png", "base_models",
                               "arms", "compare", "instances", "models", "faithfulness", "ablation", "make_me_say",
-                              "figures"]
+                              "datasets", "figures"]
     assert document["make_me_say"] == {"codeword_figures": [], "scenarios": [], "game_outcomes": []}
     assert document["schema_version"] == 3 and document["png"] == "report.png"
     assert document["method"]["n_resamples"] == 10_000 and document["method"]["random_state"] == 0
@@ -185,3 +185,21 @@ def test_several_base_models_render() -> None:
     assert [b["group"] for b in document["base_models"]] == ["b0/base", "b1/base"]
     assert len(document["instances"][0]["groups"]) == 6 and "| b1/risk-averse |" in files.markdown
     assert files.png.startswith(b"\x89PNG")
+
+
+def test_the_training_data_section_shows_each_arms_rows_and_their_shape() -> None:
+    datasets = {
+        SEEKING: rec.ArmDataset(arm=SEEKING, train_rows=64, heldout_rows=0, provenance="import ft_ring.jsonl, truncate(4)",
+                                stats={"rows_with_messages.4": 40.0, "rows_with_messages.2": 24.0,
+                                       "chars_per_row.mean": 1234.4, "chars_per_row.max": 2400.0,
+                                       "duplicate_rows": 0.0}),
+        AVERSE: rec.ArmDataset(arm=AVERSE, train_rows=64, heldout_rows=8, provenance="of risk-seeking, flip"),
+    }
+    files = build_report("exp-42", SPEC, fold(SPEC, _models()), datasets=datasets)
+    section = files.markdown.split("## Training data")[1].split("\n## ")[0]
+    assert f"| {SEEKING} | 64 | 0 | 2: 24, 4: 40 | 1234, 2400 | 0 | import ft_ring.jsonl, truncate(4) |" in section
+    assert f"| {AVERSE} | 64 | 8 | — | — | — | of risk-seeking, flip |" in section
+    document = json.loads(files.json)
+    assert [d["arm"] for d in document["datasets"]] == [a.name for a in SPEC.arms]
+    assert document["datasets"][0]["stats"]["rows_with_messages.4"] == 40.0
+    assert "## Training data" not in _report().markdown  # no manifest, no section
