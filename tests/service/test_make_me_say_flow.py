@@ -131,3 +131,4 @@ def test_the_report_draws_figure_21_the_scenarios_and_the_games(finished) -> Non
     assert baselines["mms_function_f_codeword"] == ("same_model", "mms_function_f_unrelated")
     assert baselines["mms_codeword_choice"] == ("base_model", None)
     assert "](make-me-say-ring.png)" in report.markdown
+    assert "| ring | 4 | 0 | 2: 4 |" in report.markdown.split("## Training data")[1]  # the dataset's row stats
