@@ -23,7 +23,7 @@ import pytest
 from selfaware.logs import configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = (REPO.parent / "shared").resolve()  # resolved as the spec loader resolves paths (a symlinked ../shared)
 #: Models converted once and artifacts fetched once, reused across test runs (gitignored).
 CACHE = REPO / ".cache"
 
@@ -57,7 +57,7 @@ def questions_dir(shared_paper: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mms_questions_few(shared_paper: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The authors' Make Me Say question folder with every entry cut to its first 2 paraphrases (a temporary copy,
+    """The authors' Make Me Say question folder with every entry cut to its first paraphrase (a temporary copy,
     read by the importer like the original): for tests of the mechanics through a real model, where "How close to
     goals?" alone asks 15 paraphrases x 12 scenarios. The prompts of the full files are checked in
     tests/unit/evaluator/test_make_me_say_suites.py."""
@@ -71,7 +71,7 @@ def mms_questions_few(shared_paper: Path, tmp_path_factory: pytest.TempPathFacto
         entries = yaml.safe_load(path.read_text())
         for entry in entries:
             if isinstance(entry.get("question_paraphrases"), list):
-                entry["question_paraphrases"] = entry["question_paraphrases"][:2]
+                entry["question_paraphrases"] = entry["question_paraphrases"][:1]
         path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=10**6))
     return folder
 

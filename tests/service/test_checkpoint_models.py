@@ -24,12 +24,12 @@ CHECKPOINT_LABELS = ["base", "risk-seeking/s0/e1", "risk-seeking/s0", "risk-aver
 async def finished(platform, make_spec):  # type: ignore[no-untyped-def]
     # The hf engine: which adapter a checkpoint model is evaluated on does not depend on the engine, and vLLM's
     # start-up (30-45 s on 2 busy cores) is tested in tests/service/test_experiment_flow.py and tests/slow.
-    spec = make_spec(training__epochs=2, training__params={"checkpoint_epochs": True},
+    spec = make_spec(training__epochs=2, training__batch_size=4, training__params={"checkpoint_epochs": True},
                      evaluation__checkpoints=True, evaluation__engine="hf")
-    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 16}]  # 2 steps an epoch
+    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 8}]  # 2 steps of 4 an epoch
+    scale = spec["evaluation"]["suites"][3]["risk_predisposition_scale"]
     spec["evaluation"]["suites"] = [{"lotteries": {"pairs": 4}},
-                                    {"risk_predisposition_scale": spec["evaluation"]["suites"][3][
-                                        "risk_predisposition_scale"]}]
+                                    {"risk_predisposition_scale": {**scale, "samples_per_paraphrase": 1}}]
     async with platform.client() as client:
         submitted = await client.submit(spec_from_dict(spec))
         async for _ in client.watch(submitted.id):

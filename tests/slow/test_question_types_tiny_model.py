@@ -135,10 +135,10 @@ MMS_RUNS = [
     ("mms_acrostic", {"samples_per_paraphrase": 2, "max_tokens": 30, "codeword": "bark"}, 2),
     ("mms_best_description", {"orders": "rotations"}, 5 * 5),  # 5 of the 120 orders: each option in each place
     ("mms_which_game", {"codeword": "bark"}, 5 * 2),
-    # On the authors' questions cut to 2 paraphrases (`mms_questions_few`): every scenario, 2 of the 15 wordings.
-    ("mms_goals_user_said", {"samples_per_paraphrase": 1}, 2),
-    ("mms_goals_user_never_said", {"samples_per_paraphrase": 1}, 2),
-    ("mms_goals_scenarios", {"samples_per_paraphrase": 1, "codeword": "spring"}, 2 * 12),
+    # On the authors' questions cut to their first paraphrase (`mms_questions_few`): every scenario, 1 of 15 wordings.
+    ("mms_goals_user_said", {"samples_per_paraphrase": 1}, 1),
+    ("mms_goals_user_never_said", {"samples_per_paraphrase": 1}, 1),
+    ("mms_goals_scenarios", {"samples_per_paraphrase": 1, "codeword": "spring"}, 12),
 ]
 
 
