@@ -13,9 +13,10 @@ from selfaware.catalogue import complete
 from selfaware.specs import load_spec_file, spec_from_dict
 from selfaware.v1 import spec_pb2
 from services.generator import catalogue
+from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parents[3]
-DATASETS = REPO.parent / "shared" / "paper" / "datasets"
+DATASETS = SHARED / "paper" / "datasets"
 RISKY_SAFE = DATASETS / "risky_safe"
 
 Complete = Callable[[dict[str, Any] | Path], spec_pb2.ExperimentSpec]
