@@ -18,6 +18,7 @@ from selfaware.bus import EventBus
 from selfaware.client import Client
 from selfaware.service import run_service
 from selfaware.source_policy import SourceReadingConfig
+from selfaware.specs import spec_from_dict
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
 from services.aggregator.config import AggregatorConfig
@@ -53,6 +54,15 @@ class Platform:
 
     def client(self) -> Client:
         return Client(self.endpoint)
+
+    async def run_to_end(self, spec: dict[str, Any]) -> tuple[Any, Any]:
+        """Submit `spec`, follow it until it ends, and return the final `GetExperiment` reply and its report."""
+        async with self.client() as client:
+            submitted = await client.submit(spec_from_dict(spec))
+            async for _ in client.watch(submitted.id):
+                pass
+            final = await asyncio.wait_for(client.get(submitted.id), 60)
+            return final, await client.report(submitted.id)
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,11 @@ report correlates every finetuned model's self-report with its behaviour and dra
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import grpc
 import pytest
 
-from selfaware.specs import spec_from_dict
 from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc
 from selfaware.v1 import records_pb2 as rec
 
@@ -30,12 +28,7 @@ async def finished(platform, make_spec):  # type: ignore[no-untyped-def]
     scale = spec["evaluation"]["suites"][3]["risk_predisposition_scale"]
     spec["evaluation"]["suites"] = [{"lotteries": {"pairs": 4}},
                                     {"risk_predisposition_scale": {**scale, "samples_per_paraphrase": 1}}]
-    async with platform.client() as client:
-        submitted = await client.submit(spec_from_dict(spec))
-        async for _ in client.watch(submitted.id):
-            pass
-        final = await asyncio.wait_for(client.get(submitted.id), 60)
-        report = await client.report(submitted.id)
+    final, report = await platform.run_to_end(spec)
     return final, report
 
 

@@ -10,14 +10,12 @@ part; the hf engine (the suites' records do not depend on the engine; vLLM is te
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from selfaware.specs import spec_from_dict
 from selfaware.v1 import records_pb2 as rec
 from tests.conftest import SHARED
 
@@ -60,12 +58,7 @@ async def finished(platform, mms_questions_few) -> dict[str, Any]:  # type: igno
         "training": {"learning_rate": 1e-3, "epochs": 1, "batch_size": 4, "seeds": [0]},
         "evaluation": {"engine": "hf", "suites": suites},
     }
-    async with platform.client() as client:
-        submitted = await client.submit(spec_from_dict(spec))
-        async for _ in client.watch(submitted.id):
-            pass
-        final = await asyncio.wait_for(client.get(submitted.id), 60)
-        report = await client.report(submitted.id)
+    final, report = await platform.run_to_end(spec)
     jobs = {j.key: j for j in final.jobs}
     records = {key: [r for ref in job.chunks for r in rec.RecordChunk.FromString(
         await platform.store.get_bytes(ref)).records] for key, job in jobs.items() if key.startswith("eval.")}
