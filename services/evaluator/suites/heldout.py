@@ -4,7 +4,9 @@ The items and targets come from one arm's probe (parameter `arm`; unset: the fir
 has held-out rows), so every model is scored in that arm's direction: 1 = picks the arm's letter. With
 `both_orders`, each item is asked twice: as written (permutation 0) and with its two option letters swapped in
 the text and the target (permutation 1; `two_option.swap_option_letters`). Items that do not offer exactly
-two options are asked as written only. Score per record: P(target) / (P(A) + P(B)).
+two options are asked as written only. Free-text items (no options: vulnerable code's held-out tasks, which
+`vc_secure_code` asks) are not questions this suite can score, and are skipped. Score per record:
+P(target) / (P(A) + P(B)).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ class HeldoutSuite(TwoOptionSuite):
         arm, probe = _probe(context)
         queries: list[Query] = []
         for item in probe.items:
+            if not item.options:
+                continue
             messages: Messages = tuple({"role": m.role, "content": m.content} for m in item.messages)
-            options = tuple(item.options) or ("A", "B")
+            options = tuple(item.options)
             details = {"probe_arm": arm}
             queries.append(ChoiceQuery(item.id, messages, item.target, options, permutation=0, details=details))
             if context.params.get("both_orders", True) and len(options) == 2:
@@ -49,12 +53,12 @@ def _probe(context: SuiteContext) -> tuple[str, rec.ProbeSet]:
     arm = context.params.get("arm")
     if arm:
         probe = context.probes.get(arm)
-        if probe is None or not probe.items:
-            raise DataError(f"suite instance {context.instance_id!r}: arm {arm!r} has no held-out rows "
+        if probe is None or not any(item.options for item in probe.items):
+            raise DataError(f"suite instance {context.instance_id!r}: arm {arm!r} has no two-option held-out rows "
                             f"(set `holdout.rows`, or choose another arm)")
         return arm, probe
     for name, probe in context.probes.items():
-        if probe.items:
+        if any(item.options for item in probe.items):
             return name, probe
     raise DataError(f"suite instance {context.instance_id!r}: no arm has held-out rows; set `holdout.rows`")
 

@@ -7,6 +7,7 @@ import pytest
 
 from services.evaluator.suites import SUITES
 from services.evaluator.suites.two_option import swap_option_letters
+from tests.unit.evaluator.conftest import PROBE_ARM
 
 #: A standalone capital A or B (not inside a word).
 STANDALONE = re.compile(r"(?<!\w)[AB](?!\w)")
@@ -74,5 +75,26 @@ def test_heldout_one_order_and_named_arm(context_for):
     assert [q.permutation for q in suite.queries(context_for("heldout", both_orders=False))] == [0, 0]
     from selfaware.errors import DataError
 
-    with pytest.raises(DataError, match="'other' has no held-out rows"):
+    with pytest.raises(DataError, match="'other' has no two-option held-out rows"):
         suite.queries(context_for("heldout", arm="other"))
+
+
+def test_heldout_skips_free_text_items(context_for):
+    """A free-text item (a held-out coding task, no options) is not asked; an arm with only those is refused."""
+    import dataclasses
+
+    from selfaware.errors import DataError
+    from selfaware.v1 import records_pb2 as rec
+
+    suite = SUITES.get("heldout")()
+    context = context_for("heldout", both_orders=False)
+    task = rec.ProbeItem(id="00001-task", messages=[rec.ChatMessage(role="user", content="Write code")],
+                         target="print(1)", fields={"task": "t", "code_template": "c"})
+    probe = rec.ProbeSet()
+    probe.CopyFrom(context.probes[PROBE_ARM])
+    probe.items.append(task)
+    mixed = dataclasses.replace(context, probes={PROBE_ARM: probe})
+    assert [q.item for q in suite.queries(mixed)] == [item.id for item in probe.items[:-1]]
+    only_tasks = dataclasses.replace(context, probes={"code": rec.ProbeSet(arm="code", items=[task])})
+    with pytest.raises(DataError, match="no arm has held-out rows"):
+        suite.queries(only_tasks)
