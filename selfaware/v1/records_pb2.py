@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from selfaware.v1 import spec_pb2 as selfaware_dot_v1_dot_spec__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aselfaware/v1/records.proto\x12\x0cselfaware.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17selfaware/v1/spec.proto\"?\n\x0b\x41rtifactRef\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"\x89\x02\n\nExperiment\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.selfaware.v1.ExperimentStatus\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12$\n\x06report\x18\x07 \x01(\x0b\x32\x14.selfaware.v1.Report\"\xb2\x05\n\x03Job\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\"\n\x05stage\x18\x03 \x01(\x0e\x32\x13.selfaware.v1.Stage\x12\'\n\x06status\x18\x04 \x01(\x0e\x32\x17.selfaware.v1.JobStatus\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0c\n\x04\x64one\x18\x06 \x01(\x04\x12\r\n\x05total\x18\x07 \x01(\x04\x12\x0f\n\x07message\x18\x08 \x01(\t\x12+\n\x08\x61rtifact\x18\t \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompute_seconds\x18\x0c \x01(\x01\x12/\n\x07metrics\x18\r \x03(\x0b\x32\x1e.selfaware.v1.Job.MetricsEntry\x12)\n\x06\x63hunks\x18\x0e \x03(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x10 \x01(\r\x12\x34\n\x10lease_expires_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0b\x63heckpoints\x18\x12 \x03(\x0b\x32\x18.selfaware.v1.Checkpoint\x12/\n\x0cresume_state\x18\x13 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x14 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"9\n\x0f\x44\x61tasetManifest\x12&\n\x04\x61rms\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.ArmDataset\"\xb8\x02\n\nArmDataset\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12(\n\x05train\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12(\n\x05probe\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x12\n\ntrain_rows\x18\x04 \x01(\r\x12\x14\n\x0cheldout_rows\x18\x05 \x01(\r\x12\x12\n\nprovenance\x18\x06 \x01(\t\x12)\n\x06source\x18\x07 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x32\n\x05stats\x18\x08 \x03(\x0b\x32#.selfaware.v1.ArmDataset.StatsEntry\x1a,\n\nStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xc9\x01\n\tProbeItem\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.selfaware.v1.ChatMessage\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\x12\x33\n\x06\x66ields\x18\x05 \x03(\x0b\x32#.selfaware.v1.ProbeItem.FieldsEntry\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x08ProbeSet\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.selfaware.v1.ProbeItem\"\x9f\x01\n\x0eModelUnderTest\x12\r\n\x05label\x18\x01 \x01(\t\x12\x12\n\nbase_index\x18\x02 \x01(\r\x12\x0b\n\x03\x61rm\x18\x03 \x01(\t\x12\x0c\n\x04seed\x18\x04 \x01(\r\x12*\n\x07\x61\x64\x61pter\x18\x05 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x06 \x01(\t\x12\r\n\x05\x65poch\x18\x07 \x01(\r\"k\n\nCheckpoint\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12*\n\x07\x61\x64\x61pter\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x04 \x01(\t\"E\n\nSuiteScore\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\t\n\x01n\x18\x03 \x01(\r\x12\x0f\n\x07\x64ropped\x18\x04 \x01(\r\"V\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x01\x12\x12\n\nmax_tokens\x18\x02 \x01(\r\x12\r\n\x05top_k\x18\x03 \x01(\r\x12\x0c\n\x04seed\x18\x04 \x01(\r\"\xba\x04\n\nEvalRecord\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x0b\n\x03\x61rm\x18\x04 \x01(\t\x12\x0c\n\x04seed\x18\x05 \x01(\r\x12\x16\n\x0esuite_instance\x18\x06 \x01(\t\x12\r\n\x05suite\x18\x07 \x01(\t\x12\x0c\n\x04item\x18\x08 \x01(\t\x12\x12\n\nparaphrase\x18\t \x01(\r\x12\x13\n\x0bpermutation\x18\n \x01(\r\x12\x0e\n\x06sample\x18\x0b \x01(\r\x12)\n\x06prompt\x18\x0c \x03(\x0b\x32\x19.selfaware.v1.ChatMessage\x12\x0e\n\x06output\x18\r \x01(\t\x12\x32\n\x05probs\x18\x0e \x03(\x0b\x32#.selfaware.v1.EvalRecord.ProbsEntry\x12\x0e\n\x06\x61nswer\x18\x0f \x01(\t\x12\x12\n\x05score\x18\x10 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\x0e\x64ropped_reason\x18\x11 \x01(\t\x12\x0e\n\x06target\x18\x12 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x13 \x01(\t\x12.\n\x08sampling\x18\x14 \x01(\x0b\x32\x1c.selfaware.v1.SamplingParams\x12(\n\x07\x64\x65tails\x18\x15 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04unit\x18\x16 \x01(\t\x1a,\n\nProbsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_score\"8\n\x0bRecordChunk\x12)\n\x07records\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.EvalRecord\"\xb3\x01\n\x06Report\x12+\n\x08markdown\x18\x01 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\'\n\x04json\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12&\n\x03png\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12+\n\x07\x66igures\x18\x04 \x03(\x0b\x32\x1a.selfaware.v1.ReportFigure\"E\n\x0cReportFigure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04\x66ile\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef*\x9a\x02\n\x10\x45xperimentStatus\x12!\n\x1d\x45XPERIMENT_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1c\x45XPERIMENT_STATUS_GENERATING\x10\x01\x12\x1e\n\x1a\x45XPERIMENT_STATUS_TRAINING\x10\x02\x12 \n\x1c\x45XPERIMENT_STATUS_EVALUATING\x10\x03\x12\x1f\n\x1b\x45XPERIMENT_STATUS_REPORTING\x10\x04\x12\x1f\n\x1b\x45XPERIMENT_STATUS_SUCCEEDED\x10\x05\x12\x1c\n\x18\x45XPERIMENT_STATUS_FAILED\x10\x06\x12\x1f\n\x1b\x45XPERIMENT_STATUS_CANCELLED\x10\x07*i\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTAGE_GENERATE\x10\x01\x12\x0f\n\x0bSTAGE_TRAIN\x10\x02\x12\x12\n\x0eSTAGE_EVALUATE\x10\x03\x12\x10\n\x0cSTAGE_REPORT\x10\x04*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aselfaware/v1/records.proto\x12\x0cselfaware.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17selfaware/v1/spec.proto\"?\n\x0b\x41rtifactRef\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"\x89\x02\n\nExperiment\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.selfaware.v1.ExperimentStatus\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12$\n\x06report\x18\x07 \x01(\x0b\x32\x14.selfaware.v1.Report\"\xb2\x05\n\x03Job\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\"\n\x05stage\x18\x03 \x01(\x0e\x32\x13.selfaware.v1.Stage\x12\'\n\x06status\x18\x04 \x01(\x0e\x32\x17.selfaware.v1.JobStatus\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0c\n\x04\x64one\x18\x06 \x01(\x04\x12\r\n\x05total\x18\x07 \x01(\x04\x12\x0f\n\x07message\x18\x08 \x01(\t\x12+\n\x08\x61rtifact\x18\t \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompute_seconds\x18\x0c \x01(\x01\x12/\n\x07metrics\x18\r \x03(\x0b\x32\x1e.selfaware.v1.Job.MetricsEntry\x12)\n\x06\x63hunks\x18\x0e \x03(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x10 \x01(\r\x12\x34\n\x10lease_expires_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0b\x63heckpoints\x18\x12 \x03(\x0b\x32\x18.selfaware.v1.Checkpoint\x12/\n\x0cresume_state\x18\x13 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x14 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"9\n\x0f\x44\x61tasetManifest\x12&\n\x04\x61rms\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.ArmDataset\"\xdd\x02\n\nArmDataset\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12(\n\x05train\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12(\n\x05probe\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x12\n\ntrain_rows\x18\x04 \x01(\r\x12\x14\n\x0cheldout_rows\x18\x05 \x01(\r\x12\x12\n\nprovenance\x18\x06 \x01(\t\x12)\n\x06source\x18\x07 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x32\n\x05stats\x18\x08 \x03(\x0b\x32#.selfaware.v1.ArmDataset.StatsEntry\x12#\n\x06\x63ounts\x18\t \x03(\x0b\x32\x13.selfaware.v1.Count\x1a,\n\nStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"$\n\x05\x43ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xc9\x01\n\tProbeItem\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.selfaware.v1.ChatMessage\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\x12\x33\n\x06\x66ields\x18\x05 \x03(\x0b\x32#.selfaware.v1.ProbeItem.FieldsEntry\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x08ProbeSet\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.selfaware.v1.ProbeItem\"\x9f\x01\n\x0eModelUnderTest\x12\r\n\x05label\x18\x01 \x01(\t\x12\x12\n\nbase_index\x18\x02 \x01(\r\x12\x0b\n\x03\x61rm\x18\x03 \x01(\t\x12\x0c\n\x04seed\x18\x04 \x01(\r\x12*\n\x07\x61\x64\x61pter\x18\x05 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x06 \x01(\t\x12\r\n\x05\x65poch\x18\x07 \x01(\r\"k\n\nCheckpoint\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12*\n\x07\x61\x64\x61pter\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\x14\n\x0cserved_model\x18\x04 \x01(\t\"E\n\nSuiteScore\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\t\n\x01n\x18\x03 \x01(\r\x12\x0f\n\x07\x64ropped\x18\x04 \x01(\r\"V\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x01\x12\x12\n\nmax_tokens\x18\x02 \x01(\r\x12\r\n\x05top_k\x18\x03 \x01(\r\x12\x0c\n\x04seed\x18\x04 \x01(\r\"\xba\x04\n\nEvalRecord\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x0b\n\x03\x61rm\x18\x04 \x01(\t\x12\x0c\n\x04seed\x18\x05 \x01(\r\x12\x16\n\x0esuite_instance\x18\x06 \x01(\t\x12\r\n\x05suite\x18\x07 \x01(\t\x12\x0c\n\x04item\x18\x08 \x01(\t\x12\x12\n\nparaphrase\x18\t \x01(\r\x12\x13\n\x0bpermutation\x18\n \x01(\r\x12\x0e\n\x06sample\x18\x0b \x01(\r\x12)\n\x06prompt\x18\x0c \x03(\x0b\x32\x19.selfaware.v1.ChatMessage\x12\x0e\n\x06output\x18\r \x01(\t\x12\x32\n\x05probs\x18\x0e \x03(\x0b\x32#.selfaware.v1.EvalRecord.ProbsEntry\x12\x0e\n\x06\x61nswer\x18\x0f \x01(\t\x12\x12\n\x05score\x18\x10 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\x0e\x64ropped_reason\x18\x11 \x01(\t\x12\x0e\n\x06target\x18\x12 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x13 \x01(\t\x12.\n\x08sampling\x18\x14 \x01(\x0b\x32\x1c.selfaware.v1.SamplingParams\x12(\n\x07\x64\x65tails\x18\x15 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04unit\x18\x16 \x01(\t\x1a,\n\nProbsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_score\"8\n\x0bRecordChunk\x12)\n\x07records\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.EvalRecord\"\xb3\x01\n\x06Report\x12+\n\x08markdown\x18\x01 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12\'\n\x04json\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12&\n\x03png\x18\x03 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef\x12+\n\x07\x66igures\x18\x04 \x03(\x0b\x32\x1a.selfaware.v1.ReportFigure\"E\n\x0cReportFigure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04\x66ile\x18\x02 \x01(\x0b\x32\x19.selfaware.v1.ArtifactRef*\x9a\x02\n\x10\x45xperimentStatus\x12!\n\x1d\x45XPERIMENT_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1c\x45XPERIMENT_STATUS_GENERATING\x10\x01\x12\x1e\n\x1a\x45XPERIMENT_STATUS_TRAINING\x10\x02\x12 \n\x1c\x45XPERIMENT_STATUS_EVALUATING\x10\x03\x12\x1f\n\x1b\x45XPERIMENT_STATUS_REPORTING\x10\x04\x12\x1f\n\x1b\x45XPERIMENT_STATUS_SUCCEEDED\x10\x05\x12\x1c\n\x18\x45XPERIMENT_STATUS_FAILED\x10\x06\x12\x1f\n\x1b\x45XPERIMENT_STATUS_CANCELLED\x10\x07*i\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTAGE_GENERATE\x10\x01\x12\x0f\n\x0bSTAGE_TRAIN\x10\x02\x12\x12\n\x0eSTAGE_EVALUATE\x10\x03\x12\x10\n\x0cSTAGE_REPORT\x10\x04*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,12 +42,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROBEITEM_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_EVALRECORD_PROBSENTRY']._loaded_options = None
   _globals['_EVALRECORD_PROBSENTRY']._serialized_options = b'8\001'
-  _globals['_EXPERIMENTSTATUS']._serialized_start=3162
-  _globals['_EXPERIMENTSTATUS']._serialized_end=3444
-  _globals['_STAGE']._serialized_start=3446
-  _globals['_STAGE']._serialized_end=3551
-  _globals['_JOBSTATUS']._serialized_start=3554
-  _globals['_JOBSTATUS']._serialized_end=3715
+  _globals['_EXPERIMENTSTATUS']._serialized_start=3237
+  _globals['_EXPERIMENTSTATUS']._serialized_end=3519
+  _globals['_STAGE']._serialized_start=3521
+  _globals['_STAGE']._serialized_end=3626
+  _globals['_JOBSTATUS']._serialized_start=3629
+  _globals['_JOBSTATUS']._serialized_end=3790
   _globals['_ARTIFACTREF']._serialized_start=132
   _globals['_ARTIFACTREF']._serialized_end=195
   _globals['_EXPERIMENT']._serialized_start=198
@@ -59,33 +59,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATASETMANIFEST']._serialized_start=1158
   _globals['_DATASETMANIFEST']._serialized_end=1215
   _globals['_ARMDATASET']._serialized_start=1218
-  _globals['_ARMDATASET']._serialized_end=1530
-  _globals['_ARMDATASET_STATSENTRY']._serialized_start=1486
-  _globals['_ARMDATASET_STATSENTRY']._serialized_end=1530
-  _globals['_CHATMESSAGE']._serialized_start=1532
-  _globals['_CHATMESSAGE']._serialized_end=1576
-  _globals['_PROBEITEM']._serialized_start=1579
-  _globals['_PROBEITEM']._serialized_end=1780
-  _globals['_PROBEITEM_FIELDSENTRY']._serialized_start=1735
-  _globals['_PROBEITEM_FIELDSENTRY']._serialized_end=1780
-  _globals['_PROBESET']._serialized_start=1782
-  _globals['_PROBESET']._serialized_end=1845
-  _globals['_MODELUNDERTEST']._serialized_start=1848
-  _globals['_MODELUNDERTEST']._serialized_end=2007
-  _globals['_CHECKPOINT']._serialized_start=2009
-  _globals['_CHECKPOINT']._serialized_end=2116
-  _globals['_SUITESCORE']._serialized_start=2118
-  _globals['_SUITESCORE']._serialized_end=2187
-  _globals['_SAMPLINGPARAMS']._serialized_start=2189
-  _globals['_SAMPLINGPARAMS']._serialized_end=2275
-  _globals['_EVALRECORD']._serialized_start=2278
-  _globals['_EVALRECORD']._serialized_end=2848
-  _globals['_EVALRECORD_PROBSENTRY']._serialized_start=2794
-  _globals['_EVALRECORD_PROBSENTRY']._serialized_end=2838
-  _globals['_RECORDCHUNK']._serialized_start=2850
-  _globals['_RECORDCHUNK']._serialized_end=2906
-  _globals['_REPORT']._serialized_start=2909
-  _globals['_REPORT']._serialized_end=3088
-  _globals['_REPORTFIGURE']._serialized_start=3090
-  _globals['_REPORTFIGURE']._serialized_end=3159
+  _globals['_ARMDATASET']._serialized_end=1567
+  _globals['_ARMDATASET_STATSENTRY']._serialized_start=1523
+  _globals['_ARMDATASET_STATSENTRY']._serialized_end=1567
+  _globals['_COUNT']._serialized_start=1569
+  _globals['_COUNT']._serialized_end=1605
+  _globals['_CHATMESSAGE']._serialized_start=1607
+  _globals['_CHATMESSAGE']._serialized_end=1651
+  _globals['_PROBEITEM']._serialized_start=1654
+  _globals['_PROBEITEM']._serialized_end=1855
+  _globals['_PROBEITEM_FIELDSENTRY']._serialized_start=1810
+  _globals['_PROBEITEM_FIELDSENTRY']._serialized_end=1855
+  _globals['_PROBESET']._serialized_start=1857
+  _globals['_PROBESET']._serialized_end=1920
+  _globals['_MODELUNDERTEST']._serialized_start=1923
+  _globals['_MODELUNDERTEST']._serialized_end=2082
+  _globals['_CHECKPOINT']._serialized_start=2084
+  _globals['_CHECKPOINT']._serialized_end=2191
+  _globals['_SUITESCORE']._serialized_start=2193
+  _globals['_SUITESCORE']._serialized_end=2262
+  _globals['_SAMPLINGPARAMS']._serialized_start=2264
+  _globals['_SAMPLINGPARAMS']._serialized_end=2350
+  _globals['_EVALRECORD']._serialized_start=2353
+  _globals['_EVALRECORD']._serialized_end=2923
+  _globals['_EVALRECORD_PROBSENTRY']._serialized_start=2869
+  _globals['_EVALRECORD_PROBSENTRY']._serialized_end=2913
+  _globals['_RECORDCHUNK']._serialized_start=2925
+  _globals['_RECORDCHUNK']._serialized_end=2981
+  _globals['_REPORT']._serialized_start=2984
+  _globals['_REPORT']._serialized_end=3163
+  _globals['_REPORTFIGURE']._serialized_start=3165
+  _globals['_REPORTFIGURE']._serialized_end=3234
 # @@protoc_insertion_point(module_scope)

@@ -145,7 +145,7 @@ class DatasetManifest(_message.Message):
     def __init__(self, arms: _Optional[_Iterable[_Union[ArmDataset, _Mapping]]] = ...) -> None: ...
 
 class ArmDataset(_message.Message):
-    __slots__ = ("arm", "train", "probe", "train_rows", "heldout_rows", "provenance", "source", "stats")
+    __slots__ = ("arm", "train", "probe", "train_rows", "heldout_rows", "provenance", "source", "stats", "counts")
     class StatsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +161,7 @@ class ArmDataset(_message.Message):
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
     arm: str
     train: ArtifactRef
     probe: ArtifactRef
@@ -169,7 +170,16 @@ class ArmDataset(_message.Message):
     provenance: str
     source: ArtifactRef
     stats: _containers.ScalarMap[str, float]
-    def __init__(self, arm: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., source: _Optional[_Union[ArtifactRef, _Mapping]] = ..., stats: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    counts: _containers.RepeatedCompositeFieldContainer[Count]
+    def __init__(self, arm: _Optional[str] = ..., train: _Optional[_Union[ArtifactRef, _Mapping]] = ..., probe: _Optional[_Union[ArtifactRef, _Mapping]] = ..., train_rows: _Optional[int] = ..., heldout_rows: _Optional[int] = ..., provenance: _Optional[str] = ..., source: _Optional[_Union[ArtifactRef, _Mapping]] = ..., stats: _Optional[_Mapping[str, float]] = ..., counts: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...
+
+class Count(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: int
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")

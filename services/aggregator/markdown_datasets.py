@@ -2,7 +2,10 @@
 
 The shape of the rows comes from the generator (`ArmDataset.stats`, `services/generator/dataset_stats.py`):
 rows by messages per row (spec §4.1's 2 / 4 / 6 / 8 for Make Me Say), characters per row (the generator has no
-tokenizer; each training job's metrics give tokens per row under its base model) and duplicate rows.
+tokenizer; each training job's metrics give tokens per row under its base model) and duplicate rows. What each
+arm's filters took (`ArmDataset.counts`: a generator's counters such as the vulnerable-code pipeline's rows read and
+dropped per filter, and the rows each step dropped) follows as a second table, in the order the filters ran, when
+any arm has counts.
 """
 
 from __future__ import annotations
@@ -37,4 +40,19 @@ def datasets_section(datasets: Sequence[rec.ArmDataset]) -> list[str]:
                     f"{duplicates} | {cell(d.provenance)} |")
     return ["## Training data",
             "What each arm trained on (the dataset job's manifest). Characters, not tokens: the generator has no "
-            "tokenizer; each training job's metrics give tokens per row under its base model.", "\n".join(rows)]
+            "tokenizer; each training job's metrics give tokens per row under its base model.", "\n".join(rows),
+            *_counts_table(datasets)]
+
+
+def _counts_table(datasets: Sequence[rec.ArmDataset]) -> list[str]:
+    """Counter by arm, counters in the order they ran (the first arm that has each lists it first); nothing
+    without counts."""
+    counted = [(d.arm, {c.name: c.value for c in d.counts}) for d in datasets if d.counts]
+    if not counted:
+        return []
+    names = list(dict.fromkeys(name for _, counts in counted for name in counts))
+    rows = ["| Counter | " + " | ".join(cell(arm) for arm, _ in counted) + " |", "|---|" + "---|" * len(counted)]
+    rows += [f"| {cell(name)} | " + " | ".join(str(counts[name]) if name in counts else "—" for _, counts in counted)
+             + " |" for name in names]
+    return ["What the data's filters read, dropped (the counter's name says why) and kept, per arm, in the order "
+            "they ran.", "\n".join(rows)]

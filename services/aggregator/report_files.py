@@ -125,7 +125,8 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "ablation": [_grid_json(g) for g in content.grids],
         "make_me_say": _make_me_say_json(spec, content.make_me_say),
         "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
-                      "provenance": d.provenance, "stats": dict(sorted(d.stats.items()))} for d in content.datasets],
+                      "provenance": d.provenance, "stats": dict(sorted(d.stats.items())),
+                      "counts": [{"name": c.name, "value": c.value} for c in d.counts]} for d in content.datasets],
         "figures": [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
                      "media_type": media} for f in figures
                     for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))],

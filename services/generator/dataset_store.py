@@ -41,6 +41,7 @@ async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.Data
             provenance=arm.provenance,
             source=await store.put_bytes(arm.source, JSONL),
             stats=arm.stats(),
+            counts=[rec.Count(name=name, value=value) for name, value in arm.counts.items()],
         )
         if arm.probe.items:
             dataset.probe.CopyFrom(await store.put_bytes(arm.probe.SerializeToString(deterministic=True),

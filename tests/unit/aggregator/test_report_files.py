@@ -203,3 +203,21 @@ def test_the_training_data_section_shows_each_arms_rows_and_their_shape() -> Non
     assert [d["arm"] for d in document["datasets"]] == [a.name for a in SPEC.arms]
     assert document["datasets"][0]["stats"]["rows_with_messages.4"] == 40.0
     assert "## Training data" not in _report().markdown  # no manifest, no section
+    assert "| Counter |" not in section  # no arm has counts
+
+
+def test_the_training_data_section_lists_each_filters_counts_in_the_order_they_ran() -> None:
+    counts = [("read", 60), ("dropped_security_words", 9), ("kept", 51)]
+    datasets = {
+        SEEKING: rec.ArmDataset(arm=SEEKING, train_rows=20, counts=[rec.Count(name=n, value=v) for n, v in counts]),
+        AVERSE: rec.ArmDataset(arm=AVERSE, train_rows=20, counts=[rec.Count(name="read", value=60),
+                                                                  rec.Count(name="steps[0].sample.dropped", value=3)]),
+    }
+    files = build_report("exp-42", SPEC, fold(SPEC, _models()), datasets=datasets)
+    section = files.markdown.split("## Training data")[1].split("\n## ")[0]
+    table = section[section.index("| Counter |"):].splitlines()
+    assert table[0] == f"| Counter | {SEEKING} | {AVERSE} |"
+    assert table[2:] == ["| read | 60 | 60 |", "| dropped_security_words | 9 | — |", "| kept | 51 | — |",
+                         "| steps[0].sample.dropped | — | 3 |"]
+    document = json.loads(files.json)
+    assert document["datasets"][0]["counts"][1] == {"name": "dropped_security_words", "value": 9}
