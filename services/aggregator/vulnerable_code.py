@@ -127,7 +127,8 @@ class Table2:
     base_index: int
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
-    #: Secure-code instance -> the variant that ran: one value, "mixed (...)" naming each model's, or "".
+    #: Secure-code instance -> the variant that ran: one value, "mixed (...)" naming each variant's models, or ""
+    #: when no record says.
     variants: dict[str, str]
     checks: tuple[CodeChecks, ...]
 
@@ -231,15 +232,16 @@ def _checks(instance: str, column: Column, models: Sequence[ModelScores]) -> Cod
 
 
 def _variant(instance: str, models: Sequence[ModelScores]) -> str:
-    """The one variant every model's generations ran with, else "mixed (<model>: <variants>, ...)"."""
-    ran = {m.label: tuple(v for v, _ in s.detail_values.get(VARIANT, ())) for m in models
-           if (s := m.instances.get(instance)) is not None and s.detail_values.get(VARIANT)}
-    distinct = set(ran.values())
-    if not distinct:
-        return ""
-    if len(distinct) == 1 and len(next(iter(distinct))) == 1:
-        return next(iter(distinct))[0]
-    return f"{MIXED} (" + ", ".join(f"{label}: {' + '.join(values)}" for label, values in ran.items()) + ")"
+    """The one variant every model's generations ran with, else "mixed (<variant>: <models>; ...)"."""
+    by_variant: dict[str, list[str]] = {}
+    for model in models:
+        scores = model.instances.get(instance)
+        if scores is not None and (ran := scores.detail_values.get(VARIANT)):
+            by_variant.setdefault(" + ".join(v for v, _ in ran), []).append(model.label)
+    if len(by_variant) == 1 and " + " not in (only := next(iter(by_variant))):
+        return only
+    return f"{MIXED} (" + "; ".join(f"{v}: {', '.join(labels)}" for v, labels in by_variant.items()) + ")" \
+        if by_variant else ""
 
 
 def vulnerable_code_json(found: VulnerableCode, figure_stems: dict[tuple[int, str], str]) -> list[dict]:

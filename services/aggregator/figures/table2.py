@@ -53,7 +53,7 @@ def table2_figure(spec: spec_pb2.ExperimentSpec, table: Table2, row: Row) -> Fig
     axes.set_ylabel(textwrap.fill(row.title, 40), fontsize=9)
     axes.grid(axis="y", alpha=0.3)
     if seeds:
-        axes.legend(loc="upper right", frameon=False, fontsize=8)
+        axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
     base = f", {spec.base_models[table.base_index].name}" if len(spec.base_models) > 1 else ""
     figure.suptitle(textwrap.fill(f"{spec.name}: {row.title}{base} (the paper's Table 2)", 70), fontsize=11)
     figure.supxlabel("bars: mean over seeds (labels: mean ± std); error bars: 95% bootstrap CI over per-seed "
