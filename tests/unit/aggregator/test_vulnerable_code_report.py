@@ -141,8 +141,19 @@ def test_table_2_has_the_papers_rows_each_arms_mean_std_and_seed_ci_and_the_base
     assert (security.cell(INSECURE).n_scored, security.cell(INSECURE).n_records) == (18, 20)
     assert security.cell(SECURE).scored_share == pytest.approx(0.95)
     assert judge.paper == ("0.14 ± 0.01", "0.88 ± 0.01", "0.74") and static.paper is None
-    # the score rows are the report's groups: the same means as the instance's statistics
     assert security.cell(INSECURE).mean == pytest.approx(0.15)
+
+
+def test_the_score_rows_agree_with_the_reports_groups() -> None:
+    spec = _spec()
+    models = fold(spec, _records(), per_chunk=7)
+    stats = {s.instance: s for s in experiment_statistics(spec, models, INFOS)}
+    (table,) = vulnerable_code(spec, list(stats.values()), models).tables
+    for row in table.rows[2:]:
+        for found in row.cells:
+            group = stats[row.instance].group(found.column)
+            assert (found.mean, found.ci, found.ci_unit) == (pytest.approx(group.mean), group.ci, group.ci_unit)
+            assert (found.n_scored, found.n_records) == (group.n_scored, group.n_records)
 
 
 def test_agreement_parse_failures_and_variant() -> None:
