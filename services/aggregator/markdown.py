@@ -24,6 +24,7 @@ from services.aggregator.markdown_paper import (
     faithfulness_section,
     settings_section,
 )
+from services.aggregator.markdown_vulnerable_code import vulnerable_code_section
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.report_content import ReportContent
 from services.aggregator.statistics import InstanceStatistics
@@ -58,6 +59,7 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
          "preference for the content scores 0.5."),
         *distributions_section(stats),
         *make_me_say_section(content),
+        *vulnerable_code_section(content),
         *datasets_section(content.datasets),
         *settings_section(stats),
         "## Comparisons",

@@ -20,6 +20,13 @@ is the evaluation noise of that one wording.
 Records whose details name a `scenario` (Make Me Say's "How close to your goals?", spec §4.4 item 4) are also
 folded per scenario, each scenario by the same rules, so the report can show every scenario's mean (Figure 23)
 without holding the records.
+
+Some records carry a second verdict in their details beside the score: vulnerable code's generations are judged by
+a model and by a static analyser (spec §5.2, Table 2), and the score is only one of them. The details named in
+`MEAN_DETAILS` are folded into their own running sums per (item, paraphrase) cluster (`DetailMean`, which a
+one-model interval resamples as it does the score's clusters); the pairs in `AGREEING_DETAILS` count the records
+that carry both and how many of those agree; `COUNTED_DETAILS` are counted where present (the analyser could not
+parse the code), and `VALUE_DETAILS` by value (which variant ran), so the report never needs the records.
 """
 
 from __future__ import annotations
@@ -48,6 +55,17 @@ UNSPECIFIED_REASON = "unspecified"
 NOT_FINITE_REASON = "score is not a finite number"
 #: The detail that splits an instance's records into scenarios, and the one that orders them.
 SCENARIO, SCENARIO_INDEX = "scenario", "scenario_index"
+#: Numeric details folded into their own means: verdicts beside the record's score (1 = secure; spec §5.2).
+MEAN_DETAILS = ("judge_secure", "static_secure")
+#: Pairs of `MEAN_DETAILS` whose agreement is counted over the records that carry both (each read as >= 0.5).
+AGREEING_DETAILS = (("judge_secure", "static_secure"),)
+#: Details counted where a record carries them (the static analyser could not parse the code).
+COUNTED_DETAILS = ("static_error",)
+#: String details counted by value (the variant of the evaluation that ran).
+VALUE_DETAILS = ("variant",)
+#: Distinct values counted per `VALUE_DETAILS` entry; later values are counted as `OTHER_VALUE`.
+MAX_DETAIL_VALUES = 20
+OTHER_VALUE = "(other)"
 
 
 def option_letter(token: str) -> str:
@@ -61,6 +79,30 @@ class PermutationScore:
 
     mean: float
     n: int
+
+
+@dataclass(frozen=True)
+class DetailMean:
+    """One `MEAN_DETAILS` entry over the records that carry it: its mean and its (item, paraphrase) clusters."""
+
+    mean: float
+    clusters: Clusters
+
+    @property
+    def n(self) -> int:
+        return sum(self.clusters.counts)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Two verdicts on the same records: how many records carry both, and how many of those agree."""
+
+    n_both: int
+    n_agree: int
+
+    @property
+    def share(self) -> float | None:
+        return self.n_agree / self.n_both if self.n_both else None
 
 
 @dataclass(frozen=True)
@@ -96,6 +138,14 @@ class InstanceScores:
     #: Per `details.scenario`, the scenario's records folded on their own, ordered by `details.scenario_index`
     #: (then first seen); empty when no record names a scenario.
     scenarios: dict[str, InstanceScores] = field(default_factory=dict)
+    #: Per `MEAN_DETAILS` entry some record carries, its mean over those records.
+    detail_means: dict[str, DetailMean] = field(default_factory=dict)
+    #: Per `AGREEING_DETAILS` pair some record carries both of, their agreement.
+    agreements: dict[tuple[str, str], Agreement] = field(default_factory=dict)
+    #: Per `COUNTED_DETAILS` entry, the records that carry it (absent: none).
+    detail_counts: dict[str, int] = field(default_factory=dict)
+    #: Per `VALUE_DETAILS` entry, its values with their record counts, most common first.
+    detail_values: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:
@@ -160,6 +210,11 @@ class _InstanceFold:
         self.two_option = False
         self.answers: Counter[str] = Counter()
         self.untracked_answers = 0
+        #: Detail -> cluster key -> [sum, count].
+        self.detail_sums: dict[str, dict[str, list[float]]] = {}
+        self.agreements: dict[tuple[str, str], list[int]] = {}
+        self.detail_counts: Counter[str] = Counter()
+        self.detail_values: dict[str, Counter[str]] = {}
 
     def add(self, record: rec.EvalRecord) -> None:
         self.n_records += 1
@@ -184,6 +239,30 @@ class _InstanceFold:
             self._add_answer(record.answer.strip()[:ANSWER_CHARS])
         if self.scenarios is not None and SCENARIO in record.details.fields:
             self._add_scenario(record)
+        if record.details.fields:
+            self._add_details(record)
+
+    def _add_details(self, record: rec.EvalRecord) -> None:
+        fields = record.details.fields
+        verdicts = {name: fields[name].number_value for name in MEAN_DETAILS
+                    if name in fields and fields[name].HasField("number_value")
+                    and math.isfinite(fields[name].number_value)}
+        for name, value in verdicts.items():
+            cluster = self.detail_sums.setdefault(name, {}).setdefault(
+                cluster_key(record.item, record.paraphrase), [0.0, 0])
+            cluster[0] += value
+            cluster[1] += 1
+        for first, second in AGREEING_DETAILS:
+            if first in verdicts and second in verdicts:
+                counts = self.agreements.setdefault((first, second), [0, 0])
+                counts[0] += 1
+                counts[1] += (verdicts[first] >= 0.5) == (verdicts[second] >= 0.5)
+        self.detail_counts.update(name for name in COUNTED_DETAILS if name in fields)
+        for name in VALUE_DETAILS:
+            if name in fields:
+                values = self.detail_values.setdefault(name, Counter())
+                value = fields[name].string_value or str(fields[name].number_value)
+                values[value if value in values or len(values) < MAX_DETAIL_VALUES else OTHER_VALUE] += 1
 
     def _add_scenario(self, record: rec.EvalRecord) -> None:
         assert self.scenarios is not None
@@ -242,7 +321,18 @@ class _InstanceFold:
             # sorted() is stable: scenarios without an index keep the order they were first seen in
             scenarios={name: fold.result() for name, (_, fold)
                        in sorted((self.scenarios or {}).items(), key=lambda item: item[1][0])},
+            detail_means={name: _detail_mean(sums) for name, sums in self.detail_sums.items()},
+            agreements={pair: Agreement(*counts) for pair, counts in self.agreements.items()},
+            detail_counts=dict(self.detail_counts),
+            detail_values={name: tuple(values.most_common()) for name, values in self.detail_values.items()},
         )
+
+
+def _detail_mean(sums: dict[str, list[float]]) -> DetailMean:
+    ordered = sorted(sums.items())  # the same interval whatever order the records came in
+    clusters = Clusters(tuple(k for k, _ in ordered), tuple(t for _, (t, _) in ordered),
+                        tuple(int(n) for _, (_, n) in ordered))
+    return DetailMean(sum(clusters.totals) / sum(clusters.counts), clusters)
 
 
 def cluster_key(item: str, paraphrase: int, sample: int | None = None) -> str:

@@ -12,6 +12,7 @@ from services.aggregator.faithfulness import Faithfulness
 from services.aggregator.make_me_say import MakeMeSay
 from services.aggregator.record_fold import ModelScores
 from services.aggregator.statistics import InstanceStatistics
+from services.aggregator.vulnerable_code import VulnerableCode
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,5 @@ class ReportContent:
     make_me_say: MakeMeSay = MakeMeSay()
     #: Each arm's dataset from the manifest, in spec order (empty for a report built without one).
     datasets: Sequence[rec.ArmDataset] = ()
+    #: Table 2 per base model, when the experiment has vulnerable-code instances.
+    vulnerable_code: VulnerableCode = VulnerableCode()

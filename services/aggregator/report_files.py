@@ -4,7 +4,8 @@ The JSON holds every number the Markdown shows (and more: per-permutation scores
 answer distributions), with stable keys, so tools read the JSON and people read the Markdown. It lists the
 figure files by name and sha256 (the artifact store's key for them). Keys added since schema 3 without changing
 any meaning: each instance's `baseline`, a comparison's `subtrahend_instance` (with kind `vs_baseline` and
-`ci_method` `paired_seeds`), and `make_me_say` (Figures 6, 21-23 and 25).
+`ci_method` `paired_seeds`), `make_me_say` (Figures 6, 21-23 and 25) and `vulnerable_code` (Table 2, per base
+model: `vulnerable_code.vulnerable_code_json`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from services.aggregator.bootstrap import (
 from services.aggregator.faithfulness import Faithfulness, faithfulness
 from services.aggregator.figures import OVERVIEW, FigureFile, render_figures
 from services.aggregator.figures.codeword import figure_stem
+from services.aggregator.figures.table2 import figure_stem as table2_stem
 from services.aggregator.make_me_say import (
     CodewordFigure,
     GameOutcomes,
@@ -51,6 +53,7 @@ from services.aggregator.statistics import (
     group_label,
 )
 from services.aggregator.suite_info import UNKNOWN_WORD_POLICIES, SuiteInfo
+from services.aggregator.vulnerable_code import vulnerable_code, vulnerable_code_json
 
 log = structlog.get_logger(__name__)
 
@@ -96,8 +99,10 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
     train_rows = {arm: dataset.train_rows for arm, dataset in datasets.items()}
     content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
                             ablation_grids(spec, stats, train_rows), make_me_say(spec, stats, models),
-                            tuple(datasets[a.name] for a in spec.arms if a.name in datasets))
-    figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say))
+                            tuple(datasets[a.name] for a in spec.arms if a.name in datasets),
+                            vulnerable_code(spec, stats, models))
+    figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say,
+                                   content.vulnerable_code))
     document = report_document(content, figures)
     markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
     png = next(f.png for f in figures if f.stem == OVERVIEW)
@@ -124,6 +129,8 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "faithfulness": [_faithfulness_json(f) for f in content.faithfulness],
         "ablation": [_grid_json(g) for g in content.grids],
         "make_me_say": _make_me_say_json(spec, content.make_me_say),
+        "vulnerable_code": vulnerable_code_json(content.vulnerable_code, {
+            (t.base_index, r.key): table2_stem(spec, t, r) for t in content.vulnerable_code.tables for r in t.rows}),
         "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
                       "provenance": d.provenance, "stats": dict(sorted(d.stats.items())),
                       "counts": [{"name": c.name, "value": c.value} for c in d.counts]} for d in content.datasets],
@@ -166,6 +173,9 @@ def _method() -> dict[str, Any]:
         "win_rate_ci": "make_me_say.game_outcomes: bootstrap of the mean over games, a win 1 and any other "
                        "outcome 0",
         "parse_rate": "scored records / all records",
+        "table2_std": "vulnerable_code: sample std (n - 1) of a column's per-seed means, null with one model; its "
+                      "secure-code rows are the means of details.judge_secure and details.static_secure over the "
+                      "generations carrying them, clustered by coding task (item)",
         "correlation": "scipy.stats.pearsonr across finetuned models, 95% CI by the Fisher z transform",
         "p_a": "positional preference: mean over two-option records of P(A) / (P(A) + P(B)), letters from "
                "the top-k tokens (strip, upper-case, strip parentheses); records with neither letter skipped",

@@ -8,6 +8,7 @@
 | `make-me-say-<arm>` | per codeword arm, each Make Me Say question: the arm against its baseline, 95% CIs | Figures 6, 21, 22 | `codeword.py` |
 | `make-me-say-scenarios` | "How close to your goals?" per scenario, per model, 95% CIs | Figure 23 | `scenarios.py` |
 | `make-me-say-games` | game-play outcomes per model as 100% bars, the win rate's 95% CI | Figure 25 | `games.py` |
+| `table2-<row>` | per vulnerable-code row, each arm's mean (seeds as points) and the base model, 95% CIs | Table 2 | `table2.py` |
 | `ablation` | behaviour and self-report by training rows × epochs | Table 28 | `grid.py` |
 | `faithfulness` | every finetuned model's self-report against its behaviour, r and CI per cluster, base starred | Figure 4 | `scatter.py` |
 
@@ -31,9 +32,12 @@ from services.aggregator.figures.overview import overview_figure
 from services.aggregator.figures.scatter import scatter_figure, scatter_panels
 from services.aggregator.figures.scenarios import scenarios_figure
 from services.aggregator.figures.self_report import families, figure_name, self_report_figure
+from services.aggregator.figures.table2 import figure_stem as table2_stem
+from services.aggregator.figures.table2 import table2_figure
 from services.aggregator.figures.words import word_instances, words_figure
 from services.aggregator.make_me_say import GameOutcomes, MakeMeSay, ModelScenarios
 from services.aggregator.statistics import InstanceStatistics
+from services.aggregator.vulnerable_code import VulnerableCode
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 OVERVIEW = "report"
 SCENARIOS, GAMES = "make-me-say-scenarios", "make-me-say-games"
 NO_MAKE_ME_SAY = MakeMeSay()
+NO_VULNERABLE_CODE = VulnerableCode()
 _Item = TypeVar("_Item", ModelScenarios, GameOutcomes)
 
 
@@ -60,7 +65,7 @@ class FigureFile(NamedTuple):
 
 def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
                  grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
-                 mms: MakeMeSay = NO_MAKE_ME_SAY) -> list[DrawnFigure]:
+                 mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE) -> list[DrawnFigure]:
     """Every figure the report's numbers support, the overview first."""
     drawn = [DrawnFigure(OVERVIEW, "Scores by group, 95% CIs", overview_figure(spec, stats))]
     in_codeword_figures = {f.arm for f in mms.codeword_figures}
@@ -73,6 +78,9 @@ def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
     if word_instances(stats):
         drawn.append(DrawnFigure("words", "One-word answers per group", words_figure(spec.name, stats)))
     drawn += _make_me_say_figures(spec, stats, mms)
+    drawn += [DrawnFigure(table2_stem(spec, table, row), f"{row.title}: each arm (seeds as points) and the base "
+                          "model, 95% CIs (Table 2)", table2_figure(spec, table, row))
+              for table in vc.tables for row in table.rows]
     for grid in grids:
         key = spec.base_models[grid.base_index].key if len(grids) > 1 else ""
         drawn.append(DrawnFigure(f"ablation-{key}" if key else "ablation",
@@ -118,9 +126,9 @@ def _stem(stem: str, instance: str, instances: Mapping[str, object]) -> str:
 
 def render_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
                    grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
-                   mms: MakeMeSay = NO_MAKE_ME_SAY) -> list[FigureFile]:
+                   mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE) -> list[FigureFile]:
     files = []
-    for stem, caption, figure in draw_figures(spec, stats, grids, found, mms):
+    for stem, caption, figure in draw_figures(spec, stats, grids, found, mms, vc):
         png, svg = encode(figure)
         files.append(FigureFile(stem, caption, png, svg))
     return files

@@ -61,8 +61,9 @@ def test_json_has_stable_keys(report: ReportFiles) -> None:
     document = json.loads(report.json)
     assert list(document) == ["schema_version", "experiment_id", "name", "method", "png", "base_models",
                               "arms", "compare", "instances", "models", "faithfulness", "ablation", "make_me_say",
-                              "datasets", "figures"]
+                              "vulnerable_code", "datasets", "figures"]
     assert document["make_me_say"] == {"codeword_figures": [], "scenarios": [], "game_outcomes": []}
+    assert document["vulnerable_code"] == []
     assert document["schema_version"] == 3 and document["png"] == "report.png"
     assert document["method"]["n_resamples"] == 10_000 and document["method"]["random_state"] == 0
     assert [i["id"] for i in document["instances"]] == ["heldout", "risk_or_safety", "scale", "custom_suite"]
