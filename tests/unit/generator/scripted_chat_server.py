@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class TopTokens:
     """A reply's first-token top logprobs, most likely first: `[(token, logprob), ...]`."""
