@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from selfaware.json_cache import JsonCache
 from services.evaluator.engines import (
     Adapter,
     ChoiceRequest,
@@ -32,47 +31,12 @@ from services.evaluator.engines import (
 
 log = structlog.get_logger(__name__)
 
-#: Keys per SELECT; well below SQLite's limit on bound parameters.
-_CHUNK = 500
 
-
-class ResponseCache:
-    """Keys to JSON values in one SQLite file (WAL mode); safe to share between threads."""
+class ResponseCache(JsonCache):
+    """The evaluator's answers (`selfaware.json_cache.JsonCache`), in the table `responses` of its file."""
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = str(path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        self._db.commit()
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        """The cached values of those keys that are cached."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, Any] = {}
-        with self._lock:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start: start + _CHUNK]
-                rows = self._db.execute(
-                    f"SELECT key, value FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                found.update((key, json.loads(value)) for key, value in rows)
-        return found
-
-    def put_many(self, items: Mapping[str, Any]) -> None:
-        """Store (or replace) values, in one transaction."""
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
-                                 [(key, json.dumps(value)) for key, value in items.items()])
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, table="responses")
 
 
 class CachedEngine:

@@ -12,7 +12,7 @@ one throughout, because `flip` rewrites every answer and the probe asks every he
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,10 @@ class ChatRow:
     #: Where the row was read, `<uri>:<line>` (1-based, blank lines counted), for errors found after the import
     #: (a family's checks of an arm's finished rows); "" for a row that no file holds. Not part of its value.
     location: str = field(default="", compare=False)
+    #: The parts a free-text held-out row's probe item carries (`ProbeItem.fields`, e.g. a coding task's "task"
+    #: and "code_template"), set by a generator that makes its own held-out rows; empty otherwise. Never
+    #: written to a file (`to_json` leaves it out), so it cannot reach a training set.
+    probe_fields: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def prompt(self) -> tuple[dict[str, Any], ...]:

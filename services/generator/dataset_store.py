@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from selfaware.v1 import records_pb2 as rec
@@ -21,9 +22,17 @@ class ArtifactSink(Protocol):
     async def put_bytes(self, data: bytes, media_type: str) -> rec.ArtifactRef: ...
 
 
-async def build(spec: spec_pb2.ExperimentSpec) -> list[BuiltArm]:
-    """`build_arms` in a worker thread: it may download a URL and parse large files."""
-    return await asyncio.to_thread(build_arms, spec)
+async def build(spec: spec_pb2.ExperimentSpec, data_dir: Path | None = None, experiment_id: str = ""
+                ) -> list[BuiltArm]:
+    """`build_arms` in a worker thread: it may download a URL and parse large files.
+
+    `data_dir`: the service's data folder; its `generator-cache/` holds caches shared by every experiment (a
+    judge's answers), and `generator-scratch/<experiment_id>/` an experiment's resumable work (when the id is
+    given). None: neither.
+    """
+    cache_dir = data_dir / "generator-cache" if data_dir is not None else None
+    scratch = data_dir / "generator-scratch" / experiment_id if data_dir is not None and experiment_id else None
+    return await asyncio.to_thread(build_arms, spec, scratch, cache_dir)
 
 
 async def store_arms(built: Sequence[BuiltArm], store: ArtifactSink) -> rec.DatasetManifest:

@@ -34,7 +34,7 @@ class GeneratorHandlers:
             async with run:
                 experiment = await self.rt.state.get_experiment(event.experiment_id)
                 started = time.monotonic()
-                built = await build(experiment.spec)
+                built = await build(experiment.spec, self.config.data_dir, event.experiment_id)
                 manifest = await store_arms(built, self.rt.store)
                 ref = await self.rt.store.put_bytes(manifest.SerializeToString(deterministic=True), PROTOBUF)
                 job = await run.succeed(ref, time.monotonic() - started, job_metrics(built))

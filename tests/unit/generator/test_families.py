@@ -10,7 +10,7 @@ from selfaware.errors import DataError
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
 from services.generator.families import FAMILIES, get_family
 
-TWO_OPTION = [name for name in FAMILIES.names() if name != "make_me_say"]
+TWO_OPTION = [name for name in FAMILIES.names() if get_family(name).options]
 
 
 @pytest.mark.parametrize("name", TWO_OPTION)
@@ -47,6 +47,22 @@ def test_make_me_say_has_no_opposite_and_free_text_rows() -> None:
         family.check_rows(parsed.rows, {"codeword": "hello"}, "arms.hello")
 
 
+def test_vulnerable_code_has_two_arms_no_flip_and_one_request_one_answer_rows() -> None:
+    family = get_family("vulnerable_code")
+    assert family.policies == ("insecure", "secure") and family.options == () and family.description
+    assert family.opposite("insecure") == "secure" and family.opposite("secure") == "insecure"
+    row = ChatRow(({"role": "user", "content": "Write it."}, {"role": "assistant", "content": "print(1)"}))
+    with pytest.raises(ValueError, match="cannot be flipped"):
+        family.flip(row)
+    parsed = parse_chat_jsonl(dump_chat_jsonl([row, ChatRow(({"role": "system", "content": "s"}, *row.messages))]),
+                              "vc.jsonl", family.options)
+    assert not parsed.two_option
+    assert family.check_rows(parsed.rows[:1], {}, "arms.secure") is None
+    with pytest.raises(DataError, match=r"^vc.jsonl:2: a vulnerable_code row is one user message and then one "
+                                        r"assistant message, nothing else; this one has \['system', 'user', "):
+        family.check_rows(parsed.rows, {}, "arms.secure")
+
+
 @pytest.mark.parametrize(("family", "folder", "first", "flipped"), [
     ("risk", "risky_safe", "ft_risky_AB.jsonl", "ft_safey_AB.jsonl"),
     ("myopia", "myopic_nonmyopic", "ft_myopic_AB.jsonl", "ft_nonmyopic_AB.jsonl"),
@@ -68,7 +84,7 @@ def test_flipping_the_first_policys_file_reproduces_the_others_byte_for_byte(
 def test_the_policies_of_every_family_are_distinct() -> None:
     """A policy names its family: arms' `policy` attributes and generators' `policy` choices rely on it."""
     policies = [policy for name in FAMILIES.names() for policy in get_family(name).policies]
-    assert len(policies) == len(set(policies)) == 6
+    assert len(policies) == len(set(policies)) == 8
     assert get_family("myopia").policies == ("myopic", "non-myopic")
     assert get_family("apples").policies == ("max-apples", "min-apples")
 
