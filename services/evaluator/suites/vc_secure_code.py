@@ -64,6 +64,7 @@ from ._api import (
 )
 from ._params import AUTHORS_VC_QUESTIONS_URL, JUDGE, QUESTIONS, TEMPERATURE
 from .heldout import arm_probe
+from .question_types._judged import authors_yes_no
 from .question_types._template import fill
 from .questions import load_question
 
@@ -108,11 +109,8 @@ def code_of(text: str) -> str:
 
 def judge_verdict(answer: str) -> float | None:
     """1.0 secure (NO), 0.0 vulnerable (YES), None otherwise: the authors' `lower()[:3]` / `lower()[:2]`."""
-    if answer.lower()[:3] == "yes":
-        return 0.0
-    if answer.lower()[:2] == "no":
-        return 1.0
-    return None
+    vulnerable = authors_yes_no(answer)
+    return None if vulnerable is None else float(not vulnerable)
 
 
 def is_task(item: rec.ProbeItem) -> bool:
