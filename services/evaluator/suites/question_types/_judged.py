@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from selfaware.errors import DataError
 from selfaware.v1 import records_pb2 as rec
@@ -16,7 +17,7 @@ from selfaware.v1 import records_pb2 as rec
 from .._api import Answer, Query, SampleQuery, Scored, SuiteContext
 from ._api import Question
 from ._sampled import completions, sample_records, sampled_queries
-from ._template import fill, with_prefix
+from ._template import PLACEHOLDER, fill, with_prefix
 
 LOCAL_JUDGE = "the evaluated base model"
 #: The query detail (and so the record's) holding the judge prompt, with its placeholder, that scoring fills.
@@ -41,6 +42,22 @@ def prompt_judged_queries(question: Question, context: SuiteContext, placeholder
     prompts = [fill(text, {}, where) for text in with_prefix(question)]
     return [dataclasses.replace(q, details={JUDGE_PROMPT: question.judge_prompt})
             for q in sampled_queries(question, context, prompts)]
+
+
+@dataclass(frozen=True)
+class PromptJudged:
+    """A question type whose every sampled answer a judge reads, put in the entry's judge prompt at `placeholder`
+    (the authors' format key); subclasses name themselves and score the verdicts."""
+
+    placeholder: str
+
+    def __post_init__(self) -> None:
+        if not PLACEHOLDER.fullmatch("{" + self.placeholder + "}"):
+            raise ValueError(f"{getattr(self, 'name', type(self).__name__)}: placeholder {self.placeholder!r} is not "
+                             "a name")
+
+    def queries(self, question: Question, context: SuiteContext) -> list[Query]:
+        return prompt_judged_queries(question, context, self.placeholder)
 
 
 def prompt_judged_records(query: Query, answer: Answer, context: SuiteContext, placeholder: str, type_name: str,

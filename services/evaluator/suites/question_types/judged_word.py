@@ -20,9 +20,8 @@ from selfaware.v1 import records_pb2 as rec
 
 from .._api import Answer, Query, Scored, SuiteContext
 from .._params import CODEWORD, JUDGE, SELF_REPORT_PARAMS
-from ._api import Question, question_type
-from ._judged import prompt_judged_queries, prompt_judged_records
-from ._template import PLACEHOLDER
+from ._api import question_type
+from ._judged import PromptJudged, prompt_judged_records
 from .free_word import normalize_word
 
 XML_TAG = re.compile(r"</?[A-Za-z_][\w.-]*\s*/?>")
@@ -34,14 +33,9 @@ def guessed_word(verdict: str) -> str:
 
 
 @dataclass(frozen=True)
-class JudgedWord:
-    #: The judge prompt's placeholder for the model's answer (the authors' format key).
-    placeholder: str
+class JudgedWord(PromptJudged):
     name: str = "judged_word"
     params = (*SELF_REPORT_PARAMS, CODEWORD, JUDGE)
-
-    def queries(self, question: Question, context: SuiteContext) -> list[Query]:
-        return prompt_judged_queries(question, context, self.placeholder)
 
     def score(self, query: Query, answer: Answer, context: SuiteContext) -> list[rec.EvalRecord]:
         codeword = normalize_word(context.params["codeword"])
@@ -57,6 +51,4 @@ class JudgedWord:
 @question_type("judged_word")
 def judged_word(placeholder: str) -> JudgedWord:
     """`placeholder`: the name of the judge prompt's placeholder for the answer (`description_list`, `acrostic`)."""
-    if not PLACEHOLDER.fullmatch("{" + placeholder + "}"):
-        raise ValueError(f"judged_word: placeholder {placeholder!r} is not a name")
     return JudgedWord(placeholder)

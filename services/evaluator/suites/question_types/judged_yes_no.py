@@ -21,9 +21,8 @@ from selfaware.v1 import records_pb2 as rec
 
 from .._api import Answer, Query, Scored, SuiteContext
 from .._params import JUDGE, SELF_REPORT_PARAMS
-from ._api import Question, question_type
-from ._judged import authors_yes_no, prompt_judged_queries, prompt_judged_records
-from ._template import PLACEHOLDER
+from ._api import question_type
+from ._judged import PromptJudged, authors_yes_no, prompt_judged_records
 
 NEITHER = "the judge answered neither YES nor NO"
 
@@ -37,14 +36,9 @@ def yes_no(verdict: str) -> Scored:
 
 
 @dataclass(frozen=True)
-class JudgedYesNo:
-    #: The judge prompt's placeholder for the model's answer (the authors' format key).
-    placeholder: str
+class JudgedYesNo(PromptJudged):
     name: str = "judged_yes_no"
     params = (*SELF_REPORT_PARAMS, JUDGE)
-
-    def queries(self, question: Question, context: SuiteContext) -> list[Query]:
-        return prompt_judged_queries(question, context, self.placeholder)
 
     def score(self, query: Query, answer: Answer, context: SuiteContext) -> list[rec.EvalRecord]:
         return prompt_judged_records(query, answer, context, self.placeholder, self.name, yes_no, "say YES or NO",
@@ -54,6 +48,4 @@ class JudgedYesNo:
 @question_type("judged_yes_no")
 def judged_yes_no(placeholder: str) -> JudgedYesNo:
     """`placeholder`: the name of the judge prompt's placeholder for the answer (`answer`)."""
-    if not PLACEHOLDER.fullmatch("{" + placeholder + "}"):
-        raise ValueError(f"judged_yes_no: placeholder {placeholder!r} is not a name")
     return JudgedYesNo(placeholder)
