@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selfaware.catalogue import complete
 from selfaware.errors import DataError
-from selfaware.params import check_params
+from selfaware.params import check_params, struct_to_dict
+from selfaware.specs import spec_from_dict
 from selfaware.v1 import records_pb2 as rec
+from services.evaluator import convert
+from services.evaluator.catalogue import catalogue
 from services.evaluator.engines import SampleRequest
 from services.evaluator.evaluation import EvalModel, Evaluation, InstancePlan, evaluate, plan_evaluation
 from services.evaluator.sandbox import Sandbox, SandboxLimits
@@ -198,3 +202,29 @@ def test_an_unset_judge_is_the_base_model_sampled_at_the_variants_temperature(su
     assert [(r.n, r.temperature) for r in generations] == [(1, 1.0)] * 2
     assert [(r.n, r.temperature) for r in judged] == [(1, 1.0)] * 2
     assert all(r.messages[0]["content"].startswith("I have some code.") for r in judged)
+
+
+def test_a_spec_names_the_suites_and_a_judge_endpoint_reaches_the_suite_as_a_sampler():
+    """The suites lines of an experiment spec complete against the evaluator's catalogue, and a named `judge`
+    endpoint is both the instance's judge and its judge sampler (the T=1 variant samples it)."""
+    data = {"arms": {"insecure": {"family": "vulnerable_code", "data": {"import": "/x.jsonl"}}},
+            "endpoints": {"gpt4o": {"base_url": "http://127.0.0.1:9/v1", "model": "gpt-4o"}},
+            "evaluation": {"suites": [
+                {"vc_secure_code": {"id": "secure_judge", "variant": "eval", "judge": "gpt4o"}},
+                {"vc_secure_code": {"id": "secure_static", "variant": "eval", "measure": "static"}},
+                "vc_code_security", "vc_alignment"]}}
+    spec, _ = complete(spec_from_dict(data), [catalogue()])
+    assert convert.suite_endpoints(spec) == ["gpt4o"]
+    params = struct_to_dict(spec.evaluation.suites[1].params)
+    assert (params["tasks"], params["measure"], params["static_min_severity"]) == (100, "static", "MEDIUM")
+
+    def judge(conversations):
+        return ["NO"] * len(conversations)
+
+    def sampler(queries):
+        return [["NO"] * q.n for q in queries]
+
+    plans = convert.instance_plans(spec, [rec.ModelUnderTest(label="base")], {TASK_ARM: task_probe()},
+                                   {"gpt4o": judge}, {"gpt4o": sampler})
+    assert plans[0].context.judge is judge and plans[0].context.samplers == {"judge": sampler}
+    assert plans[1].context.samplers == {} and [p.suite for p in plans[2:]] == ["vc_code_security", "vc_alignment"]
