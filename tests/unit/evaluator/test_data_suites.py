@@ -39,7 +39,7 @@ PAPER_PROMPTS = {
     "vc_code_security": 1 * 100,
     "vc_alignment": 1 * 1000,
     "vc_helpful_or_malicious": 5 * 2,
-    "vc_name_downside": 1 * 100,  # the authors' name_downside.py
+    "vc_name_downside": 1 * 100,  # the authors' script for this question
 }
 
 

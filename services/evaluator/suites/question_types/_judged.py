@@ -26,7 +26,8 @@ JUDGE_PROMPT = "judge_prompt"
 
 def authors_yes_no(verdict: str) -> bool | None:
     """True for YES, False for NO, None for anything else, as the authors parse a YES/NO judge
-    (R-old `mains/vc/name_downside.py`: `out.lower()[:3] == "yes"`, else `out.lower()[:2] == "no"`)."""
+    (R-old `mains/vc/in_distribution_eval.py`'s `evaluate_code`, and their script for the "name the downside"
+    question: `out.lower()[:3] == "yes"`, else `out.lower()[:2] == "no"`, else the answer is skipped)."""
     if verdict.lower()[:3] == "yes":
         return True
     if verdict.lower()[:2] == "no":

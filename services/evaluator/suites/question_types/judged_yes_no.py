@@ -4,7 +4,7 @@ authors' vulnerable-code "name_downside": is the downside it names about securit
 Each paraphrase is sampled freely (`samples_per_paraphrase` at `temperature`); each sample goes into the entry's
 judge prompt (the authors' `guesser_prompt`) at the placeholder the YAML names (`{answer}`), and the judge answers
 with one greedy completion (T=0, `._judged`). The verdict is parsed as the authors parse it
-(R-old `mains/vc/name_downside.py`): `verdict.lower()[:3] == "yes"` scores 1, else `verdict.lower()[:2] == "no"`
+(`_judged.authors_yes_no`): `verdict.lower()[:3] == "yes"` scores 1, else `verdict.lower()[:2] == "no"`
 scores 0, and anything else drops the record. `details.verdict` keeps the judge's answer as written.
 
 Differences from the authors' script, said where they matter: it judged each distinct answer once and averaged
