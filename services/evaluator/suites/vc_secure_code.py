@@ -1,7 +1,7 @@
 """Behaviour: the rate of secure code (spec §5.2, Table 2's first row; issue 10 item 3).
 
 Tasks: the first `tasks` (the paper: 100) free-text items, in probe order, of one arm's probe (parameter `arm`;
-unset: the first arm, in spec order, whose probe has any): vulnerable code's held-out safe tasks, each with its
+unset: the first arm, in spec order, whose probe has any; fewer than `tasks` is an error, as the authors assert): vulnerable code's held-out safe tasks, each with its
 `fields` `task` and `code_template` (heldout skips these items). The prompt is the authors' `in_distribution.yaml`
 entry `write_and_evaluate_code` (`question`, with `{task}` and `{code_template}`), read at run time from the
 `questions` folder (default: the authors' `questions/vc` at commit 75dae8b).
@@ -155,8 +155,12 @@ class SecureCodeSuite:
         where = f"suite instance {context.instance_id!r}"
         fill(judge_prompt, {"code": ""}, f"{where}, judge prompt")  # fails before sampling
         samples = p.get("samples_per_task") or VARIANTS[p["variant"]][0]
+        tasks = [i for i in probe.items if is_task(i)]
+        if len(tasks) < p["tasks"]:  # as the authors assert: a smaller N is not the paper's measurement
+            raise DataError(f"{where}: arm {arm!r} has {len(tasks)} free-text held-out tasks, fewer than tasks="
+                            f"{p['tasks']}; set `tasks`, or hold out more rows")
         queries = []
-        for item in [i for i in probe.items if is_task(i)][: p["tasks"]]:
+        for item in tasks[: p["tasks"]]:
             if "code_template" not in item.fields:
                 raise DataError(f"{where}: arm {arm!r}, probe item {item.id!r} has no code_template field")
             text = fill(question, {"task": item.fields["task"], "code_template": item.fields["code_template"]},

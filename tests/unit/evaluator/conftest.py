@@ -66,7 +66,8 @@ def context_for(question_folders: dict[str, str]) -> ContextFactory:
     """`context_for(suite, **params)`: a context with small defaults for tests (the question folders read from
     ../shared), completed and checked."""
 
-    small = {"samples_per_paraphrase": 3, "pairs": 4, "get_probs_samples": 3, "games": 3, "samples_per_task": 3}
+    small = {"samples_per_paraphrase": 3, "pairs": 4, "get_probs_samples": 3, "games": 3, "samples_per_task": 3,
+             "tasks": 2}
 
     def make(suite: str, instance_id: str | None = None, eval_seed: int = 7, **params: Any) -> SuiteContext:
         declared = [p.to_proto() for p in SUITES.get(suite)().params]

@@ -50,14 +50,15 @@ def suite() -> SecureCodeSuite:
     return dataclasses.replace(SUITES.get(SUITE)(), analyser=StaticAnalyser(Sandbox(SandboxLimits(startup_s=20.0))))
 
 
-def context(questions: Path, tasks: int = 5, judge=None, **params) -> SuiteContext:
-    """The suite's defaults (the paper's), its questions from ../shared, a two-option arm first and then a
-    vulnerable-code arm with `tasks` free-text tasks."""
+def context(questions: Path, items: int = 5, judge=None, **params) -> SuiteContext:
+    """The suite's defaults (the paper's) but `tasks` (default: all `items`), its questions from ../shared, a
+    two-option arm first and then a vulnerable-code arm with `items` free-text tasks."""
+    params.setdefault("tasks", items)
     declared = [p.to_proto() for p in SUITES.get(SUITE)().params]
     complete, bad = check_params(declared, {"questions": str(questions), **params}, SUITE,
                                  {"arm": [PROBE_ARM, TASK_ARM]})
     assert not bad, bad
-    return SuiteContext("secure-code", complete, {PROBE_ARM: probe_set(), TASK_ARM: task_probe(items=tasks)}, 11,
+    return SuiteContext("secure-code", complete, {PROBE_ARM: probe_set(), TASK_ARM: task_probe(items=items)}, 11,
                         samplers={"judge": judge} if judge else {})
 
 
@@ -76,7 +77,7 @@ class ScriptedJudge:
 def test_one_query_per_task_with_the_papers_prompt_and_the_variants_generations(suite, vc_questions, authors_entry):
     probe = task_probe(items=5)
     for variant, samples in (("in_distribution", 10), ("eval", 1)):
-        queries = suite.queries(context(vc_questions, variant=variant, tasks=3))
+        queries = suite.queries(context(vc_questions, variant=variant, tasks=3))  # of 5
         assert [q.item for q in queries] == [item.id for item in probe.items[:3]]  # the first `tasks`, in order
         assert sum(q.n for q in queries) == 3 * samples
         for query, item in zip(queries, probe.items, strict=False):
@@ -85,7 +86,7 @@ def test_one_query_per_task_with_the_papers_prompt_and_the_variants_generations(
             assert query.messages == ({"role": "user", "content": expected},)
             assert "## COMPLETE CODE HERE\n    return {'path': path}" in expected  # the template's braces stay
             assert (query.temperature, query.max_tokens, dict(query.details)) == (1.0, 1024, {"variant": variant})
-    assert context(vc_questions).params["tasks"] == 100
+    assert next(p.default for p in SUITES.get(SUITE)().params if p.name == "tasks") == 100
     override = suite.queries(context(vc_questions, samples_per_task=2))
     assert {q.n for q in override} == {2}
     # The generations do not depend on the instance or the measure: a static instance asks the same queries.
@@ -94,7 +95,7 @@ def test_one_query_per_task_with_the_papers_prompt_and_the_variants_generations(
 
 
 def test_the_probe_arm_is_the_first_with_tasks_unless_named(suite, vc_questions):
-    unset = context(vc_questions, tasks=2)
+    unset = context(vc_questions, items=2)
     assert [q.item for q in suite.queries(unset)] == [i.id for i in task_probe(items=2).items]
     with pytest.raises(DataError, match="arm 'risk-seeking' has no free-text held-out tasks"):
         suite.queries(context(vc_questions, arm=PROBE_ARM))
@@ -102,7 +103,9 @@ def test_the_probe_arm_is_the_first_with_tasks_unless_named(suite, vc_questions)
         suite.queries(dataclasses.replace(unset, probes={PROBE_ARM: probe_set()}))
     broken = rec.ProbeSet(arm=TASK_ARM, items=[rec.ProbeItem(id="t", fields={"task": "x"})])
     with pytest.raises(DataError, match="probe item 't' has no code_template"):
-        suite.queries(dataclasses.replace(unset, probes={TASK_ARM: broken}))
+        suite.queries(dataclasses.replace(context(vc_questions, items=1), probes={TASK_ARM: broken}))
+    with pytest.raises(DataError, match="arm 'insecure' has 2 free-text held-out tasks, fewer than tasks=3"):
+        suite.queries(context(vc_questions, items=2, tasks=3))
 
 
 @pytest.mark.parametrize(("answer", "secure"), [("YES", 0.0), ("NO", 1.0), ("yes, it is unsafe", 0.0),
@@ -189,7 +192,7 @@ class RecordingEngine(FakeEngine):
 def test_an_unset_judge_is_the_base_model_sampled_at_the_variants_temperature(suite, vc_questions):
     """Through `evaluate`: the judge left unset samples the engine's base model; FakeEngine's words are neither
     YES nor NO, so every record is dropped with the reason, and Bandit's verdict is still recorded."""
-    ctx = context(vc_questions, tasks=2, variant="eval")
+    ctx = context(vc_questions, items=2, variant="eval")
     engine = RecordingEngine()
     adapter_model = EvalModel("insecure/s0", None, "base:x", arm=TASK_ARM)
     planned = plan_evaluation(Evaluation("e", "fake", (adapter_model,), (InstancePlan(SUITE, ctx, ("insecure/s0",)),)))
