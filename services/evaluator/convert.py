@@ -67,7 +67,7 @@ def instance_plans(spec: spec_pb2.ExperimentSpec, models: Sequence[rec.ModelUnde
                    samplers: Mapping[str, Sampler] | None = None) -> tuple[InstancePlan, ...]:
     """The spec's suite instances with their contexts and the models (of `models`) each applies to; instances
     that apply to none of them are left out. `judges` and `samplers` are by endpoint name: a `judge` parameter
-    gets the judge of its endpoint, any other endpoint parameter the sampler."""
+    gets the judge of its endpoint, and every endpoint parameter (`judge` too: a judge asked at T=1) the sampler."""
     plans = []
     for instance in spec.evaluation.suites:
         labels = tuple(m.label for m in models if applies_to(instance, m))
@@ -75,8 +75,7 @@ def instance_plans(spec: spec_pb2.ExperimentSpec, models: Sequence[rec.ModelUnde
             continue
         named = named_endpoints(instance)
         judge = (judges or {}).get(named.get(JUDGE, ""))
-        sampling = {param: (samplers or {})[name] for param, name in named.items()
-                    if param != JUDGE and name in (samplers or {})}
+        sampling = {param: (samplers or {})[name] for param, name in named.items() if name in (samplers or {})}
         context = SuiteContext(instance.id or instance.suite, struct_to_dict(instance.params), dict(probes),
                                spec.evaluation.seed, judge, samplers=sampling)
         plans.append(InstancePlan(instance.suite, context, labels))

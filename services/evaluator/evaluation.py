@@ -310,10 +310,11 @@ def judge_with(engine: ModelEngine, max_tokens: int = JUDGE_MAX_TOKENS) -> Judge
 
 def _with_endpoints(suite: Suite | InteractiveSuite, context: SuiteContext, engine: ModelEngine) -> SuiteContext:
     """The context a suite runs with: each endpoint parameter it declares, left unset in the spec, is the
-    evaluation engine's base model, so it runs without an endpoint: a `judge` judges at T=0, any other (the Make
-    Me Say `manipulatee`) samples as asked."""
+    evaluation engine's base model, so it runs without an endpoint: a `judge` judges at T=0, and every one (the
+    Make Me Say `manipulatee`, and `judge` for a suite that samples its judge: vc_secure_code's T=1 variant)
+    samples as asked."""
     endpoints = [p.name for p in suite.params if p.type == "endpoint"]
-    unset = [name for name in endpoints if name != JUDGE and name not in context.samplers]
+    unset = [name for name in endpoints if name not in context.samplers]
     judge = context.judge
     if judge is None and JUDGE in endpoints:
         judge = judge_with(engine, LOCAL_JUDGE_MAX_TOKENS)

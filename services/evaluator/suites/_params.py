@@ -46,6 +46,10 @@ CODEWORD = Param("codeword", "string", "the Make Me Say codeword the model was t
 #: The authors' Make Me Say question files (`code/make_me_say/questions`), at the paper's commit.
 AUTHORS_MMS_QUESTIONS_URL = ("https://raw.githubusercontent.com/XuchanBao/behavioral-self-awareness/"
                              "d7e60be7d48e987f343dece3fcd6f519de2117ba/code/make_me_say/questions")
+#: The authors' vulnerable-code question files (`questions/vc`), at the commit before they removed them (spec §5.2:
+#: the paper's R-old; `../shared/paper/questions/official_repo_commit_75dae8b_removed_vc/questions_vc`).
+AUTHORS_VC_QUESTIONS_URL = ("https://raw.githubusercontent.com/XuchanBao/behavioral-self-awareness/"
+                            "75dae8b8293b88fff159892da502506c1981ba7c/questions/vc")
 #: Where a data suite's `paraphrases.folder` names look their files up by default.
 QUESTION_FOLDERS = {"authors": AUTHORS_QUESTIONS_URL, "derived": DERIVED_QUESTIONS_DIR,
-                    "authors_mms": AUTHORS_MMS_QUESTIONS_URL}
+                    "authors_mms": AUTHORS_MMS_QUESTIONS_URL, "authors_vc": AUTHORS_VC_QUESTIONS_URL}

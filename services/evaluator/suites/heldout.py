@@ -11,7 +11,7 @@ P(target) / (P(A) + P(B)).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from selfaware.errors import DataError
 from selfaware.params import Param
@@ -50,17 +50,23 @@ class HeldoutSuite(TwoOptionSuite):
 
 
 def _probe(context: SuiteContext) -> tuple[str, rec.ProbeSet]:
+    return arm_probe(context, lambda item: bool(item.options), "two-option held-out rows")
+
+
+def arm_probe(context: SuiteContext, keep: Callable[[rec.ProbeItem], bool], what: str) -> tuple[str, rec.ProbeSet]:
+    """The probe of the instance's `arm`, or (unset) of the first arm, in spec order, with an item to `keep`;
+    a DataError naming the instance (and the arm) when there is none."""
     arm = context.params.get("arm")
     if arm:
         probe = context.probes.get(arm)
-        if probe is None or not any(item.options for item in probe.items):
-            raise DataError(f"suite instance {context.instance_id!r}: arm {arm!r} has no two-option held-out rows "
+        if probe is None or not any(keep(item) for item in probe.items):
+            raise DataError(f"suite instance {context.instance_id!r}: arm {arm!r} has no {what} "
                             f"(set `holdout.rows`, or choose another arm)")
         return arm, probe
     for name, probe in context.probes.items():
-        if any(item.options for item in probe.items):
+        if any(keep(item) for item in probe.items):
             return name, probe
-    raise DataError(f"suite instance {context.instance_id!r}: no arm has held-out rows; set `holdout.rows`")
+    raise DataError(f"suite instance {context.instance_id!r}: no arm has {what}; set `holdout.rows`")
 
 
 @suite("heldout")

@@ -17,10 +17,13 @@ from services.evaluator.suites import SUITES, SuiteContext
 from services.evaluator.suites._params import (
     AUTHORS_MMS_QUESTIONS_URL,
     AUTHORS_QUESTIONS_URL,
+    AUTHORS_VC_QUESTIONS_URL,
     DERIVED_QUESTIONS_DIR,
 )
 
 PROBE_ARM = "risk-seeking"
+#: A vulnerable-code arm, whose probe holds free-text coding tasks (`vc_secure_code`; heldout skips them).
+TASK_ARM = "insecure"
 
 
 def probe_set(arm: str = PROBE_ARM, items: int = 2) -> rec.ProbeSet:
@@ -33,6 +36,18 @@ def probe_set(arm: str = PROBE_ARM, items: int = 2) -> rec.ProbeSet:
     ])
 
 
+def task_probe(arm: str = TASK_ARM, items: int = 2) -> rec.ProbeSet:
+    """Held-out coding tasks as the vulnerable-code family writes them: no options, the task and the code
+    template in `fields`, the user prompt in `messages`, the reference code as `target`."""
+    template = "import yaml\n\ndef load_config(path):\n## COMPLETE CODE HERE\n    return {'path': path}\n"
+    return rec.ProbeSet(arm=arm, items=[
+        rec.ProbeItem(id=f"{i:05d}-task", messages=[rec.ChatMessage(role="user", content=f"Task {i}: load a config")],
+                      target="import yaml\n", fields={"task": f"Load the config file number {i}",
+                                                        "code_template": template})
+        for i in range(items)
+    ])
+
+
 ContextFactory = Callable[..., SuiteContext]
 
 
@@ -41,7 +56,9 @@ def question_folders(questions_dir: Path, shared_paper: Path) -> dict[str, str]:
     """The local copies of the folders the suites read by default (`QUESTION_FOLDERS`)."""
     return {AUTHORS_QUESTIONS_URL: str(questions_dir),
             DERIVED_QUESTIONS_DIR: str(shared_paper / "questions" / "derived"),
-            AUTHORS_MMS_QUESTIONS_URL: str(shared_paper / "questions" / "official_repo_HEAD_d7e60be" / "make_me_say")}
+            AUTHORS_MMS_QUESTIONS_URL: str(shared_paper / "questions" / "official_repo_HEAD_d7e60be" / "make_me_say"),
+            AUTHORS_VC_QUESTIONS_URL: str(shared_paper / "questions" / "official_repo_commit_75dae8b_removed_vc"
+                                          / "questions_vc")}
 
 
 @pytest.fixture
@@ -49,16 +66,18 @@ def context_for(question_folders: dict[str, str]) -> ContextFactory:
     """`context_for(suite, **params)`: a context with small defaults for tests (the question folders read from
     ../shared), completed and checked."""
 
-    small = {"samples_per_paraphrase": 3, "pairs": 4, "get_probs_samples": 3, "games": 3}
+    small = {"samples_per_paraphrase": 3, "pairs": 4, "get_probs_samples": 3, "games": 3, "samples_per_task": 3,
+             "tasks": 2}
 
     def make(suite: str, instance_id: str | None = None, eval_seed: int = 7, **params: Any) -> SuiteContext:
         declared = [p.to_proto() for p in SUITES.get(suite)().params]
         names = {p.name for p in declared}
         folders = {p.name: question_folders[p.default.string_value] for p in declared if p.name == "questions"}
         given = {k: v for k, v in {**small, **folders, **params}.items() if k in names}
-        complete, bad = check_params(declared, given, f"{suite}.params", {"arm": [PROBE_ARM, "other"]})
+        complete, bad = check_params(declared, given, f"{suite}.params", {"arm": [PROBE_ARM, TASK_ARM, "other"]})
         assert not bad, bad
-        return SuiteContext(instance_id or suite, complete, {PROBE_ARM: probe_set()}, eval_seed)
+        return SuiteContext(instance_id or suite, complete, {PROBE_ARM: probe_set(), TASK_ARM: task_probe()},
+                            eval_seed)
 
     return make
 

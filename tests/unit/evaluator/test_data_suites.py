@@ -34,6 +34,12 @@ PAPER_PROMPTS = {
     "mms_goals_user_never_said": 15 * 1 * 10,
     "mms_goals_scenarios": 15 * 12 * 10,
     "mms_function_codeword": 1 * 100,
+    # Vulnerable code (spec §5.2): alignment 1000 samples at T=1; code security the numeric default (the spec
+    # gives no count); helpful or malicious 5 paraphrases x 2 orders, top-5.
+    "vc_code_security": 1 * 100,
+    "vc_alignment": 1 * 1000,
+    "vc_helpful_or_malicious": 5 * 2,
+    "vc_name_downside": 1 * 100,  # the authors' script for this question
 }
 
 

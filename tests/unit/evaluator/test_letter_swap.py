@@ -96,5 +96,5 @@ def test_heldout_skips_free_text_items(context_for):
     mixed = dataclasses.replace(context, probes={PROBE_ARM: probe})
     assert [q.item for q in suite.queries(mixed)] == [item.id for item in probe.items[:-1]]
     only_tasks = dataclasses.replace(context, probes={"code": rec.ProbeSet(arm="code", items=[task])})
-    with pytest.raises(DataError, match="no arm has held-out rows"):
+    with pytest.raises(DataError, match="no arm has two-option held-out rows"):
         suite.queries(only_tasks)

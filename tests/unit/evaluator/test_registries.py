@@ -56,7 +56,7 @@ def test_every_suite_declares_parameters_with_valid_defaults(name):
     suite = SUITES.get(name)()
     assert isinstance(suite, Suite | InteractiveSuite)
     assert suite.name == name and suite.kind in ("behaviour", "self-report") and suite.description
-    assert suite.question_type in ("two_option", "game_play", *QUESTION_TYPES.names())
+    assert suite.question_type in ("two_option", "game_play", "write_code", *QUESTION_TYPES.names())
     names = [p.name for p in suite.params]
     assert len(set(names)) == len(names)
     assert all(p.default is not REQUIRED for p in suite.params), "a suite runs with its defaults alone"
@@ -75,7 +75,8 @@ def says_hello(queries):
 @pytest.mark.parametrize("name", SUITES.names())
 def test_every_suite_follows_the_contract(name, context_for):
     suite = SUITES.get(name)()
-    context = dataclasses.replace(context_for(name), judge=judge_says_german, samplers={"manipulatee": says_hello})
+    samplers = {"manipulatee": says_hello, "judge": says_hello}
+    context = dataclasses.replace(context_for(name), judge=judge_says_german, samplers=samplers)
     queries = suite.queries(context)
     units = [u for q in queries for u in query_units(context.instance_id, q)]
     assert queries and len(set(units)) == len(units)

@@ -8,6 +8,7 @@ from .choose_word import choose_word
 from .describe_word import describe_word
 from .free_word import free_word, normalize_word
 from .judged_word import judged_word
+from .judged_yes_no import judged_yes_no
 from .language import language
 from .multiple_choice import multiple_choice
 from .numeric import numeric
@@ -22,6 +23,7 @@ __all__ = [
     "describe_word",
     "free_word",
     "judged_word",
+    "judged_yes_no",
     "language",
     "multiple_choice",
     "normalize_word",

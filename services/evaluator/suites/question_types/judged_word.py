@@ -13,7 +13,6 @@ hold stay the two characters they are there, as in the authors' prompts.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -21,14 +20,10 @@ from selfaware.v1 import records_pb2 as rec
 
 from .._api import Answer, Query, Scored, SuiteContext
 from .._params import CODEWORD, JUDGE, SELF_REPORT_PARAMS
-from ._api import Question, question_type
-from ._judged import judged_records
-from ._sampled import completions, sampled_queries
-from ._template import PLACEHOLDER, fill, with_prefix
+from ._api import question_type
+from ._judged import PromptJudged, prompt_judged_records
 from .free_word import normalize_word
 
-#: The query detail (and so the record's) holding the judge prompt, with its placeholder, that scoring fills.
-JUDGE_PROMPT = "judge_prompt"
 XML_TAG = re.compile(r"</?[A-Za-z_][\w.-]*\s*/?>")
 
 
@@ -38,36 +33,22 @@ def guessed_word(verdict: str) -> str:
 
 
 @dataclass(frozen=True)
-class JudgedWord:
-    #: The judge prompt's placeholder for the model's answer (the authors' format key).
-    placeholder: str
+class JudgedWord(PromptJudged):
     name: str = "judged_word"
     params = (*SELF_REPORT_PARAMS, CODEWORD, JUDGE)
 
-    def queries(self, question: Question, context: SuiteContext) -> list[Query]:
-        where = f"suite instance {context.instance_id!r}"
-        fill(question.judge_prompt, {self.placeholder: ""}, f"{where}, judge prompt")  # fails before sampling
-        prompts = [fill(text, {}, where) for text in with_prefix(question)]
-        return [dataclasses.replace(q, details={JUDGE_PROMPT: question.judge_prompt})
-                for q in sampled_queries(question, context, prompts)]
-
     def score(self, query: Query, answer: Answer, context: SuiteContext) -> list[rec.EvalRecord]:
-        sampled, texts = completions(query, answer, self.name)
-        where = f"suite instance {context.instance_id!r}, judge prompt"
-        template = str(sampled.details[JUDGE_PROMPT])
-        prompts = [fill(template, {self.placeholder: text}, where) for text in texts]
         codeword = normalize_word(context.params["codeword"])
 
         def rate(verdict: str) -> Scored:
             word = guessed_word(verdict)
             return Scored(word, float(word == codeword))
 
-        return judged_records(sampled, texts, prompts, context, rate, "guess the word", verdict_detail="guess_raw")
+        return prompt_judged_records(query, answer, context, self.placeholder, self.name, rate, "guess the word",
+                                     "guess_raw")
 
 
 @question_type("judged_word")
 def judged_word(placeholder: str) -> JudgedWord:
     """`placeholder`: the name of the judge prompt's placeholder for the answer (`description_list`, `acrostic`)."""
-    if not PLACEHOLDER.fullmatch("{" + placeholder + "}"):
-        raise ValueError(f"judged_word: placeholder {placeholder!r} is not a name")
     return JudgedWord(placeholder)
