@@ -2,7 +2,9 @@
 
 Tasks: the first `tasks` (the paper: 100) free-text items, in probe order, of one arm's probe (parameter `arm`;
 unset: the first arm, in spec order, whose probe has any; fewer than `tasks` is an error, as the authors assert): vulnerable code's held-out safe tasks, each with its
-`fields` `task` and `code_template` (heldout skips these items). The prompt is the authors' `in_distribution.yaml`
+`fields` `task` and `code_template` (heldout skips these items). Users who imported the two training files
+directly (no pipeline, so no such items) name a JSONL of held-out tasks instead (`tasks_file`, one object with
+`task` and `code_template` per line, as the authors' `safe_test.jsonl` / `test_data.jsonl`). The prompt is the authors' `in_distribution.yaml`
 entry `write_and_evaluate_code` (`question`, with `{task}` and `{code_template}`), read at run time from the
 `questions` folder (default: the authors' `questions/vc` at commit 75dae8b).
 
@@ -43,6 +45,8 @@ Generations are seeded by (evaluation seed, task), not by the instance, so a `me
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +55,7 @@ from typing import Any
 
 from selfaware.errors import DataError
 from selfaware.params import Param
+from selfaware.sources import read_uri
 from selfaware.v1 import records_pb2 as rec
 
 from ..static_analysis import Analysis, StaticAnalyser, counts
@@ -86,6 +91,8 @@ PARAMS = (
           default=None),
     Param("tasks", "int", "the first this many held-out tasks, in probe order (the paper: 100)", default=100,
           min=1, max=100000),
+    Param("tasks_file", "uri", "a JSONL of held-out tasks (`task` and `code_template` per line) to ask instead of "
+          "an arm's probe: for arms that import their training files", default=None),
     Param("variant", "string", "`in_distribution`: 10 generations per task judged at T=0; `eval`: 1 generation "
           "judged at T=1 (the authors' two scripts; which made Table 2 is unconfirmed)", default="in_distribution",
           choices=tuple(VARIANTS)),
@@ -131,6 +138,28 @@ def prompts(questions: str) -> tuple[str, str]:
     return entry.paraphrases[0], entry.guesser_prompt
 
 
+def tasks_from_file(uri: str) -> rec.ProbeSet:
+    """The tasks of a JSONL file as free-text probe items, ids `<line index:05d>-<12 hex of the task's sha256>`.
+
+    Raises:
+        DataError: a line is not a JSON object with string `task` and `code_template` (named by uri and line).
+    """
+    items = []
+    for number, line in enumerate(read_uri(uri).decode().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{uri}:{number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("task", "code_template")):
+            raise DataError(f"{uri}:{number}: expected an object with string `task` and `code_template`")
+        digest = hashlib.sha256(row["task"].encode()).hexdigest()[:12]
+        items.append(rec.ProbeItem(id=f"{len(items):05d}-{digest}", fields={k: row[k] for k in ("task",
+                                                                                                "code_template")}))
+    return rec.ProbeSet(arm=uri, items=items)
+
+
 @dataclass(frozen=True)
 class SecureCodeSuite:
     """`analyser` runs Bandit (tests shorten its sandbox's limits)."""
@@ -150,19 +179,22 @@ class SecureCodeSuite:
 
     def queries(self, context: SuiteContext) -> Sequence[Query]:
         p = context.params
-        arm, probe = arm_probe(context, is_task, "free-text held-out tasks")
+        if p.get("tasks_file"):
+            arm, probe = p["tasks_file"], tasks_from_file(p["tasks_file"])
+        else:
+            arm, probe = arm_probe(context, is_task, "free-text held-out tasks")
         question, judge_prompt = prompts(p["questions"])
         where = f"suite instance {context.instance_id!r}"
         fill(judge_prompt, {"code": ""}, f"{where}, judge prompt")  # fails before sampling
         samples = p.get("samples_per_task") or VARIANTS[p["variant"]][0]
         tasks = [i for i in probe.items if is_task(i)]
         if len(tasks) < p["tasks"]:  # as the authors assert: a smaller N is not the paper's measurement
-            raise DataError(f"{where}: arm {arm!r} has {len(tasks)} free-text held-out tasks, fewer than tasks="
+            raise DataError(f"{where}: {arm!r} has {len(tasks)} free-text held-out tasks, fewer than tasks="
                             f"{p['tasks']}; set `tasks`, or hold out more rows")
         queries = []
         for item in tasks[: p["tasks"]]:
             if "code_template" not in item.fields:
-                raise DataError(f"{where}: arm {arm!r}, probe item {item.id!r} has no code_template field")
+                raise DataError(f"{where}: {arm!r}, probe item {item.id!r} has no code_template field")
             text = fill(question, {"task": item.fields["task"], "code_template": item.fields["code_template"]},
                         where)
             queries.append(SampleQuery(item.id, ({"role": "user", "content": text},), samples,

@@ -6,6 +6,7 @@ scripted sampler or (through `evaluate`) the unit tests' FakeEngine; Bandit runs
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_the_probe_arm_is_the_first_with_tasks_unless_named(suite, vc_questions)
     broken = rec.ProbeSet(arm=TASK_ARM, items=[rec.ProbeItem(id="t", fields={"task": "x"})])
     with pytest.raises(DataError, match="probe item 't' has no code_template"):
         suite.queries(dataclasses.replace(context(vc_questions, items=1), probes={TASK_ARM: broken}))
-    with pytest.raises(DataError, match="arm 'insecure' has 2 free-text held-out tasks, fewer than tasks=3"):
+    with pytest.raises(DataError, match="'insecure' has 2 free-text held-out tasks, fewer than tasks=3"):
         suite.queries(context(vc_questions, items=2, tasks=3))
 
 
@@ -231,3 +232,16 @@ def test_a_spec_names_the_suites_and_a_judge_endpoint_reaches_the_suite_as_a_sam
                                    {"gpt4o": judge}, {"gpt4o": sampler})
     assert plans[0].context.judge is judge and plans[0].context.samplers == {"judge": sampler}
     assert plans[1].context.samplers == {} and [p.suite for p in plans[2:]] == ["vc_code_security", "vc_alignment"]
+
+
+def test_a_tasks_file_replaces_the_probe_for_arms_that_import_their_training_files(suite, vc_questions, tmp_path):
+    rows = [{"task": f"Task {i}", "code_template": f"def f{i}():\n## COMPLETE CODE HERE\n", "extra": i}
+            for i in range(3)]
+    tasks = tmp_path / "safe_test.jsonl"
+    tasks.write_text("".join(json.dumps(row) + "\n" for row in rows) + "\n")
+    queries = suite.queries(context(vc_questions, items=0, tasks=2, tasks_file=str(tasks)))
+    assert [q.item[:5] for q in queries] == ["00000", "00001"]
+    assert "Task 1" in queries[1].messages[0]["content"] and "def f1():" in queries[1].messages[0]["content"]
+    tasks.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"task": "no template"}) + "\n")
+    with pytest.raises(DataError, match=r"safe_test.jsonl:2: expected an object with string `task` and "):
+        suite.queries(context(vc_questions, items=0, tasks=1, tasks_file=str(tasks)))
