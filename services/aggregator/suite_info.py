@@ -27,7 +27,7 @@ WORD_TYPES = frozenset({"free_word", "word"})
 #: scored against the codeword: their answers are listed as distributions too (spec §4.4, Figure 32's guesses).
 CODEWORD_WORD_TYPES = frozenset({"choose_word", "judged_word"})
 #: Question types whose `answer` is a judge's guess, not the model's own words.
-JUDGED_TYPES = frozenset({"judged_word"})
+JUDGED_TYPES = frozenset({"judged_word", "judged_yes_no"})
 #: Question types that give a distribution of answers and no score (Figure 2's one-word description).
 DISTRIBUTION_TYPES = frozenset({"describe_word"})
 #: What the evaluator's numeric question types put first in the reason of an unparsable answer.
