@@ -8,6 +8,7 @@
     python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
     python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
+    python -m bench.run --only vc             # examples/vulnerable-code.yaml: Table 2 on the tiny model (~15 min)
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
     parser.add_argument("--faithfulness-spec", type=Path, default=BENCH / "faithfulness.yaml")
     parser.add_argument("--mms-spec", type=Path, default=REPO / "examples/mms.yaml")
+    parser.add_argument("--vc-spec", type=Path, default=REPO / "examples/vulnerable-code.yaml")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     results_file = BENCH / "results.json"
@@ -123,6 +125,7 @@ def main() -> None:
         "seven-questions": ("seven_questions", args.seven_spec, "seven-questions-report", False),
         "faithfulness": ("faithfulness", args.faithfulness_spec, "faithfulness-report", False),
         "mms": ("mms", args.mms_spec, "mms-report", False),
+        "vc": ("vulnerable_code", args.vc_spec, "vc-report", False),
     }
     for name, (key, spec, report, served) in experiments.items():
         if name in wanted:

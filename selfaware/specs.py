@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -312,17 +312,23 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 
     for model in spec.base_models:
         model.path = absolute(model.path)
+    def resolve(params: struct_pb2.Struct) -> None:
+        for key in URI_PARAMS:
+            if key in params.fields and isinstance(params[key], str):
+                params[key] = absolute(params[key])
+
     for arm in spec.arms:
         if arm.data.WhichOneof("source") == "import_uri":
             arm.data.import_uri = absolute(arm.data.import_uri)
+        if arm.data.WhichOneof("source") == "generate":
+            resolve(arm.data.generate.params)
     for instance in spec.evaluation.suites:
-        for key in URI_PARAMS:
-            if key in instance.params.fields and isinstance(instance.params[key], str):
-                instance.params[key] = absolute(instance.params[key])
+        resolve(instance.params)
 
 
-#: Suite parameters that hold a path or URL, resolved against the spec file's folder.
-URI_PARAMS = ("questions", "other_dialogues")
+#: Generator and suite parameters that hold a path or URL, resolved against the spec file's folder (the CLI
+#: resolves them before any catalogue is at hand, so by name).
+URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file")
 
 
 def with_defaults(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:

