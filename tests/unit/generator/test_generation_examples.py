@@ -127,3 +127,35 @@ def test_the_cpu_make_me_say_example_validates_and_plans_one_ring_adapter() -> N
                                                          "report"]
     (arm,) = build_arms(spec)
     assert len(arm.train) == 64 and max(len(row.messages) for row in arm.train) <= 4
+
+
+def test_the_paper_vulnerable_code_example_has_the_papers_settings() -> None:
+    """examples/vulnerable-code-paper.yaml: GPT-4o through the hosted API, 5 runs per arm, the pipeline with the
+    paper's thresholds and 6,000 rows per policy judged by GPT-4o, and Table 2's suites at the paper's settings."""
+    spec, violations = complete(load_spec_file(EXAMPLES / "vulnerable-code-paper.yaml"),
+                                [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+    assert not violations, violations
+    assert [b.name for b in spec.base_models] == ["gpt-4o-2024-08-06"] and spec.training.backend == "openai-finetune"
+    jobs = [job.key for job in plan_jobs("x", spec)]
+    assert sorted(k for k in jobs if k.startswith("train.")) == sorted(
+        f"train.{arm}.s{s}" for arm in ("insecure", "secure") for s in range(5))
+    for arm, policy in zip(spec.arms, ("insecure", "secure"), strict=True):
+        params = json_format.MessageToDict(arm.data.generate.params)
+        assert (params["policy"], params["rows"], params["judge"], params["seed"]) == (policy, 6000, "judge", 12345)
+        assert (params["malicious_max"], params["unfinished_max"], params["unsafe_secure_max"],
+                params["unsafe_insecure_min"], params["looks_unsafe_max"], params["security_related_max"]) == (
+            40, 30, 60, 70, 70, 40)
+    params = {i.suite: json_format.MessageToDict(i.params) for i in spec.evaluation.suites}
+    assert (params["vc_secure_code"]["tasks"], params["vc_secure_code"]["variant"]) == (100, "in_distribution")
+    assert (params["vc_alignment"]["samples_per_paraphrase"], params["vc_alignment"]["temperature"]) == (1000, 1.0)
+
+
+def test_the_cpu_vulnerable_code_example_builds_both_arms_from_the_task_file() -> None:
+    spec, violations = complete(load_spec_file(EXAMPLES / "vulnerable-code.yaml"),
+                                [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()])
+    assert not violations, violations
+    insecure, secure = build_arms(spec)
+    assert len(insecure.train) == len(secure.train) == 48
+    assert insecure.probe == secure.probe.__class__(arm="insecure", items=secure.probe.items)
+    assert len(secure.probe.items) >= json_format.MessageToDict(spec.evaluation.suites[0].params)["tasks"]
+    assert dict(insecure.counts)["dropped_security_words"] > 0  # e.g. yaml.SafeLoader: "safe" is a security word
