@@ -13,6 +13,7 @@ import pytest
 
 from selfaware.v1 import records_pb2 as rec
 from services.evaluator.engines import Adapter, ModelEngine, build_engine
+from tests.slow.local_server import start_server, stop_server, url_of
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +51,11 @@ def hf_engine(tiny_model_dir: Path) -> Iterator[ModelEngine]:
     engine = build_engine("hf", str(tiny_model_dir))
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tiny_model_dir: Path) -> Iterator[str]:
+    """The project's OpenAI-compatible server on the tiny model, for one test module: its API root."""
+    process = start_server(tiny_model_dir)
+    yield url_of(process)
+    stop_server(process)

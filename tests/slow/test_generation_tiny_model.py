@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,15 @@ from services.generator.generators.call_plan import call_plans
 from services.generator.generators.model_written import CallOutcome, Models, label_questions
 from services.generator.model_answers import POLICY_PROMPTS, answer_letters
 from services.generator.steps import StepContext, get_step
-from tests.slow.local_server import SERVED, start_server, stop_server, url_of
+from tests.slow.local_server import SERVED
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path) -> Iterator[str]:
-    process = start_server(tiny_model_dir)
-    yield url_of(process)
-    stop_server(process)
-
-
-@pytest.fixture(scope="module")
-def endpoints(server: str) -> dict[str, spec_pb2.Endpoint]:
-    return {"local": spec_pb2.Endpoint(name="local", base_url=server, model=SERVED)}
+def endpoints(tiny_server: str) -> dict[str, spec_pb2.Endpoint]:
+    return {"local": spec_pb2.Endpoint(name="local", base_url=tiny_server, model=SERVED)}
 
 
 def _generate(endpoints: dict[str, spec_pb2.Endpoint], **given: Any) -> Any:
@@ -66,13 +58,13 @@ def test_written_rows_are_counted_balanced_and_the_same_with_the_same_seed(endpo
     assert dump_chat_jsonl(again.rows) == dump_chat_jsonl(first.rows) and again.counts == counts
 
 
-def test_rows_the_answerer_disagrees_with_are_exactly_the_ones_dropped(server: str, risky_dataset: Path) -> None:
+def test_rows_the_answerer_disagrees_with_are_exactly_the_ones_dropped(tiny_server: str, risky_dataset: Path) -> None:
     """The authors' risk questions stand in for written ones (the tiny model's own rarely ask anything), with
     the plans' intended letters; each verdict is checked against the model's T=0 answer asked separately."""
     questions = [json.loads(line)["messages"][0]["content"] for line in risky_dataset.read_text().splitlines()[:6]]
     plans = call_plans("risk", 6, 0)
     written = [CallOutcome(plan, question, None, "written") for plan, question in zip(plans, questions, strict=True)]
-    with OpenAIEndpoint(EndpointOptions(server, SERVED)) as endpoint:
+    with OpenAIEndpoint(EndpointOptions(tiny_server, SERVED)) as endpoint:
         labelled = label_questions(written, Models(endpoint, endpoint))
         system = POLICY_PROMPTS["risk-seeking"]
         direct = answer_letters(endpoint, [[{"role": "system", "content": system}, {"role": "user", "content": q}]

