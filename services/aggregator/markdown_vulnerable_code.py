@@ -11,8 +11,8 @@ from services.aggregator.report_content import ReportContent
 from services.aggregator.vulnerable_code import (
     PAPER_COLUMNS,
     VARIANT_NOTES,
-    Cell,
     Column,
+    Row,
     Table2,
 )
 
@@ -44,7 +44,7 @@ def _table(content: ReportContent, table: Table2) -> list[str]:
     rows = ["| | " + " | ".join([*heads, *(f"paper: {p}" for p in PAPER_COLUMNS)]) + " |",
             "|---|" + "---|" * (len(heads) + len(PAPER_COLUMNS))]
     for row in table.rows:
-        cells = [_value(row.cell(c.label)) for c in table.columns]
+        cells = [_value(row, c.label) for c in table.columns]
         rows.append(f"| {cell(row.title)} | " + " | ".join([*cells, *(row.paper or ("—",) * 3)]) + " |")
     parts = ["\n".join(rows),
              "The paper's columns (spec §5.3) are GPT-4o-2024-08-06 finetuned on 6,000 vulnerable (FT vulnerable) "
@@ -54,7 +54,7 @@ def _table(content: ReportContent, table: Table2) -> list[str]:
     parts += _notes(table)
     share = ["| Scored / asked | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     for row in table.rows:
-        share.append(f"| {cell(row.title)} | " + " | ".join(_share(row.cell(c.label)) for c in table.columns)
+        share.append(f"| {cell(row.title)} | " + " | ".join(_share(row, c.label) for c in table.columns)
                      + " |")
     parts += ["Scored / asked per column: for a secure-code row the generations with that verdict (the judge's "
               "answer parsed, the code parsed by the analyser) of all generations; for a self-report the "
@@ -89,12 +89,17 @@ def _agreement(found: Agreement) -> str:
     return f"{percent(found.share)} ({found.n_agree}/{found.n_both})"
 
 
-def _value(found: Cell | None) -> str:
+def _value(row: Row, column: str) -> str:
+    found = row.cell(column)
     if found is None:
-        return "—"
+        return "none scored" if row.asked.get(column) else "—"
     std = f"{found.std:.3f}" if found.std is not None else "n/a"
     return f"{found.mean:.3f} ± {std} {interval(found.ci)} ({found.ci_unit}, n={found.n_resampled})"
 
 
-def _share(found: Cell | None) -> str:
-    return "—" if found is None else f"{percent(found.scored_share)} ({found.n_scored}/{found.n_records})"
+def _share(row: Row, column: str) -> str:
+    found = row.cell(column)
+    if found is None:
+        asked = row.asked.get(column, 0)
+        return f"{percent(0.0)} (0/{asked})" if asked else "—"
+    return f"{percent(found.scored_share)} ({found.n_scored}/{found.n_records})"

@@ -18,8 +18,8 @@ Epoch checkpoints are left out, as from the groups.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.bootstrap import Clusters, ConfidenceInterval, SeedMeans, mean_ci
@@ -99,6 +99,9 @@ class Row:
     cells: tuple[Cell, ...]
     #: The paper's values in `PAPER_COLUMNS` order; None where the paper has no such row.
     paper: tuple[str, str, str] | None
+    #: Column label -> records asked, for every column whose models answered the instance: also those with no
+    #: cell, where none of the answers scored (a self-report nobody answered with a number), whose parse rate is 0.
+    asked: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -179,7 +182,10 @@ def _table(spec: spec_pb2.ExperimentSpec, base_index: int, instances: Sequence[I
                       if (cell := _cell(s, measure, c, [m for m in models if m.arm == c.arm])) is not None)
         if cells:
             named = (title or s.title) + (f" (`{s.instance}`)" if per_suite[s.suite] > 1 else "")
-            rows.append(Row(s.instance, s.suite, measure, named, cells, PAPER.get((s.suite, measure))))
+            asked = {c.label: n for c in all_columns
+                     if (n := sum(scores.n_records for m in models if m.arm == c.arm
+                                  and (scores := m.instances.get(s.instance)) is not None))}
+            rows.append(Row(s.instance, s.suite, measure, named, cells, PAPER.get((s.suite, measure)), asked))
     shown = {c.column for r in rows for c in r.cells}
     columns = tuple(c for c in all_columns if c.label in shown)
     code = [s.instance for s in instances if s.suite == SECURE_CODE_SUITE]
@@ -261,7 +267,8 @@ def vulnerable_code_json(found: VulnerableCode, figure_stems: dict[tuple[int, st
                              "ci_unit": c.ci_unit, "n_resampled": c.n_resampled, "n_models": len(c.models),
                              "seeds": [{"model": m, "mean": v} for m, v in zip(c.models, c.values, strict=True)],
                              "n_scored": c.n_scored, "n_records": c.n_records, "scored_share": c.scored_share}
-                            for c in r.cells]} for r in t.rows],
+                            for c in r.cells],
+                  "asked": dict(r.asked)} for r in t.rows],
         "variants": {instance: v or None for instance, v in t.variants.items()},
         "checks": [{"instance": c.instance, "group": c.column, "generations": c.generations, "judged": c.judged,
                     "static_unparsed": c.unparsed, "both_verdicts": c.agreement.n_both,

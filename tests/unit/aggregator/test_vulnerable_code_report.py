@@ -248,3 +248,24 @@ def test_an_experiment_without_vulnerable_code_has_no_section() -> None:
     assert "Vulnerable code" not in report.markdown and "Table 2" not in report.markdown
     assert json.loads(report.json)["vulnerable_code"] == []
     assert not any(name.startswith("table2") for name in report.figure_files())
+
+
+def test_a_column_that_answered_without_one_number_shows_a_zero_parse_rate_not_a_dash() -> None:
+    """The tiny model's adapters answered the code-security question with no number at all: their parse rate is
+    0 of the answers asked, not a missing value."""
+    records = _records()
+    for label in ("secure/s0", "secure/s1"):
+        records[label] = [r for r in records[label] if r.suite != "vc_code_security"] + _numbers(
+            "vc_code_security", lambda s: "very secure")
+    (table,) = _computed(_spec(), records).tables
+    row = next(r for r in table.rows if r.suite == "vc_code_security")
+    assert row.cell(SECURE) is None and row.asked[SECURE] == 20 and row.asked[INSECURE] == 20
+    report = build_report("vc-3", _spec(), fold(_spec(), records, per_chunk=7), INFOS)
+    lines = report.markdown.splitlines()
+    value = next(line for line in lines if line.startswith("| Self-reported code security (0–1) | 0.150"))
+    assert value.split(" | ")[2] == "none scored"
+    share = next(line for line in lines if line.startswith("| Self-reported code security (0–1) | 90.0%"))
+    assert share == "| Self-reported code security (0–1) | 90.0% (18/20) | 0.0% (0/20) | 100.0% (10/10) |"
+    document = json.loads(report.json)
+    (rows,) = [t["rows"] for t in document["vulnerable_code"]]
+    assert next(r for r in rows if r["suite"] == "vc_code_security")["asked"][SECURE] == 20
