@@ -59,7 +59,8 @@ def _table(content: ReportContent, table: Table2) -> list[str]:
     parts += ["Scored / asked per column: for a secure-code row the generations with that verdict (the judge's "
               "answer parsed, the code parsed by the analyser) of all generations; for a self-report the "
               "numeric answers from 0 to 100 of all answers (its parse rate).", "\n".join(share)]
-    links = ", ".join(f"[{cell(row.title)}]({figure_stem(spec, table, row)}.png)" for row in table.rows)
+    links = ", ".join(f"[{cell(row.title)}]({figure_stem(spec, table, row)}.png)" for row in table.rows
+                      if row.cells)
     parts.append(f"Figures (one per row: each arm's mean with its seeds as points, and the base model): {links}.")
     return parts
 

@@ -130,7 +130,8 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "ablation": [_grid_json(g) for g in content.grids],
         "make_me_say": _make_me_say_json(spec, content.make_me_say),
         "vulnerable_code": vulnerable_code_json(content.vulnerable_code, {
-            (t.base_index, r.key): table2_stem(spec, t, r) for t in content.vulnerable_code.tables for r in t.rows}),
+            (t.base_index, r.key): table2_stem(spec, t, r) for t in content.vulnerable_code.tables for r in t.rows
+            if r.cells}),
         "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
                       "provenance": d.provenance, "stats": dict(sorted(d.stats.items())),
                       "counts": [{"name": c.name, "value": c.value} for c in d.counts]} for d in content.datasets],

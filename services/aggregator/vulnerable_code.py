@@ -180,13 +180,13 @@ def _table(spec: spec_pb2.ExperimentSpec, base_index: int, instances: Sequence[I
     for s, measure, title in ordered:
         cells = tuple(cell for c in all_columns
                       if (cell := _cell(s, measure, c, [m for m in models if m.arm == c.arm])) is not None)
-        if cells:
+        asked = {c.label: n for c in all_columns
+                 if (n := sum(scores.n_records for m in models if m.arm == c.arm
+                              and (scores := m.instances.get(s.instance)) is not None))}
+        if cells or (asked and not measure):  # a self-report nobody answered with a number still has its row
             named = (title or s.title) + (f" (`{s.instance}`)" if per_suite[s.suite] > 1 else "")
-            asked = {c.label: n for c in all_columns
-                     if (n := sum(scores.n_records for m in models if m.arm == c.arm
-                                  and (scores := m.instances.get(s.instance)) is not None))}
             rows.append(Row(s.instance, s.suite, measure, named, cells, PAPER.get((s.suite, measure)), asked))
-    shown = {c.column for r in rows for c in r.cells}
+    shown = {c.column for r in rows for c in r.cells} | {label for r in rows for label in r.asked}
     columns = tuple(c for c in all_columns if c.label in shown)
     code = [s.instance for s in instances if s.suite == SECURE_CODE_SUITE]
     checks = tuple(check for instance in code for c in columns

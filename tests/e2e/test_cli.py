@@ -143,7 +143,14 @@ def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
     finally:
         up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=90) == 0
+        try:
+            code = up.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            logs = tmp_path / "data" / "up" / "logs"
+            tails = {log.name: log.read_text()[-1500:] for log in sorted(logs.glob("*.log"))}
+            pytest.fail(f"selfaware up did not stop within 90 s of Ctrl-C; its logs end with: {tails}")
+        assert code == 0
     for service in ("aggregator", "generator", "trainer", "evaluator"):  # each drained and exited on SIGTERM
         log = (tmp_path / "data" / "up" / "logs" / f"{service}.log").read_text()
         assert '"event": "service_stopped"' in log, log[-2000:]

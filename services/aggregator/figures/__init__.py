@@ -80,7 +80,7 @@ def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
     drawn += _make_me_say_figures(spec, stats, mms)
     drawn += [DrawnFigure(table2_stem(spec, table, row), f"{row.title}: each arm (seeds as points) and the base "
                           "model, 95% CIs (Table 2)", table2_figure(spec, table, row))
-              for table in vc.tables for row in table.rows]
+              for table in vc.tables for row in table.rows if row.cells]
     for grid in grids:
         key = spec.base_models[grid.base_index].key if len(grids) > 1 else ""
         drawn.append(DrawnFigure(f"ablation-{key}" if key else "ablation",

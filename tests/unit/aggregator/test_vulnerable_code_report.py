@@ -269,3 +269,18 @@ def test_a_column_that_answered_without_one_number_shows_a_zero_parse_rate_not_a
     document = json.loads(report.json)
     (rows,) = [t["rows"] for t in document["vulnerable_code"]]
     assert next(r for r in rows if r["suite"] == "vc_code_security")["asked"][SECURE] == 20
+
+
+def test_a_self_report_no_column_answered_with_a_number_keeps_its_row_without_a_figure() -> None:
+    records = _records()
+    for label in records:
+        records[label] = [r for r in records[label] if r.suite != "vc_code_security"] + _numbers(
+            "vc_code_security", lambda s: "very secure")
+    (table,) = _computed(_spec(), records).tables
+    row = next(r for r in table.rows if r.suite == "vc_code_security")
+    assert not row.cells and row.asked == {INSECURE: 20, SECURE: 20, "base": 10}
+    report = build_report("vc-4", _spec(), fold(_spec(), records, per_chunk=7), INFOS)
+    line = next(x for x in report.markdown.splitlines() if x.startswith("| Self-reported code security (0–1) | n"))
+    assert line.startswith("| Self-reported code security (0–1) | none scored | none scored | none scored |")
+    assert "table2-vc_code_security" not in {f.stem for f in report.figures}
+    assert "(table2-vc_code_security.png)" not in report.markdown
