@@ -86,7 +86,8 @@ def tiny_model_dir() -> Path:
     return materialize_smollm2(CACHE)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now (another process may take it before the caller binds it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -98,7 +99,7 @@ class NatsProcess:
 
     def __init__(self, store: Path) -> None:
         self.binary = Path(sys.executable).parent / "nats-server"
-        self.port, self.store = _free_port(), store
+        self.port, self.store = free_port(), store
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -108,7 +109,7 @@ def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
         return code
 
     try:
-        return asyncio.run(run())
+        return run_interruptible(run())
     except KeyboardInterrupt:
         console.print("interrupted: stopping the services (in-flight work is handed back)")
         return 130
@@ -131,6 +132,26 @@ def source_roots_for(spec: spec_pb2.ExperimentSpec) -> str:
     return ":".join(dict.fromkeys(str(folder.resolve()) for folder in folders))
 
 
+def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
+    """`asyncio.run(main)`, stopped by Ctrl-C (SIGINT) or SIGTERM, raising KeyboardInterrupt either way.
+
+    Why set SIGINT at all: a process started with SIGINT ignored (a background job of a script, a test runner's
+    worker) inherits that, Python then keeps ignoring it and asyncio installs no handler, so neither Ctrl-C nor
+    `kill -INT` would stop the stack. SIGTERM (`kill`, a process manager) stops it the same way, so the children,
+    which run in sessions of their own, are never left behind.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return asyncio.run(main)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
     data_dir = config.data_dir.expanduser()
     stack = LocalStack(data_dir / "up")
@@ -143,7 +164,7 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
         return 1
 
     try:
-        return asyncio.run(up())
+        return run_interruptible(up())
     except KeyboardInterrupt:
         return 0
     finally:

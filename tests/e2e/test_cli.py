@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CACHE, REPO
+from tests.conftest import CACHE, REPO, free_port
 from tests.service.conftest import tiny_spec_dict
 
 SELFAWARE = [sys.executable, "-m", "selfaware.cli.main"]
@@ -124,12 +124,19 @@ def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: P
     assert stopped and stopped[-1]["heavy_modules"] == [], stopped
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow
-def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = "50951"
-    env = {**os.environ, "SELFAWARE_DATA_DIR": str(tmp_path / "data")}
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, stop: signal.Signals) -> None:
+    """`up` is started with SIGINT ignored, as a background job of a script (or a test runner's worker) is, and
+    still stops on Ctrl-C; SIGTERM stops it the same way."""
+    port = str(free_port())
+    env = {**os.environ, "SELFAWARE_DATA_DIR": str(tmp_path / "data"), "PYTHONFAULTHANDLER": "1"}
     up = subprocess.Popen([*SELFAWARE, "up", "--grpc-port", port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, env=env, start_new_session=True)
+                          text=True, env=env, start_new_session=True, preexec_fn=_ignore_sigint)
     try:
         deadline = time.monotonic() + 120
         line = ""
@@ -142,14 +149,17 @@ def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         missing = run_cli("report", "no-such-experiment", "--endpoint", endpoint)
         assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
     finally:
-        up.send_signal(signal.SIGINT)
+        up.send_signal(stop)
         try:
             code = up.wait(timeout=90)
         except subprocess.TimeoutExpired:
+            up.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER) prints every thread's stack
+            stacks, _ = up.communicate(timeout=30)
             os.killpg(up.pid, signal.SIGKILL)
             logs = tmp_path / "data" / "up" / "logs"
             tails = {log.name: log.read_text()[-1500:] for log in sorted(logs.glob("*.log"))}
-            pytest.fail(f"selfaware up did not stop within 90 s of Ctrl-C; its logs end with: {tails}")
+            pytest.fail(f"selfaware up did not stop within 90 s of {stop.name}; it printed: {stacks[-6000:]}\n"
+                        f"its logs end with: {tails}")
         assert code == 0
     for service in ("aggregator", "generator", "trainer", "evaluator"):  # each drained and exited on SIGTERM
         log = (tmp_path / "data" / "up" / "logs" / f"{service}.log").read_text()
