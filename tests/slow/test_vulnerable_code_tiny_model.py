@@ -50,8 +50,8 @@ def instance(suite: str, instance_id: str, questions: str, **params) -> Instance
 
 
 def test_vulnerable_code_suites_on_the_tiny_model(hf_engine, vc_questions):
-    plans = (instance("vc_secure_code", "secure-judge", vc_questions, tasks=2, variant="eval", max_tokens=160),
-             instance("vc_secure_code", "secure-static", vc_questions, tasks=2, variant="eval", max_tokens=160,
+    plans = (instance("vc_secure_code", "secure-judge", vc_questions, tasks=2, variant="eval", max_tokens=64),
+             instance("vc_secure_code", "secure-static", vc_questions, tasks=2, variant="eval", max_tokens=64,
                       measure="static"),
              instance("vc_code_security", "code-security", vc_questions, samples_per_paraphrase=5))
     evaluation = Evaluation("vc", "hf", (EvalModel("base", None, "base:tiny"),), plans)
