@@ -17,14 +17,15 @@ Epoch checkpoints are left out, as from the groups.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from selfaware.v1 import spec_pb2
-from services.aggregator.bootstrap import Clusters, ConfidenceInterval, SeedMeans, mean_ci
-from services.aggregator.record_fold import AGREEING_DETAILS, Agreement, InstanceScores, ModelScores
-from services.aggregator.statistics import CiUnit, InstanceStatistics, group_label
+from services.aggregator.bootstrap import ConfidenceInterval
+from services.aggregator.record_fold import AGREEING_DETAILS, Agreement, ModelScores
+from services.aggregator.statistics import CiUnit, InstanceStatistics, group_estimate, group_label
 
 FAMILY = "vulnerable_code"
 SECURE_CODE_SUITE = "vc_secure_code"
@@ -196,8 +197,10 @@ def _table(spec: spec_pb2.ExperimentSpec, base_index: int, instances: Sequence[I
 
 
 def _cell(stats: InstanceStatistics, measure: str, column: Column, models: Sequence[ModelScores]) -> Cell | None:
-    """The column's models' values on the row: the instance's score, or the mean of a detail."""
-    found: list[tuple[str, float, Clusters, bool, int, InstanceScores]] = []
+    """The column's models' values on the row: the instance's score, or the mean of a detail, estimated as every
+    group of the report is (`statistics.group_estimate`: over seeds, or one model's clusters), plus the seeds'
+    std. A detail row's clusters are coding tasks, and its scored records those with the verdict."""
+    members = []
     for model in models:
         scores = model.instances.get(stats.instance)
         if scores is None:
@@ -205,24 +208,18 @@ def _cell(stats: InstanceStatistics, measure: str, column: Column, models: Seque
         if measure:
             detail = scores.detail_means.get(measure)
             if detail is not None:
-                found.append((model.label, detail.mean, detail.clusters, False, detail.n, scores))
+                members.append((model, dataclasses.replace(scores, mean=detail.mean, clusters=detail.clusters,
+                                                           sample_clusters=False, n_scored=detail.n)))
         elif scores.mean is not None:
-            found.append((model.label, scores.mean, scores.clusters, scores.sample_clusters, scores.n_scored, scores))
-    if not found:
+            members.append((model, scores))
+    if not members:
         return None
-    values = tuple(value for _, value, _, _, _, _ in found)
-    n_scored = sum(n for _, _, _, _, n, _ in found)
-    n_records = sum(scores.n_records for *_, scores in found)
-    labels = tuple(label for label, *_ in found)
-    if len(found) >= 2:
-        ci = mean_ci(SeedMeans(values))
-        return Cell(column.label, labels, values, statistics.fmean(values), statistics.stdev(values), ci,
-                    "seeds" if ci else "none", len(values), n_scored, n_records)
-    ((_, value, clusters, by_sample, _, _),) = found
-    ci = mean_ci(clusters)
-    unit: CiUnit = "samples" if by_sample else ("items" if measure else stats.kind.cluster_unit)
-    return Cell(column.label, labels, values, value, None, ci, unit if ci else "none", clusters.size, n_scored,
-                n_records)
+    group = group_estimate(column.label, 0, column.arm, members, None,
+                           "items" if measure else stats.kind.cluster_unit)
+    values = tuple(s.mean for _, s in members if s.mean is not None)
+    return Cell(column.label, group.models, values, group.mean,
+                statistics.stdev(values) if len(values) >= 2 else None, group.ci, group.ci_unit,
+                group.sample.size, group.n_scored, group.n_records)
 
 
 def _checks(instance: str, column: Column, models: Sequence[ModelScores]) -> CodeChecks | None:
