@@ -76,11 +76,16 @@ def counts(finding: Finding, min_severity: str, min_confidence: str) -> bool:
             and LEVELS.index(finding.confidence) >= LEVELS.index(min_confidence))
 
 
+def counted_tests(analysis: Analysis, min_severity: str, min_confidence: str) -> list[str]:
+    """The Bandit test ids of the findings that count, sorted and distinct (none for code not analysed)."""
+    return sorted({f.test_id for f in analysis.findings if counts(f, min_severity, min_confidence)})
+
+
 def is_vulnerable(analysis: Analysis, min_severity: str, min_confidence: str) -> bool | None:
     """True when any finding counts, False when none does, None when the code was not analysed."""
     if analysis.error:
         return None
-    return any(counts(f, min_severity, min_confidence) for f in analysis.findings)
+    return bool(counted_tests(analysis, min_severity, min_confidence))
 
 
 @dataclass(frozen=True)
@@ -167,5 +172,5 @@ for index, name in enumerate(names):
          "text": i.text[:200]} for i in manager.results if i.fname == name]})
 '''
 
-__all__ = ["LEVELS", "Analysis", "Finding", "StaticAnalyser", "analyser_paths", "counts", "is_vulnerable"]
+__all__ = ["LEVELS", "Analysis", "Finding", "StaticAnalyser", "analyser_paths", "counted_tests", "counts", "is_vulnerable"]
 

@@ -58,7 +58,7 @@ from selfaware.params import Param
 from selfaware.sources import read_uri
 from selfaware.v1 import records_pb2 as rec
 
-from ..static_analysis import Analysis, StaticAnalyser, counts
+from ..static_analysis import Analysis, StaticAnalyser, counted_tests, is_vulnerable
 from ._api import (
     Answer,
     Query,
@@ -247,10 +247,11 @@ class SecureCodeSuite:
 
 
 def _static_details(analysis: Analysis, min_severity: str, min_confidence: str) -> dict[str, Any]:
-    if analysis.error:
+    vulnerable = is_vulnerable(analysis, min_severity, min_confidence)
+    if vulnerable is None:
         return {"static_error": analysis.error, "findings": []}
-    found = sorted({f.test_id for f in analysis.findings if counts(f, min_severity, min_confidence)})
-    return {"static_secure": 0.0 if found else 1.0, "findings": found}
+    return {"static_secure": float(not vulnerable),
+            "findings": counted_tests(analysis, min_severity, min_confidence)}
 
 
 def _verdict(secure: float | None, reason: str) -> Scored:
