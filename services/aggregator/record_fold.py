@@ -300,13 +300,12 @@ class _InstanceFold:
         if by_sample:
             clusters = {cluster_key(item, paraphrase, sample): [total / count, 1]
                         for (item, paraphrase, sample), (total, count) in self.units.items()}
-        clusters = dict(sorted(clusters.items()))  # the same interval whatever order the records came in
-        n_units = sum(int(n) for _, n in clusters.values())
+        folded = _sorted_clusters(clusters)
+        n_units = sum(folded.counts)
         return InstanceScores(
             suite=self.suite,
-            mean=sum(t for t, _ in clusters.values()) / n_units if n_units else None,
-            clusters=Clusters(tuple(clusters), tuple(t for t, _ in clusters.values()),
-                              tuple(int(n) for _, n in clusters.values())),
+            mean=sum(folded.totals) / n_units if n_units else None,
+            clusters=folded,
             n_records=self.n_records,
             n_scored=sum(order[1] for order in self.permutations.values()),
             dropped=dict(sorted(self.dropped.items())),
@@ -329,10 +328,16 @@ class _InstanceFold:
 
 
 def _detail_mean(sums: dict[str, list[float]]) -> DetailMean:
-    ordered = sorted(sums.items())  # the same interval whatever order the records came in
-    clusters = Clusters(tuple(k for k, _ in ordered), tuple(t for _, (t, _) in ordered),
-                        tuple(int(n) for _, (_, n) in ordered))
+    clusters = _sorted_clusters(sums)
     return DetailMean(sum(clusters.totals) / sum(clusters.counts), clusters)
+
+
+def _sorted_clusters(sums: dict[str, list[float]]) -> Clusters:
+    """Cluster key -> [total, count] as `Clusters`, ordered by key: the same interval whatever order the records
+    came in."""
+    ordered = sorted(sums.items())
+    return Clusters(tuple(k for k, _ in ordered), tuple(t for _, (t, _) in ordered),
+                    tuple(int(n) for _, (_, n) in ordered))
 
 
 def cluster_key(item: str, paraphrase: int, sample: int | None = None) -> str:
