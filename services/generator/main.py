@@ -15,7 +15,8 @@ async def wire(config: GeneratorConfig, runtime: Runtime) -> Wiring:
     use_source_policy(config.source_policy())  # every source this process reads is judged by it
     GeneratorHandlers(config, runtime).declare()
     return Wiring(
-        servicers=[(generator_pb2_grpc.add_GeneratorServiceServicer_to_server, GeneratorServicer(runtime, config.data_dir))],
+        servicers=[(generator_pb2_grpc.add_GeneratorServiceServicer_to_server,
+                    GeneratorServicer(runtime, config.data_dir))],
         service_names=[generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name],
         catalogue=catalogue(),
     )
