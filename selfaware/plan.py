@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from selfaware.specs import arm_training, checkpoint_epochs
+from selfaware.specs import checkpoint_epochs, trained_seeds
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 
@@ -46,14 +46,14 @@ def eval_job(label: str) -> str:
 
 def planned_models(spec: spec_pb2.ExperimentSpec) -> list[rec.ModelUnderTest]:
     """Every model an experiment evaluates, in report order: per base model, the base model (unless
-    `evaluation.include_base_model` is false), then each arm's seeds, each seed's epoch checkpoints (with
-    `evaluation.checkpoints`) before its final model. Adapters are attached once trained (`attach_trained`)."""
+    `evaluation.include_base_model` is false), then each trained arm's seeds (a data-only arm has none), each
+    seed's epoch checkpoints (with `evaluation.checkpoints`) before its final model. Adapters are attached once trained (`attach_trained`)."""
     models = []
     for index, base in enumerate(spec.base_models):
         if spec.evaluation.include_base_model:
             models.append(rec.ModelUnderTest(label=model_label(base.key), base_index=index))
         for arm in spec.arms:
-            for seed in arm_training(spec, arm).seeds:
+            for seed in trained_seeds(spec, arm):
                 for epoch in [*checkpoint_epochs(spec, arm), 0]:
                     models.append(rec.ModelUnderTest(label=model_label(base.key, arm.name, seed, epoch),
                                                      base_index=index, arm=arm.name, seed=seed, epoch=epoch))

@@ -328,6 +328,8 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 
 #: Generator and suite parameters that hold a path or URL, resolved against the spec file's folder (the CLI
 #: resolves them before any catalogue is at hand, so by name).
+#: The arm attribute that makes a data-only arm (`train: false`).
+TRAIN_ATTRIBUTE = "train"
 URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file")
 
 
@@ -398,6 +400,17 @@ def arm_training(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> spec_pb2.T
     return merged
 
 
+def is_trained(arm: spec_pb2.Arm) -> bool:
+    """False for a data-only arm (`train: false`): its rows are built and stored for other arms' steps to read
+    (a trigger recognition set's normal answers, a backdoor's triggered rows), but no model is trained on them."""
+    return arm.attributes.get(TRAIN_ATTRIBUTE, "true") != "false"
+
+
+def trained_seeds(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> list[int]:
+    """The seeds one model each is trained on for `arm`: none for a data-only arm."""
+    return list(arm_training(spec, arm).seeds) if is_trained(arm) else []
+
+
 def checkpoint_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> range:
     """The epochs whose checkpoints are evaluated as models of their own: every one before the last (which is the
     final model) when `evaluation.checkpoints` asks for them, else none."""
@@ -406,8 +419,8 @@ def checkpoint_epochs(spec: spec_pb2.ExperimentSpec, arm: spec_pb2.Arm) -> range
 
 def planned_job_count(spec: spec_pb2.ExperimentSpec) -> int:
     """How many jobs `selfaware.plan.plan_jobs` makes of the completed `spec`, counted without making them."""
-    trainings = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) for arm in spec.arms)
-    checkpoints = len(spec.base_models) * sum(len(arm_training(spec, arm).seeds) * len(checkpoint_epochs(spec, arm))
+    trainings = len(spec.base_models) * sum(len(trained_seeds(spec, arm)) for arm in spec.arms)
+    checkpoints = len(spec.base_models) * sum(len(trained_seeds(spec, arm)) * len(checkpoint_epochs(spec, arm))
                                               for arm in spec.arms)
     bases = len(spec.base_models) if spec.evaluation.include_base_model else 0
     return 1 + trainings + trainings + checkpoints + bases + 1
@@ -473,6 +486,8 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
                   f"{where}.data.import", "use a local path or an http(s) or file URL")
         for i, step in enumerate(arm.data.steps):
             check(bool(step.name), f"{where}.data.steps[{i}]", "a step needs a name")
+        check(arm.attributes.get(TRAIN_ATTRIBUTE, "true") in ("true", "false"), f"{where}.{TRAIN_ATTRIBUTE}",
+              f"must be true or false (false: a data-only arm), got {arm.attributes.get(TRAIN_ATTRIBUTE)!r}")
         inherited = {v.field.removeprefix("training.") for v in shared_training}
         bad += [v for v in _training_violations(arm_training(spec, arm), f"{where}.training")
                 if v.field.removeprefix(f"{where}.training.") not in inherited]  # named once, where it is set
@@ -481,12 +496,17 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
     check(spec.holdout.rows <= 1_000_000, "holdout.rows", f"must be at most 1000000, got {spec.holdout.rows}")
     ids = [s.id for s in spec.evaluation.suites]
     check(bool(ids), "evaluation.suites", "choose at least one suite")
+    untrained = {arm.name for arm in spec.arms if not is_trained(arm)}
+    check(len(untrained) < len(names) or not names, "arms", "every arm is data-only (train: false); train at "
+                                                            "least one")
     for i, instance in enumerate(spec.evaluation.suites):
         check(bool(NAME.match(instance.id)), f"evaluation.suites[{i}].id", _name_rule(instance.id))
         check(ids.count(instance.id) == 1, f"evaluation.suites[{i}].id",
               f"suite instance id {instance.id!r} is used twice; give one an `id`")
         for arm in instance.arms:
             check(arm in names, f"evaluation.suites[{i}].arms", f"no arm named {arm!r}; the spec has: {', '.join(names)}")
+            check(arm not in untrained, f"evaluation.suites[{i}].arms",
+                  f"arm {arm!r} is data-only (train: false): no model of it is evaluated")
     endpoints = [e.name for e in spec.endpoints]
     for endpoint in spec.endpoints:
         where = f"endpoints.{endpoint.name}"
