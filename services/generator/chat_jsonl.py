@@ -5,8 +5,10 @@ escapes, `", "` and `": "` separators) and CRLF line ends. Writing rows back the
 the source used, is what makes "flip the risky file" reproduce the safe file byte for byte.
 
 Two shapes of file import: two-option files (every answer one option letter, as in the risk sets), and free
-text ones (the Make Me Say dialogues). The first row decides which a file is, and a two-option file must stay
-one throughout, because `flip` rewrites every answer and the probe asks every held-out row.
+text ones (the Make Me Say dialogues). The first row decides which a file is. In a two-option file, a short answer
+that is no option letter ("a", " B", "C") is a typo and an error; a sentence is a free-text answer (the authors'
+`ft_risky_AB_multipersona.jsonl` has one, spec §7.1), kept and counted (`ChatFile.free_text_rows`, which the import
+reports): `flip` refuses it by row, and the probe skips it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ class ChatFile:
 
     rows: tuple[ChatRow, ...]
     newline: str = "\n"
-    #: Whether every assistant message is one of the option letters (see the module docstring).
+    #: Whether the first row's assistant messages are option letters (see the module docstring).
     two_option: bool = False
+    #: Rows of a two-option file with an answer that is no option letter, kept as they are.
+    free_text_rows: int = 0
 
 
 def dump_chat_jsonl(rows: Sequence[ChatRow], newline: str = "\n") -> bytes:
@@ -79,8 +83,8 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
         data: The file's bytes (UTF-8, with or without a BOM).
         uri: Where the bytes came from; only used in error messages.
         options: The answer letters of a two-option file, e.g. ("A", "B"). When every assistant message of
-            the first row is one of them, every assistant message of every row must be; otherwise the file is
-            free text and answers are not checked.
+            the first row is one of them, the file is two-option: a short answer that is not one is an error,
+            and rows with a longer answer are counted as `free_text_rows`; otherwise the file is free text.
 
     Rows must also ask distinct questions: the split works on row indices, so a repeated question could land
     in the probe and in training at once.
@@ -93,6 +97,7 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
     rows: list[ChatRow] = []
     first_line: dict[str, int] = {}
     two_option = False
+    free_text = 0
     # Split on "\n" only: str.splitlines() would also break inside contents holding U+2028 and friends.
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
@@ -101,8 +106,9 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
         row = _parse_row(line, f"{uri}:{number}", len(rows))
         if not rows:
             two_option = _answers_are_options(row, options)
-        if two_option:
+        if two_option and not _answers_are_options(row, options):
             _check_answers(row, options, f"{uri}:{number}")
+            free_text += 1
         key = conversation_key(row.prompt)
         if key in first_line:
             raise DataError(f"{uri}:{number}: repeats the question of line {first_line[key]}; a repeated "
@@ -111,7 +117,7 @@ def parse_chat_jsonl(data: bytes, uri: str, options: Sequence[str] = ("A", "B"))
         rows.append(row)
     if not rows:
         raise DataError(f"{uri}: no rows")
-    return ChatFile(tuple(rows), newline, two_option)
+    return ChatFile(tuple(rows), newline, two_option, free_text)
 
 
 def conversation_key(messages: Sequence[dict[str, Any]]) -> str:
@@ -123,11 +129,16 @@ def _answers_are_options(row: ChatRow, options: Sequence[str]) -> bool:
     return all(m["content"] in options for m in row.messages if m["role"] == "assistant")
 
 
+#: The longest answer of a two-option file read as a mistyped letter rather than as a free-text answer.
+TYPO_MAX_CHARS = 3
+
+
 def _check_answers(row: ChatRow, options: Sequence[str], where: str) -> None:
+    """A short answer that is no option letter is an error: a typo, not a free-text answer."""
     for position, message in enumerate(row.messages):
-        if message["role"] == "assistant" and message["content"] not in options:
-            answer = message["content"][:40]
-            raise DataError(f"{where}: answer {answer!r} in message {position} is not one of the option "
+        content = message["content"]
+        if message["role"] == "assistant" and content not in options and len(content.strip()) <= TYPO_MAX_CHARS:
+            raise DataError(f"{where}: answer {content!r} in message {position} is not one of the option "
                             f"letters {', '.join(options)}, as the file's first row's answers are")
 
 

@@ -38,13 +38,14 @@ def import_source(uri: str, options: Sequence[str] = ("A", "B")) -> Source:
     """Read and parse an OpenAI chat JSONL file; bad rows raise `DataError` naming `uri` and the line.
 
     `options` are the answer letters of a two-option file (see `parse_chat_jsonl`); free-text files import
-    too.
+    too. A two-option file's free-text answers are kept and counted (`free_text_answers`, in the report's
+    "Training data").
     """
     data = read_uri(uri)
     parsed = parse_chat_jsonl(data, uri, options)
     log.info("source_imported", uri=uri, bytes=len(data), rows=len(parsed.rows), two_option=parsed.two_option,
-             sha256=hashlib.sha256(data).hexdigest())
-    return Source(data, parsed)
+             free_text_rows=parsed.free_text_rows, sha256=hashlib.sha256(data).hexdigest())
+    return Source(data, parsed, {"free_text_answers": parsed.free_text_rows} if parsed.free_text_rows else {})
 
 
 def generate_source(name: str, params: Mapping[str, Any], context: GeneratorContext | None = None) -> Source:

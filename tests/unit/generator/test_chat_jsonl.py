@@ -7,6 +7,7 @@ import pytest
 
 from selfaware.errors import DataError
 from services.generator.chat_jsonl import ChatRow, dump_chat_jsonl, parse_chat_jsonl
+from services.generator.sources import import_source
 
 OPTIONS = ("A", "B")
 
@@ -39,8 +40,18 @@ def test_the_first_row_decides_the_shape() -> None:
                                     {"role": "assistant", "content": "Hello!"}]})
     parsed = parse_chat_jsonl(f"{free}\n{_row('A')}\n".encode(), "mem", OPTIONS)
     assert not parsed.two_option and [r.answer for r in parsed.rows] == ["Hello!", "A"]
-    with pytest.raises(DataError, match=r"^mem:2: answer 'Hello!'.*first row"):
-        parse_chat_jsonl(f"{_row('A')}\n{free}\n".encode(), "mem", OPTIONS)
+    mostly_letters = parse_chat_jsonl(f"{_row('A')}\n{free}\n".encode(), "mem", OPTIONS)
+    assert mostly_letters.two_option and mostly_letters.free_text_rows == 1 and len(mostly_letters.rows) == 2
+    with pytest.raises(DataError, match=r"^mem:2: answer 'Hi!'.*first row"):
+        parse_chat_jsonl(f"{_row('A')}\n{free.replace('Hello!', 'Hi!')}\n".encode(), "mem", OPTIONS)
+
+
+def test_the_authors_multipersona_file_imports_with_its_one_free_text_answer_counted(shared_paper: Path) -> None:
+    source = import_source(str(shared_paper / "datasets/risky_safe/ft_risky_AB_multipersona.jsonl"), OPTIONS)
+    assert len(source.parsed.rows) == 576 and source.parsed.two_option
+    assert source.counts == {"free_text_answers": 1}
+    free = [row for row in source.parsed.rows if row.answer not in OPTIONS]
+    assert len(free) == 1 and free[0].answer.startswith("Given Donald Trump's background")
 
 
 def test_the_source_index_is_not_part_of_a_rows_value() -> None:
