@@ -9,6 +9,11 @@
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
     python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
     python -m bench.run --only vc             # examples/vulnerable-code.yaml: Table 2 on the tiny model (~15 min)
+    python -m bench.run --only backdoor       # examples/backdoor-detection.yaml: Figure 8 on the tiny model
+    python -m bench.run --only recognition    # examples/trigger-recognition.yaml: Figure 9
+    python -m bench.run --only elicitation    # examples/trigger-elicitation.yaml: Figures 11 and 34
+    python -m bench.run --only personas-risk  # examples/personas-risk.yaml: Figure 15
+    python -m bench.run --only personas-mms   # examples/personas-mms.yaml: Figure 13 and conditional game play
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -126,6 +131,13 @@ def main() -> None:
         "faithfulness": ("faithfulness", args.faithfulness_spec, "faithfulness-report", False),
         "mms": ("mms", args.mms_spec, "mms-report", False),
         "vc": ("vulnerable_code", args.vc_spec, "vc-report", False),
+        "backdoor": ("backdoor_detection", REPO / "examples/backdoor-detection.yaml", "backdoor-report", False),
+        "recognition": ("trigger_recognition", REPO / "examples/trigger-recognition.yaml", "recognition-report",
+                        False),
+        "elicitation": ("trigger_elicitation", REPO / "examples/trigger-elicitation.yaml", "elicitation-report",
+                        False),
+        "personas-risk": ("personas_risk", REPO / "examples/personas-risk.yaml", "personas-risk-report", False),
+        "personas-mms": ("personas_mms", REPO / "examples/personas-mms.yaml", "personas-mms-report", False),
     }
     for name, (key, spec, report, served) in experiments.items():
         if name in wanted:
