@@ -62,7 +62,8 @@ class PersonaDifference:
     averse_arm: str
     #: The pair's `personas` attribute ("single", "many"), "" when unset.
     training: str
-    #: The persona's instances both arms have a score on.
+    #: The persona's instances both arms have a score on (each arm's estimate is over these, or over its own
+    #: where they share none).
     questions: tuple[str, ...]
     seeking: Estimate
     averse: Estimate
@@ -164,7 +165,8 @@ def persona_differences(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceS
                 labels = group_label(spec, base_index, seeking), group_label(spec, base_index, averse)
                 both = [s for s in instances if s.group(labels[0]) and s.group(labels[1])]
                 ids = [s.instance for s in both]
-                one, other = (_question_mean(labels[i], base_index, arm, models, ids, [s.instance for s in instances])
+                one, other = (_question_mean(labels[i], base_index, arm, models, ids or [
+                    s.instance for s in instances if s.group(labels[i])], [s.instance for s in instances])
                               for i, arm in enumerate((seeking, averse)))
                 difference = compare("compare", one.group, other.group) if one.group and other.group else None
                 per_question = tuple((s.instance, s.group(labels[0]).mean - s.group(labels[1]).mean) for s in both)
@@ -176,7 +178,7 @@ def persona_differences(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceS
 
 def _question_mean(label: str, base_index: int, arm: str, models: Sequence[ModelScores], both: Sequence[str],
                    instances: Sequence[str]) -> Estimate:
-    """The arm's models' means over the questions both arms have a score on."""
+    """The arm's models' means over `both`: the questions both arms have a score on, else those it has one on."""
     mine = [m for m in models if m.base_index == base_index and m.arm == arm]
     if not both:
         asked = any(i in m.instances for m in mine for i in instances)
