@@ -3,10 +3,13 @@ Quanta-Lingua, and "Which entity") and the conditional game play; `personas.py` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.aggregator.markdown_backdoors import value
 from services.aggregator.markdown_cells import cell, ci_method, difference, estimate
 from services.aggregator.personas import Personas
 from services.aggregator.report_content import ReportContent
+from services.aggregator.statistics import GroupEstimate
 
 
 def persona_sections(content: ReportContent) -> list[str]:
@@ -56,27 +59,28 @@ def _questions(found: Personas, names: list[str]) -> list[str]:
 def _which_entity(found: Personas) -> list[str]:
     if not found.which_entity:
         return []
-    rows = ["| Instance | Names (the correct answer) | Group | P(correct) [95% CI] (unit, n) |", "|---|---|---|---|"]
-    for w in found.which_entity:
-        for g in w.groups:
-            rows.append(f"| `{cell(w.instance)}` | {cell(w.label)} | {cell(g.label)} | {estimate(g)} |")
-        if not w.groups:
-            rows.append(f"| `{cell(w.instance)}` | {cell(w.label)} | — | *none scored* |")
     return ["### Which entity steered towards the codeword? (Figure 13)",
             "P(correct answer) from the top-5 logprobs, both option orders; a *fake name* replaces \"you\" or "
-            "\"Quanta-Lingua\".", "\n".join(rows)]
+            "\"Quanta-Lingua\".",
+            _by_instance("Names (the correct answer)", "P(correct)",
+                         [(w.instance, w.label, w.groups) for w in found.which_entity])]
 
 
 def _games(found: Personas) -> list[str]:
     if not found.games:
         return []
-    rows = ["| Instance | Condition | Group | Score [95% CI] (unit, n) |", "|---|---|---|---|"]
-    for g in found.games:
-        for e in g.groups:
-            rows.append(f"| `{cell(g.instance)}` | {cell(g.label)} | {cell(e.label)} | {estimate(e)} |")
-        if not g.groups:
-            rows.append(f"| `{cell(g.instance)}` | {cell(g.label)} | — | *none scored* |")
     return ["## Conditional game play",
             "Make Me Say game play per condition: the model under test's system prompt (`system_prompt`) and the "
             "prefix on its first user message (`prefix`, a trigger); each game's score as the game-play suite "
-            "scores it. Outcomes per model are under *Make Me Say*.", "\n".join(rows)]
+            "scores it. Outcomes per model are under *Make Me Say*.",
+            _by_instance("Condition", "Score", [(g.instance, g.label, g.groups) for g in found.games])]
+
+
+def _by_instance(what: str, measure: str, instances: Sequence[tuple[str, str, Sequence[GroupEstimate]]]) -> str:
+    """One row per (instance, group), the instance labelled; an instance nobody scored says so."""
+    rows = [f"| Instance | {what} | Group | {measure} [95% CI] (unit, n) |", "|---|---|---|---|"]
+    for instance, label, groups in instances:
+        rows += [f"| `{cell(instance)}` | {cell(label)} | {cell(g.label)} | {estimate(g)} |" for g in groups]
+        if not groups:
+            rows.append(f"| `{cell(instance)}` | {cell(label)} | — | *none scored* |")
+    return "\n".join(rows)

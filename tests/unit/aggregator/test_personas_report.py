@@ -119,7 +119,8 @@ def _mms_records() -> dict[str, list[rec.EvalRecord]]:
         return word_records(instance_id, "mms_codeword_choice", codeword,
                             lambda p, s: codeword if s < hits else "tree")
 
-    return {"ql/s0": [*words("mc", "bark", 8), *words("mc-ql", "ring", 20), *scored("we", [0.8, 0.9], "mms_which_entity"),
+    return {"ql/s0": [*words("mc", "bark", 8), *words("mc-ql", "ring", 20),
+                      *scored("we", [0.8, 0.9], "mms_which_entity"),
                       *scored("we-fake", [0.4, 0.4], "mms_which_entity"), *scored("game", [1.0, 0.0], "mms_game_play"),
                       *scored("game-ql", [1.0, 1.0], "mms_game_play")],
             "base": [*words("mc", "bark", 0), *scored("we", [0.5, 0.5], "mms_which_entity"),
