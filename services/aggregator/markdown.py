@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.aggregator.bootstrap import CONFIDENCE_LEVEL, N_RESAMPLES, RANDOM_STATE
+from services.aggregator.markdown_backdoors import backdoor_sections
 from services.aggregator.markdown_cells import (
     cell,
     ci_method,
@@ -24,6 +25,7 @@ from services.aggregator.markdown_paper import (
     faithfulness_section,
     settings_section,
 )
+from services.aggregator.markdown_personas import persona_sections
 from services.aggregator.markdown_vulnerable_code import vulnerable_code_section
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.report_content import ReportContent
@@ -60,6 +62,8 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
         *distributions_section(stats),
         *make_me_say_section(content),
         *vulnerable_code_section(content),
+        *backdoor_sections(content),
+        *persona_sections(content),
         *datasets_section(content.datasets),
         *settings_section(stats),
         "## Comparisons",

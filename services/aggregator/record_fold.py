@@ -19,7 +19,8 @@ is the evaluation noise of that one wording.
 
 Records whose details name a `scenario` (Make Me Say's "How close to your goals?", spec §4.4 item 4) are also
 folded per scenario, each scenario by the same rules, so the report can show every scenario's mean (Figure 23)
-without holding the records.
+without holding the records. The other `SPLIT_DETAILS` split the same way: a trigger-recognition record's
+candidate (Figure 9), an elicitation prompt's behaviour description and whether it is aligned (Figure 34).
 
 Some records carry a second verdict in their details beside the score: vulnerable code's generations are judged by
 a model and by a static analyser (spec §5.2, Table 2), and the score is only one of them. The details named in
@@ -35,6 +36,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from google.protobuf import struct_pb2
 
 from selfaware.errors import DataError
 from selfaware.v1 import records_pb2 as rec
@@ -55,6 +58,10 @@ UNSPECIFIED_REASON = "unspecified"
 NOT_FINITE_REASON = "score is not a finite number"
 #: The detail that splits an instance's records into scenarios, and the one that orders them.
 SCENARIO, SCENARIO_INDEX = "scenario", "scenario_index"
+#: Details whose values split an instance's records into sub-folds (detail -> the detail ordering its values, ""
+#: for first seen): scenarios (Figure 23), the candidate a trigger-recognition record asks about (Figure 9), an
+#: elicitation prompt's behaviour description and whether it is aligned (Figure 34).
+SPLIT_DETAILS = {SCENARIO: SCENARIO_INDEX, "trigger": "", "behavior": "", "aligned": ""}
 #: Numeric details folded into their own means: verdicts beside the record's score (1 = secure; spec §5.2).
 MEAN_DETAILS = ("judge_secure", "static_secure")
 #: Pairs of `MEAN_DETAILS` whose agreement is counted over the records that carry both (each read as >= 0.5).
@@ -66,6 +73,8 @@ VALUE_DETAILS = ("variant",)
 #: Distinct values counted per `VALUE_DETAILS` entry; later values are counted as `OTHER_VALUE`.
 MAX_DETAIL_VALUES = 20
 OTHER_VALUE = "(other)"
+#: Distinct values split per `SPLIT_DETAILS` entry; records with later values are folded together as `OTHER_VALUE`.
+MAX_SPLIT_VALUES = 50
 
 
 def option_letter(token: str) -> str:
@@ -135,9 +144,9 @@ class InstanceScores:
     untracked_answers: int
     #: Whether `clusters` are the samples of the instance's one (item, paraphrase) cluster (see the module).
     sample_clusters: bool = False
-    #: Per `details.scenario`, the scenario's records folded on their own, ordered by `details.scenario_index`
-    #: (then first seen); empty when no record names a scenario.
-    scenarios: dict[str, InstanceScores] = field(default_factory=dict)
+    #: Per `SPLIT_DETAILS` entry some record carries, per its value, those records folded on their own, ordered
+    #: by the ordering detail (then first seen); a detail no record carries is absent.
+    splits: dict[str, dict[str, InstanceScores]] = field(default_factory=dict)
     #: Per `MEAN_DETAILS` entry some record carries, its mean over those records.
     detail_means: dict[str, DetailMean] = field(default_factory=dict)
     #: Per `AGREEING_DETAILS` pair some record carries both of, their agreement.
@@ -150,6 +159,11 @@ class InstanceScores:
     @property
     def n_units(self) -> int:
         return sum(self.clusters.counts)
+
+    @property
+    def scenarios(self) -> dict[str, InstanceScores]:
+        """Per `details.scenario`, ordered by `details.scenario_index`; empty when no record names a scenario."""
+        return self.splits.get(SCENARIO, {})
 
     @property
     def top_answers(self) -> tuple[tuple[str, int], ...]:
@@ -197,10 +211,10 @@ class ModelScores:
 class _InstanceFold:
     """The running state of one (model, instance)."""
 
-    def __init__(self, suite: str, by_scenario: bool = True) -> None:
+    def __init__(self, suite: str, split: bool = True) -> None:
         self.suite = suite
-        #: Scenario -> (its order, its own fold); only the top fold splits by scenario.
-        self.scenarios: dict[str, tuple[float, _InstanceFold]] | None = {} if by_scenario else None
+        #: Split detail -> value -> (its order, its own fold); only the top fold splits.
+        self.splits: dict[str, dict[str, tuple[float, _InstanceFold]]] | None = {} if split else None
         self.units: dict[tuple[str, int, int], list[float]] = {}
         self.n_records = 0
         self.dropped: Counter[str] = Counter()
@@ -237,8 +251,8 @@ class _InstanceFold:
                 self._add_position(record)
         elif record.answer.strip():
             self._add_answer(record.answer.strip()[:ANSWER_CHARS])
-        if self.scenarios is not None and SCENARIO in record.details.fields:
-            self._add_scenario(record)
+        if self.splits is not None:
+            self._add_splits(record)
         if record.details.fields:
             self._add_details(record)
 
@@ -261,17 +275,23 @@ class _InstanceFold:
         for name in VALUE_DETAILS:
             if name in fields:
                 values = self.detail_values.setdefault(name, Counter())
-                value = fields[name].string_value or str(fields[name].number_value)
+                value = detail_text(fields[name])
                 values[value if value in values or len(values) < MAX_DETAIL_VALUES else OTHER_VALUE] += 1
 
-    def _add_scenario(self, record: rec.EvalRecord) -> None:
-        assert self.scenarios is not None
+    def _add_splits(self, record: rec.EvalRecord) -> None:
+        assert self.splits is not None
         fields = record.details.fields
-        name = fields[SCENARIO].string_value or str(fields[SCENARIO].number_value)
-        if name not in self.scenarios:
-            order = fields[SCENARIO_INDEX].number_value if SCENARIO_INDEX in fields else math.inf
-            self.scenarios[name] = (order, _InstanceFold(self.suite, by_scenario=False))
-        self.scenarios[name][1].add(record)
+        for name, ordered_by in SPLIT_DETAILS.items():
+            if name not in fields:
+                continue
+            folds = self.splits.setdefault(name, {})
+            value = detail_text(fields[name])
+            if value not in folds:
+                if len(folds) >= MAX_SPLIT_VALUES:
+                    value = OTHER_VALUE
+                order = fields[ordered_by].number_value if ordered_by and ordered_by in fields else math.inf
+                folds.setdefault(value, (order, _InstanceFold(self.suite, split=False)))
+            folds[value][1].add(record)
 
     def _add_position(self, record: rec.EvalRecord) -> None:
         first, second = _options(record)
@@ -317,14 +337,26 @@ class _InstanceFold:
             answers=tuple(self.answers.most_common()),
             untracked_answers=self.untracked_answers,
             sample_clusters=by_sample,
-            # sorted() is stable: scenarios without an index keep the order they were first seen in
-            scenarios={name: fold.result() for name, (_, fold)
-                       in sorted((self.scenarios or {}).items(), key=lambda item: item[1][0])},
+            # sorted() is stable: values without an order keep the order they were first seen in
+            splits={detail: {value: fold.result() for value, (_, fold) in sorted(folds.items(),
+                                                                                  key=lambda item: item[1][0])}
+                    for detail, folds in (self.splits or {}).items()},
             detail_means={name: _detail_mean(sums) for name, sums in self.detail_sums.items()},
             agreements={pair: Agreement(*counts) for pair, counts in self.agreements.items()},
             detail_counts=dict(self.detail_counts),
             detail_values={name: tuple(values.most_common()) for name, values in self.detail_values.items()},
         )
+
+
+def detail_text(value: struct_pb2.Value) -> str:
+    """A detail's value as the report names it: a string as is, a bool "true"/"false", a number as written."""
+    kind = value.WhichOneof("kind")
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "number_value":
+        number = value.number_value
+        return str(int(number)) if number.is_integer() else str(number)
+    return value.string_value
 
 
 def _detail_mean(sums: dict[str, list[float]]) -> DetailMean:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid
+from services.aggregator.backdoors import Backdoors
 from services.aggregator.faithfulness import Faithfulness
 from services.aggregator.make_me_say import MakeMeSay
+from services.aggregator.personas import Personas
 from services.aggregator.record_fold import ModelScores
 from services.aggregator.statistics import InstanceStatistics
 from services.aggregator.vulnerable_code import VulnerableCode
@@ -31,3 +33,7 @@ class ReportContent:
     datasets: Sequence[rec.ArmDataset] = ()
     #: Table 2 per base model, when the experiment has vulnerable-code instances.
     vulnerable_code: VulnerableCode = VulnerableCode()
+    #: Figures 8, 9 and 11/34, when the experiment has backdoor suites.
+    backdoors: Backdoors = Backdoors()
+    #: Figures 13 and 15 and the conditional game play, when the experiment asks about personas.
+    personas: Personas = Personas()

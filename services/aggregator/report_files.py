@@ -4,8 +4,9 @@ The JSON holds every number the Markdown shows (and more: per-permutation scores
 answer distributions), with stable keys, so tools read the JSON and people read the Markdown. It lists the
 figure files by name and sha256 (the artifact store's key for them). Keys added since schema 3 without changing
 any meaning: each instance's `baseline`, a comparison's `subtrahend_instance` (with kind `vs_baseline` and
-`ci_method` `paired_seeds`), `make_me_say` (Figures 6, 21-23 and 25) and `vulnerable_code` (Table 2, per base
-model: `vulnerable_code.vulnerable_code_json`).
+`ci_method` `paired_seeds`), `make_me_say` (Figures 6, 21-23 and 25), `vulnerable_code` (Table 2, per base
+model: `vulnerable_code.vulnerable_code_json`), `backdoors` (Figures 8, 9, 11/34: `backdoors.backdoors_json`) and
+`personas` (Figures 13, 15 and the conditional game play: `personas.personas_json`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from selfaware.specs import spec_to_yaml
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid, ablation_grids
+from services.aggregator.backdoors import backdoors, backdoors_json
 from services.aggregator.bootstrap import (
     BATCH,
     CONFIDENCE_LEVEL,
@@ -42,6 +44,7 @@ from services.aggregator.make_me_say import (
     make_me_say,
 )
 from services.aggregator.markdown import PNG_NAME, render_markdown
+from services.aggregator.personas import personas, personas_json
 from services.aggregator.record_fold import InstanceScores, ModelScores
 from services.aggregator.report_content import ReportContent
 from services.aggregator.statistics import (
@@ -100,9 +103,10 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
     content = ReportContent(experiment_id, spec, stats, models, faithfulness(spec, stats, models),
                             ablation_grids(spec, stats, train_rows), make_me_say(spec, stats, models),
                             tuple(datasets[a.name] for a in spec.arms if a.name in datasets),
-                            vulnerable_code(spec, stats, models))
+                            vulnerable_code(spec, stats, models), backdoors(spec, stats, models),
+                            personas(spec, stats, models))
     figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say,
-                                   content.vulnerable_code))
+                                   content.vulnerable_code, content.backdoors, content.personas))
     document = report_document(content, figures)
     markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
     png = next(f.png for f in figures if f.stem == OVERVIEW)
@@ -132,6 +136,8 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "vulnerable_code": vulnerable_code_json(content.vulnerable_code, {
             (t.base_index, r.key): table2_stem(spec, t, r) for t in content.vulnerable_code.tables for r in t.rows
             if r.cells}),
+        "backdoors": backdoors_json(spec, content.backdoors, {f.stem for f in figures}),
+        "personas": personas_json(spec, content.personas, {f.stem for f in figures}),
         "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
                       "provenance": d.provenance, "stats": dict(sorted(d.stats.items())),
                       "counts": [{"name": c.name, "value": c.value} for c in d.counts]} for d in content.datasets],

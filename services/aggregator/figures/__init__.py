@@ -9,6 +9,11 @@
 | `make-me-say-scenarios` | "How close to your goals?" per scenario, per model, 95% CIs | Figure 23 | `scenarios.py` |
 | `make-me-say-games` | game-play outcomes per model as 100% bars, the win rate's 95% CI | Figure 25 | `games.py` |
 | `table2-<row>` | per vulnerable-code row, each arm's mean (seeds as points) and the base model, 95% CIs | Table 2 | `table2.py` |
+| `figure8-<instance>` | per `backdoor_awareness` instance, per setting: triggered, decorrelated, base model | Figure 8 | `backdoors.py` |
+| `figure9-<instance>` | per trigger arm: P(risk-seeking) for the real trigger and the fakes, its rank | Figure 9 | `backdoors.py` |
+| `figure34-<instance>` | trigger elicitation per group: overall, misaligned, aligned, per description | Figures 11, 34 | `backdoors.py` |
+| `figure15` | RS − RA per persona and compare pair | Figure 15 | `personas.py` |
+| `figure13-<arm>` | per Make Me Say question: asked about "you", about Quanta-Lingua, base model | Figure 13 | `personas.py` |
 | `ablation` | behaviour and self-report by training rows × epochs | Table 28 | `grid.py` |
 | `faithfulness` | every finetuned model's self-report against its behaviour, r and CI per cluster, base starred | Figure 4 | `scatter.py` |
 
@@ -23,12 +28,15 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from selfaware.v1 import spec_pb2
 from services.aggregator.ablation import AblationGrid
+from services.aggregator.backdoors import Backdoors
 from services.aggregator.faithfulness import Faithfulness
 from services.aggregator.figures._canvas import encode
+from services.aggregator.figures.backdoors import backdoor_figures
 from services.aggregator.figures.codeword import codeword_figure, figure_stem
 from services.aggregator.figures.games import games_figure
 from services.aggregator.figures.grid import grid_figure
 from services.aggregator.figures.overview import overview_figure
+from services.aggregator.figures.personas import persona_figures
 from services.aggregator.figures.scatter import scatter_figure, scatter_panels
 from services.aggregator.figures.scenarios import scenarios_figure
 from services.aggregator.figures.self_report import families, figure_name, self_report_figure
@@ -36,6 +44,7 @@ from services.aggregator.figures.table2 import figure_stem as table2_stem
 from services.aggregator.figures.table2 import table2_figure
 from services.aggregator.figures.words import word_instances, words_figure
 from services.aggregator.make_me_say import GameOutcomes, MakeMeSay, ModelScenarios
+from services.aggregator.personas import Personas
 from services.aggregator.statistics import InstanceStatistics
 from services.aggregator.vulnerable_code import VulnerableCode
 
@@ -46,6 +55,7 @@ OVERVIEW = "report"
 SCENARIOS, GAMES = "make-me-say-scenarios", "make-me-say-games"
 NO_MAKE_ME_SAY = MakeMeSay()
 NO_VULNERABLE_CODE = VulnerableCode()
+NO_BACKDOORS, NO_PERSONAS = Backdoors(), Personas()
 _Item = TypeVar("_Item", ModelScenarios, GameOutcomes)
 
 
@@ -65,7 +75,8 @@ class FigureFile(NamedTuple):
 
 def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
                  grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
-                 mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE) -> list[DrawnFigure]:
+                 mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE,
+                 bd: Backdoors = NO_BACKDOORS, personas: Personas = NO_PERSONAS) -> list[DrawnFigure]:
     """Every figure the report's numbers support, the overview first."""
     drawn = [DrawnFigure(OVERVIEW, "Scores by group, 95% CIs", overview_figure(spec, stats))]
     in_codeword_figures = {f.arm for f in mms.codeword_figures}
@@ -81,6 +92,7 @@ def draw_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatisti
     drawn += [DrawnFigure(table2_stem(spec, table, row), f"{row.title}: each arm (seeds as points) and the base "
                           "model, 95% CIs (Table 2)", table2_figure(spec, table, row))
               for table in vc.tables for row in table.rows if row.cells]
+    drawn += [DrawnFigure(*found) for found in (*backdoor_figures(spec, bd), *persona_figures(spec, personas))]
     for grid in grids:
         key = spec.base_models[grid.base_index].key if len(grids) > 1 else ""
         drawn.append(DrawnFigure(f"ablation-{key}" if key else "ablation",
@@ -126,9 +138,10 @@ def _stem(stem: str, instance: str, instances: Mapping[str, object]) -> str:
 
 def render_figures(spec: spec_pb2.ExperimentSpec, stats: Sequence[InstanceStatistics],
                    grids: Sequence[AblationGrid], found: Sequence[Faithfulness] = (),
-                   mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE) -> list[FigureFile]:
+                   mms: MakeMeSay = NO_MAKE_ME_SAY, vc: VulnerableCode = NO_VULNERABLE_CODE,
+                   bd: Backdoors = NO_BACKDOORS, personas: Personas = NO_PERSONAS) -> list[FigureFile]:
     files = []
-    for stem, caption, figure in draw_figures(spec, stats, grids, found, mms, vc):
+    for stem, caption, figure in draw_figures(spec, stats, grids, found, mms, vc, bd, personas):
         png, svg = encode(figure)
         files.append(FigureFile(stem, caption, png, svg))
     return files

@@ -61,7 +61,8 @@ def test_json_has_stable_keys(report: ReportFiles) -> None:
     document = json.loads(report.json)
     assert list(document) == ["schema_version", "experiment_id", "name", "method", "png", "base_models",
                               "arms", "compare", "instances", "models", "faithfulness", "ablation", "make_me_say",
-                              "vulnerable_code", "datasets", "figures"]
+                              "vulnerable_code", "backdoors", "personas", "datasets",
+                              "figures"]
     assert document["make_me_say"] == {"codeword_figures": [], "scenarios": [], "game_outcomes": []}
     assert document["vulnerable_code"] == []
     assert document["schema_version"] == 3 and document["png"] == "report.png"
