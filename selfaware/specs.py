@@ -328,7 +328,7 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 
 #: Generator and suite parameters that hold a path or URL, resolved against the spec file's folder (the CLI
 #: resolves them before any catalogue is at hand, so by name).
-URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file")
+URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file", "paraphrases")
 
 
 def with_defaults(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:
