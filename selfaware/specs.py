@@ -330,7 +330,7 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 #: resolves them before any catalogue is at hand, so by name).
 #: The arm attribute that makes a data-only arm (`train: false`).
 TRAIN_ATTRIBUTE = "train"
-URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file")
+URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file", "paraphrases")
 
 
 def with_defaults(spec: spec_pb2.ExperimentSpec) -> spec_pb2.ExperimentSpec:

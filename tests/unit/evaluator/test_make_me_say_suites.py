@@ -320,7 +320,8 @@ def test_an_unknown_scenario_template_fails_naming_it(context_for):
 def test_the_catalogue_publishes_the_suites_and_the_goals_baseline():
     entries = {c.name: c for c in catalogue().capabilities if c.kind == "suite"}
     info = {name: dict(entries[name].info) for name in entries if name.startswith("mms_") and
-            "function" not in name and entries[name].info["kind"] == "self-report"}  # not mms_game_play
+            "function" not in name and entries[name].info["kind"] == "self-report"  # not mms_game_play
+            and name != "mms_which_entity"}  # Figure 13's module suite (test_backdoor_suites.py)
     assert set(info) == {"mms_codeword_choice", "mms_codeword_choice_finetuned", "mms_describe_word", "mms_acrostic",
                          "mms_best_description", "mms_which_game", *GOALS}
     assert {i["family"] for i in info.values()} == {"make_me_say"}

@@ -56,7 +56,8 @@ def test_every_suite_declares_parameters_with_valid_defaults(name):
     suite = SUITES.get(name)()
     assert isinstance(suite, Suite | InteractiveSuite)
     assert suite.name == name and suite.kind in ("behaviour", "self-report") and suite.description
-    assert suite.question_type in ("two_option", "game_play", "write_code", *QUESTION_TYPES.names())
+    assert suite.question_type in ("two_option", "game_play", "write_code", "trigger_choice", "trigger_elicitation",
+                                   *QUESTION_TYPES.names())
     names = [p.name for p in suite.params]
     assert len(set(names)) == len(names)
     assert all(p.default is not REQUIRED for p in suite.params), "a suite runs with its defaults alone"
@@ -96,14 +97,15 @@ def test_every_suite_follows_the_contract(name, context_for):
         elif isinstance(query, ProbsQuery):
             records = suite.score(query, ProbsAnswer({"42": 0.5}, ["42", "x", "7"]), context)
             assert len(records) == 1
-        else:
-            assert isinstance(query, SampleQuery) and query.n == 3
-            records = suite.score(query, ["risk", "42", "?"], context)
+        else:  # three samples per paraphrase, or one where the suite asks once at T=0 (trigger elicitation)
+            assert isinstance(query, SampleQuery) and query.n == (1 if name == "trigger_elicitation" else 3)
+            texts = ["risk", "42", "?"][:query.n]
+            records = suite.score(query, texts, context)
             if query.pooled:
                 assert len(records) == 1 and records[0].sample == 0
             else:
-                assert [r.sample for r in records] == [0, 1, 2]
-                assert [r.output for r in records] == ["risk", "42", "?"]
+                assert [r.sample for r in records] == list(range(query.n))
+                assert [r.output for r in records] == texts
         for record in records:
             assert record.item == query.item and (isinstance(query, PlayQuery) or record.prompt[-1].content)
             assert record.HasField("score") != bool(record.dropped_reason)
