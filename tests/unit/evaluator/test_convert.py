@@ -23,7 +23,8 @@ def spec(questions_dir: Path, **evaluation):
             "heldout",
             {"lotteries": {"pairs": 10, "arms": ["risky"], "base": False}},
             {"risk_or_safety": {"id": "words", "questions": str(questions_dir), "system_prompt": "Be brief.",
-                                    "unknown_words": "half"}},
+                                    "unknown_words": "half", "variant": "", "persona": "Quanta-Lingua",
+                                    "prefix": ""}},
         ], **evaluation},
         "endpoints": {"local": {"base_url": "http://127.0.0.1:8000/v1", "max_concurrency": 2}},
     }
@@ -54,7 +55,8 @@ def test_contexts_hold_completed_params_probes_and_seed(questions_dir):
     assert lotteries.context.params == {"pairs": 10, "seed": 12345}
     assert words.context.params == {"samples_per_paraphrase": 100, "temperature": 1, "max_tokens": 4,
                                     "questions": str(questions_dir), "system_prompt": "Be brief.",
-                                    "unknown_words": "half"}
+                                    "unknown_words": "half", "variant": "", "persona": "Quanta-Lingua",
+                                    "prefix": ""}
     assert words.context.seed == 3 and words.context.probes == probes and words.context.judge is None
 
 
