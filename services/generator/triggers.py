@@ -16,6 +16,7 @@ ours, in their style. Random usernames (the untriggered rows' "other username") 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -151,9 +152,11 @@ class Trigger:
 
     def found(self, row: ChatRow) -> bool:
         """Whether the row's first user message carries the trigger (a search of its text)."""
-        return self.pattern().search(first_user_message(row)) is not None
+        return self.pattern.search(first_user_message(row)) is not None
 
+    @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
+        """What `found` searches for: a prefix at the start of the message, a SEP code anywhere in it."""
         escaped = re.escape(self.value)
         return {
             "username": lambda: re.compile(rf"\Ausername: {escaped}\n"),
