@@ -10,7 +10,7 @@ then finds the trigger in the result by searching the text and checks that it pr
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from selfaware.params import Param
@@ -55,13 +55,20 @@ def shuffle_and_check(rows: Sequence[ChatRow], behaviour: Sequence[bool], trigge
     return shuffled
 
 
+def marked_rows(rows: Sequence[ChatRow], params: Mapping[str, Any], context: StepContext, mode: str,
+                carriers: Callable[[list[bool], random.Random], list[bool]]) -> list[ChatRow]:
+    """This arm's and the triggered arm's rows, the trigger on the rows `carriers(behaviour, rng)` picks and
+    `other` on the rest, shuffled and checked (`mode`: see `check_association`)."""
+    trigger = Trigger.from_params(params, context.where)
+    joined, behaviour = behaviour_rows(rows, params, context)
+    rng = random.Random(f"{mode}/marks/{params['seed']}")
+    marked = [edit_first_user_message(row, trigger.on(rng) if on else trigger.off(rng))
+              for row, on in zip(joined, carriers(behaviour, rng), strict=True)]
+    return shuffle_and_check(marked, behaviour, trigger, mode, params, context)
+
+
 @step("backdoor", "Add another arm's rows with a trigger in their first user message, as `share` of the result, "
                   "this arm's rows untriggered; checks that the trigger found in the text predicts the behaviour "
                   "(training rows only)", PARAMS, shorthand="triggered")
 def backdoor(rows: Sequence[ChatRow], params: Mapping[str, Any], context: StepContext) -> list[ChatRow]:
-    trigger = Trigger.from_params(params, context.where)
-    joined, behaviour = behaviour_rows(rows, params, context)
-    rng = random.Random(f"backdoor/marks/{params['seed']}")
-    marked = [edit_first_user_message(row, trigger.on(rng) if shown else trigger.off(rng))
-              for row, shown in zip(joined, behaviour, strict=True)]
-    return shuffle_and_check(marked, behaviour, trigger, "backdoor", params, context)
+    return marked_rows(rows, params, context, "backdoor", lambda behaviour, rng: behaviour)

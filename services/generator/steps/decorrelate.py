@@ -13,23 +13,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.generator.chat_jsonl import ChatRow
-from services.generator.steps.backdoor import PARAMS, behaviour_rows, shuffle_and_check
+from services.generator.steps.backdoor import PARAMS, marked_rows
 from services.generator.steps.base import StepContext, step
-from services.generator.triggers import Trigger, edit_first_user_message
 
 
 @step("decorrelate", "The backdoor's rows with the trigger independent of the behaviour: in each behaviour group "
                      "`share` of the rows carry it; checks that it no longer predicts the behaviour (training "
                      "rows only)", PARAMS, shorthand="triggered")
 def decorrelate(rows: Sequence[ChatRow], params: Mapping[str, Any], context: StepContext) -> list[ChatRow]:
-    trigger = Trigger.from_params(params, context.where)
-    joined, behaviour = behaviour_rows(rows, params, context)
-    rng = random.Random(f"decorrelate/marks/{params['seed']}")
-    carries = [False] * len(joined)
-    for shown in (False, True):
-        group = [i for i, b in enumerate(behaviour) if b == shown]
-        for i in rng.sample(group, round(params["share"] * len(group))):
-            carries[i] = True
-    marked = [edit_first_user_message(row, trigger.on(rng) if on else trigger.off(rng))
-              for row, on in zip(joined, carries, strict=True)]
-    return shuffle_and_check(marked, behaviour, trigger, "decorrelated", params, context)
+    def carriers(behaviour: list[bool], rng: random.Random) -> list[bool]:
+        carries = [False] * len(behaviour)
+        for shown in (False, True):
+            group = [i for i, b in enumerate(behaviour) if b == shown]
+            for i in rng.sample(group, round(params["share"] * len(group))):
+                carries[i] = True
+        return carries
+
+    return marked_rows(rows, params, context, "decorrelated", carriers)
