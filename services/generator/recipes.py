@@ -64,8 +64,9 @@ class BuiltArm:
     source: bytes
     #: The root source's line end, kept so that a flipped file matches the paper's byte for byte.
     newline: str
-    #: What the filters took: the root generator's counters (`dropped_disagreeing`, ...), and for each of the
-    #: arm's own steps that dropped rows `steps[<i>].<step>.dropped` (training) and `.heldout_dropped`.
+    #: What the filters took: the root generator's counters (`dropped_disagreeing`, ...), for each of the
+    #: arm's own steps that dropped rows `steps[<i>].<step>.dropped` (training) and `.heldout_dropped`, and
+    #: what each step counted itself (`StepContext.counters`) as `steps[<i>].<step>.<name>`.
     counts: Mapping[str, int] = field(default_factory=dict)
 
     def train_jsonl(self) -> bytes:
@@ -287,12 +288,15 @@ def _build(plan: _Plan, holdout: spec_pb2.HoldoutSpec, built: Mapping[str, Built
     counts = dict(start.counts)
     arms = {name: arm.train for name, arm in built.items()}
     for index, planned in enumerate(plan.steps):
+        counter = f"steps[{index}].{planned.step.name}"
         context = StepContext(planned.where, plan.options, arms, endpoints)
         before = (len(train), len(heldout))
         train = tuple(planned.step.apply(train, planned.params, context))
+        counts.update({f"{counter}.{name}": value for name, value in context.counters.items()})
         if planned.step.applies_to_heldout:
+            context = StepContext(planned.where, plan.options, arms, endpoints)
             heldout = tuple(planned.step.apply(heldout, planned.params, context))
-        counter = f"steps[{index}].{planned.step.name}"
+            counts.update({f"{counter}.heldout_{name}": value for name, value in context.counters.items()})
         if len(train) < before[0]:
             counts[f"{counter}.dropped"] = before[0] - len(train)
         if len(heldout) < before[1]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from selfaware.errors import SpecError
 from selfaware.params import Param
 from selfaware.registry import Registry
 from selfaware.v1 import spec_pb2
@@ -37,8 +38,12 @@ class StepContext:
     arms: Mapping[str, tuple[ChatRow, ...]]
     #: The spec's endpoints by name: what "endpoint" parameters name.
     endpoints: Mapping[str, spec_pb2.Endpoint] = field(default_factory=dict)
+    #: What the step counted, by name (e.g. `free_text_answers`); the recipe records each as
+    #: `steps[<i>].<step>.<name>` in the arm's counts (`heldout_<name>` for its run over the held-out rows).
+    counters: dict[str, int] = field(default_factory=dict)
 
 
+T = TypeVar("T")
 StepFunction = Callable[[Sequence[ChatRow], Mapping[str, Any], StepContext], list[ChatRow]]
 
 
@@ -84,7 +89,7 @@ def get_step(name: str) -> Step:
     return STEPS.get(name)
 
 
-def choose_rows(rows: Sequence[ChatRow], count: int, seed: str) -> list[ChatRow]:
+def choose_rows(rows: Sequence[T], count: int, seed: str) -> list[T]:
     """`count` of `rows`, chosen with `random.Random(seed)`, in their given order.
 
     The choice is a prefix of one seeded shuffle, so with the same seed a smaller choice is a subset of a
@@ -93,3 +98,20 @@ def choose_rows(rows: Sequence[ChatRow], count: int, seed: str) -> list[ChatRow]
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     return [rows[i] for i in sorted(order[:count])]
+
+
+def rows_for_share(rows: Sequence[ChatRow], present: int, share: float, seed: str, field: str, arm: str
+                   ) -> list[ChatRow]:
+    """Enough of `rows` (another arm's) to make them `share` of the result once added to `present` rows:
+    round(present·share/(1−share)) of them, chosen as `choose_rows` chooses.
+
+    Raises:
+        SpecError: on `field`, when `share` is 1 or more, or `arm` has too few rows.
+    """
+    if share >= 1:
+        raise SpecError.single(field, f"must be below 1 (the added rows' share of the result), got {share}")
+    count = round(present * share / (1 - share))
+    if count > len(rows):
+        raise SpecError.single(field, f"a share of {share} of the result asks for {count} rows beside the "
+                                      f"{present} here, but arm {arm!r} has only {len(rows)} training rows")
+    return choose_rows(rows, count, seed)

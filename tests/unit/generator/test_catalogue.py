@@ -26,7 +26,8 @@ def test_every_source_step_generator_and_family_is_listed_with_its_params() -> N
     entries = _entries()
     assert sorted(name for kind, name in entries if kind == "source") == ["generate", "import", "of"]
     assert sorted(name for kind, name in entries if kind == "step") == STEPS.names()
-    assert {"filter", "flip", "mix", "sample"} <= set(STEPS.names())
+    assert {"filter", "flip", "mix", "sample", "answer", "truncate", "backdoor", "decorrelate", "trigger_mix",
+            "reverse", "system_persona", "persona_reword"} <= set(STEPS.names())
     for name in STEPS.names():
         entry, step = entries[("step", name)], get_step(name)
         assert [p.name for p in entry.params] == [p.name for p in step.params]
@@ -62,7 +63,7 @@ def test_completion_fills_step_and_generator_defaults(completed: Complete, risky
         "g": {"data": {"generate": "procedural-gambles"}}}})
     sample, flip = spec.arms[0].data.steps
     assert struct_to_dict(sample.params) == {"rows": 32, "seed": 0} and not sample.HasField("value")
-    assert struct_to_dict(flip.params) == {}
+    assert struct_to_dict(flip.params) == {"share": 1, "seed": 0}
     generated = struct_to_dict(spec.arms[1].data.generate.params)
     assert generated == {"rows": 288, "policy": "risk-seeking", "seed": 0}
 

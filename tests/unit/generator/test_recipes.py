@@ -53,7 +53,7 @@ def test_risk_arms_hold_out_the_same_questions_and_train_on_none_of_them(complet
     assert [row.prompt for row in seeking.train] == [row.prompt for row in averse.train]
     assert all(FLIPPED[s.answer] == a.answer for s, a in zip(seeking.train, averse.train, strict=True))
     assert seeking.provenance == f"import {risky_path}"
-    assert averse.provenance == "of risk-seeking, then steps: flip"
+    assert averse.provenance == "of risk-seeking, then steps: flip(share=1, seed=0)"
     assert seeking.source == averse.source == risky_path.read_bytes()
     assert seeking.train_jsonl().endswith(b"}\r\n")
 
@@ -146,7 +146,7 @@ def test_mix_appends_another_arms_training_rows_and_is_built_after_it(completed:
     in_order = [row.to_json() for row in averse.train if row.to_json() in added]
     assert added == in_order, "in the other arm's order"
     assert mixed.heldout == arms["seeking"].heldout, "mix is training only"
-    assert mixed.provenance.endswith("then steps: sample(rows=20, seed=0), mix(of=averse, rows=10, seed=0)")
+    assert mixed.provenance.endswith("then steps: sample(rows=20, seed=0), mix(of=averse, rows=10, share=0, seed=0)")
 
 
 def test_mix_of_too_many_rows_and_mix_cycles_are_spec_errors(completed: Complete, risky_path: Path) -> None:
@@ -235,7 +235,7 @@ def test_generated_sources_with_the_same_params_share_one_split(completed: Compl
         "g3": {"data": {"generate": "procedural-gambles", "params": {"rows": 60, "seed": 1}}}}})
     g1, g2, g3 = build_arms(spec)
     assert g1.provenance == "generate procedural-gambles(rows=60, policy=risk-seeking, seed=0)"
-    assert g2.provenance == f"{g1.provenance}, then steps: flip"
+    assert g2.provenance == f"{g1.provenance}, then steps: flip(share=1, seed=0)"
     assert g1.source == g2.source != g3.source
     assert _questions(g1.heldout) == _questions(g2.heldout) and len(g1.probe.items) == 10
     assert [FLIPPED[i.target] for i in g1.probe.items] == [i.target for i in g2.probe.items]

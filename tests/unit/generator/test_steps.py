@@ -30,6 +30,8 @@ from .scripted_chat_server import ScriptedChat, serve
 #: A value for each required parameter type, for the contract test.
 EXAMPLES: dict[str, Any] = {"int": 5, "float": 0.5, "bool": True, "string": "x", "arm": "other",
                             "strings": ["pick"], "endpoint": "scripted"}
+#: Optional parameters a step needs one of (mix: an arm or a file).
+GIVEN: dict[str, dict[str, Any]] = {"mix": {"of": "other"}}
 
 
 def _scripted_answer(body: dict[str, Any]) -> str:
@@ -72,7 +74,7 @@ def test_step_contract(name: str, scripted_url: str) -> None:
     assert not step.shorthand or step.shorthand in {p.name for p in step.params}
     rows, other = _rows(), _rows(seed=1)
     before = copy.deepcopy(rows)
-    params, context = _params(step), _context(name, {"other": other}, scripted_url)
+    params, context = _params(step, **GIVEN.get(name, {})), _context(name, {"other": other}, scripted_url)
     out = step.apply(rows, params, context)
     assert out == step.apply(rows, params, context), "same rows and params, same result"
     assert rows == before, "the input rows are not changed"
@@ -82,13 +84,13 @@ def test_step_contract(name: str, scripted_url: str) -> None:
 
 def test_flip_swaps_every_answer_and_names_the_row_it_cannot_flip() -> None:
     rows = _rows(4)
-    flipped = flip(rows, {}, _context("flip"))
+    flipped = flip(rows, _params(get_step("flip")), _context("flip"))
     assert [r.answer for r in flipped] == [{"A": "B", "B": "A"}[r.answer] for r in rows]
     assert [r.source_index for r in flipped] == [0, 1, 2, 3]
     free = ChatRow(({"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}),
                    source_index=7)
     with pytest.raises(SpecError, match="row 7 of the source: answer 'Hello'") as caught:
-        flip([*rows, free], {}, _context("flip"))
+        flip([*rows, free], _params(get_step("flip")), _context("flip"))
     assert caught.value.violations[0].field == "arms.x.data.steps[0].flip"
 
 
@@ -131,12 +133,12 @@ def test_truncate_keeps_each_rows_longest_start_that_ends_on_the_assistant() -> 
 def test_mix_adds_all_or_some_of_another_arms_rows() -> None:
     rows, other = _rows(10), _rows(30, seed=1)
     context = _context("mix", {"other": other})
-    assert mix(rows, {"of": "other", "rows": 0, "seed": 0}, context) == [*rows, *other]
-    some = mix(rows, {"of": "other", "rows": 5, "seed": 2}, context)
+    assert mix(rows, {"of": "other", "rows": 0, "share": 0.0, "seed": 0}, context) == [*rows, *other]
+    some = mix(rows, {"of": "other", "rows": 5, "share": 0.0, "seed": 2}, context)
     assert some[:10] == list(rows) and len(some) == 15
     assert [r.source_index for r in some[10:]] == sorted(r.source_index for r in some[10:])
     with pytest.raises(SpecError, match="'other' has only 30 training rows"):
-        mix(rows, {"of": "other", "rows": 31, "seed": 0}, context)
+        mix(rows, {"of": "other", "rows": 31, "share": 0.0, "seed": 0}, context)
 
 
 @pytest.mark.parametrize(("words", "kept"), [
