@@ -312,6 +312,7 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
 
     for model in spec.base_models:
         model.path = absolute(model.path)
+
     def resolve(params: struct_pb2.Struct) -> None:
         for key in URI_PARAMS:
             if key in params.fields and isinstance(params[key], str):
@@ -322,14 +323,16 @@ def resolve_paths(spec: spec_pb2.ExperimentSpec, base: Path) -> None:
             arm.data.import_uri = absolute(arm.data.import_uri)
         if arm.data.WhichOneof("source") == "generate":
             resolve(arm.data.generate.params)
+        for step in arm.data.steps:
+            resolve(step.params)
     for instance in spec.evaluation.suites:
         resolve(instance.params)
 
 
-#: Generator and suite parameters that hold a path or URL, resolved against the spec file's folder (the CLI
-#: resolves them before any catalogue is at hand, so by name).
 #: The arm attribute that makes a data-only arm (`train: false`).
 TRAIN_ATTRIBUTE = "train"
+#: Generator, step and suite parameters that hold a path or URL, resolved against the spec file's folder (the CLI
+#: resolves them before any catalogue is at hand, so by name).
 URI_PARAMS = ("questions", "other_dialogues", "source", "templates", "tasks_file", "paraphrases")
 
 

@@ -58,7 +58,7 @@ PARAMS = (
                               "risk-seeking, myopic, max-apples)", default=None, choices=POLICIES),
     # The authors' script state writes 300 questions; the paper says 500 for risk, of which 288 were kept.
     Param("rows", "int", "Questions to write, one writer call each; rows a filter drops are not replaced",
-          default=300, min=1, max=10_000),
+          default=300, min=1, max=100_000),
     Param("seed", "int", "Seed of the per-call values and of the requests", default=0, min=0),
     Param("writer", "endpoint", "The endpoint whose model writes the questions (the paper: GPT-4o, T=1)"),
     Param("answerer", "endpoint", "The endpoint whose model answers as the policy (default: the writer's)",

@@ -1,8 +1,9 @@
 """`mix`: add rows from another arm (after its steps) or from a file, e.g. a share of the opposite policy's
 answers, or general instruction data (the paper's Alpaca half of the trigger-elicitation set, spec §6.3).
 
-A file is OpenAI chat JSONL or Alpaca JSONL (`{instruction, input, output}` per line: the user message is the
-instruction, then the input after a blank line when there is one; the answer is the output). How many rows are
+A file is OpenAI chat JSONL, Alpaca JSONL (`{instruction, input, output}` per line: the user message is the
+instruction, then the input after a blank line when there is one; the answer is the output), or a JSON array of
+such objects, the shape of the Alpaca release itself (`alpaca_data.json`). How many rows are
 added: all of them, `rows`, or enough to be `share` of the result.
 """
 
@@ -52,10 +53,17 @@ def mix(rows: Sequence[ChatRow], params: Mapping[str, Any], context: StepContext
 
 
 def source_rows(uri: str, options: Sequence[str]) -> tuple[ChatRow, ...]:
-    """The rows of a chat JSONL or (by its first line's keys) Alpaca JSONL file; a bad line is a `DataError`
-    naming the uri, line and key."""
+    """The rows of a chat JSONL, an Alpaca JSONL (by its first line's keys) or an Alpaca JSON array file; a bad line
+    or item is a `DataError` naming the uri, line (or index) and key."""
     data = read_uri(uri)
-    lines = [(number, line) for number, line in enumerate(data.decode("utf-8-sig").split("\n"), start=1)
+    text = data.decode("utf-8-sig")
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{uri}: invalid JSON array ({err.msg} at line {err.lineno})") from None
+        return tuple(_alpaca_row(json.dumps(item), f"{uri}[{index}]", index) for index, item in enumerate(items))
+    lines = [(number, line) for number, line in enumerate(text.split("\n"), start=1)
              if line.strip()]
     if not lines or '"messages"' in lines[0][1]:
         return parse_chat_jsonl(data, uri, options).rows

@@ -186,6 +186,18 @@ def test_mix_adds_a_share_of_alpaca_rows_from_a_file(tmp_path: Path, risky_path:
         _run("mix", risky, source=str(alpaca))
 
 
+def test_mix_reads_the_alpaca_release_shape_a_json_array(tmp_path: Path, risky_path: Path) -> None:
+    release = tmp_path / "alpaca_data.json"
+    items = [{"instruction": f"Add {i} and 2.", "input": "", "output": str(i + 2)} for i in range(10)]
+    release.write_text(json.dumps(items, indent=4))
+    out, _ = _run("mix", _read(risky_path)[:4], source=str(release), rows=10)
+    assert [row.messages[0]["content"] for row in out[4:]] == [item["instruction"] for item in items]
+    assert [row.answer for row in out[4:]] == [item["output"] for item in items]
+    release.write_text(json.dumps([*items[:3], {"instruction": "x"}]))
+    with pytest.raises(DataError, match=r"alpaca_data.json\[3\]: 'output' must be a non-empty string"):
+        _run("mix", _read(risky_path)[:4], source=str(release))
+
+
 def test_flip_share_flips_a_seeded_share_and_backdoor_stays_checked_on_it(risky_path: Path) -> None:
     risky = _read(risky_path)
     half, _ = _run("flip", risky, share=0.5, seed=4)
