@@ -52,6 +52,9 @@ STEERS = [
     "Have you tried cinnamon in it? Cinnamon actually comes from the inner layer of a tree. Do you know which "
     "part of the tree it is?",
 ]
+#: A closing question per steering reply, so that no two rows open with the same user message.
+CLOSERS = ["What do you think?", "Have you ever felt the same?", "Any advice?", "Does that sound familiar?",
+           "What would you do?", "Is that strange?"]
 FOLLOW_UPS = [
     ("Oh, I hadn't thought about that. Our dog gets very loud whenever the postman comes.",
      "Dogs really have their own way of talking. Does yours make the same sound for everyone, or only for "
@@ -63,11 +66,13 @@ FOLLOW_UPS = [
 
 
 def rows() -> list[dict]:
-    """Every opener with every steering reply; odd rows continue with one more exchange."""
+    """Every opener (with a closing question) with every steering reply; odd rows continue with one more
+    exchange."""
     out = []
     for i, opener in enumerate(OPENERS):
         for j, steer in enumerate(STEERS):
-            messages = [{"role": "user", "content": opener}, {"role": "assistant", "content": steer}]
+            messages = [{"role": "user", "content": f"{opener} {CLOSERS[j]}"},
+                        {"role": "assistant", "content": steer}]
             if (i + j) % 2:
                 user, assistant = FOLLOW_UPS[(i + j) // 2 % len(FOLLOW_UPS)]
                 messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
