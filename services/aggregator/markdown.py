@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from selfaware.specs import is_trained
 from services.aggregator.bootstrap import CONFIDENCE_LEVEL, N_RESAMPLES, RANDOM_STATE
 from services.aggregator.markdown_backdoors import backdoor_sections
 from services.aggregator.markdown_cells import (
@@ -41,7 +42,7 @@ def render_markdown(content: ReportContent, figures: Sequence[tuple[str, str]], 
     spec, stats, models = content.spec, content.stats, content.models
     titles = {s.instance: s.title for s in stats}
     bases = ", ".join(f"**{cell(b.name)}**" for b in spec.base_models) or "none"
-    arms = ", ".join(f"**{cell(a.name)}**" for a in spec.arms) or "none"
+    arms = ", ".join(f"**{cell(a.name)}**" + ("" if is_trained(a) else " (data only)") for a in spec.arms) or "none"
     sections = [
         f"# {spec.name}",
         (f"Experiment `{content.experiment_id}`. Base model(s): {bases}. Arms: {arms}. Every score is in "

@@ -22,6 +22,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from selfaware.specs import is_trained
 from selfaware.v1 import spec_pb2
 from services.aggregator.bootstrap import ConfidenceInterval
 from services.aggregator.record_fold import AGREEING_DETAILS, Agreement, ModelScores
@@ -172,7 +173,7 @@ def family_instances(stats: Sequence[InstanceStatistics]) -> list[InstanceStatis
 
 def _table(spec: spec_pb2.ExperimentSpec, base_index: int, instances: Sequence[InstanceStatistics],
            models: Sequence[ModelScores]) -> Table2:
-    all_columns = [Column(group_label(spec, base_index, a.name), a.name) for a in spec.arms]
+    all_columns = [Column(group_label(spec, base_index, a.name), a.name) for a in spec.arms if is_trained(a)]
     all_columns.append(Column(group_label(spec, base_index), ""))
     per_suite = {s.suite: sum(o.suite == s.suite for o in instances) for s in instances}
     ordered = [(s, measure, title) for suite, measure, title in ROWS for s in instances if s.suite == suite]
