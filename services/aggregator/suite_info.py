@@ -142,14 +142,22 @@ class SettingChange:
     default: Any
 
 
+#: Parameters that pick which of the paper's questions an instance asks (Table 6's system prompts, a persona's
+#: wording, a trigger sentence before it), not how it is sampled: Figure 8's `threat` instance is the paper's
+#: protocol, so these are never listed as settings against the paper's.
+QUESTION_PARAMS = frozenset({"system_preset", "variant", "persona", "prefix"})
+
+
 def changed_settings(instance: spec_pb2.SuiteInstance, info: SuiteInfo | None) -> list[SettingChange]:
     """The instance's sampling settings that differ from the paper's, in parameter order; naming parameters
-    (question folders, arms, endpoints) are not settings and are left out."""
+    (question folders, arms, endpoints) and those that choose which of the paper's questions is asked
+    (`QUESTION_PARAMS`) are not settings and are left out."""
     if info is None:
         return []
     params = struct_to_dict(instance.params)
     return [SettingChange(name, params[name], default) for name, default in info.defaults.items()
-            if name in params and info.types.get(name) not in NAMING_PARAM_TYPES and params[name] != default]
+            if name in params and info.types.get(name) not in NAMING_PARAM_TYPES and name not in QUESTION_PARAMS
+            and params[name] != default]
 
 
 def _plain(value: Any) -> Any:
