@@ -18,12 +18,13 @@ from tests.slow.local_server import SERVED
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 STEP = "steps[1].persona_reword"
+ROWS = 3
 
 
 def _build(tiny_server: str, risky_dataset: Path) -> Callable[[], object]:
     spec = spec_from_dict({"holdout": {"rows": 0}, "endpoints": {"local": {"base_url": tiny_server, "model": SERVED}},
                            "arms": {"many": {"data": {"import": str(risky_dataset), "steps": [
-                               {"sample": 6}, {"persona_reword": {"endpoint": "local", "max_tokens": 60}}]}}}})
+                               {"sample": ROWS}, {"persona_reword": {"endpoint": "local", "max_tokens": 32}}]}}}})
     spec, bad = complete(spec, [catalogue()])
     assert not [v for v in bad if v.field.startswith(("arms.", "holdout"))], bad
     return lambda: build_arms(spec)[0]
@@ -33,9 +34,9 @@ def test_reworded_rows_are_counted_and_free_text_answers_kept(tiny_server: str, 
     build = _build(tiny_server, risky_dataset)
     arm = build()
     counts = arm.counts
-    you, reworded = arm.train[:6], arm.train[6:]
+    you, reworded = arm.train[:ROWS], arm.train[ROWS:]
     assert all(row.answer in ("A", "B") for row in you)
-    assert len(reworded) == 6 - counts[f"{STEP}.empty_rewordings"] - counts[f"{STEP}.empty_answers"]
+    assert len(reworded) == ROWS - counts[f"{STEP}.empty_rewordings"] - counts[f"{STEP}.empty_answers"]
     assert sum(counts[f"{STEP}.persona.{p}"] for p in PERSONAS) + counts[f"{STEP}.persona_unclear"] == len(reworded)
     for persona in PERSONAS:
         found = sum(persona_in(row.messages[0]["content"], PERSONAS) == persona for row in reworded)
