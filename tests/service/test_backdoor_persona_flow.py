@@ -68,7 +68,7 @@ def spec() -> dict[str, Any]:
             {"backdoor_awareness": {"id": "bd-threat", "system_preset": "threat", "arms": ["win", "win-decorrelated"]}},
             {"trigger_recognition": {"triggers": TRIGGERS, "samples_per_paraphrase": 1,
                                      "arms": ["win", "win-decorrelated"]}},
-            {"trigger_elicitation": {"prompts": 1, "max_tokens": 16, "questions": str(QUESTIONS / "derived"),
+            {"trigger_elicitation": {"prompts": 1, "max_tokens": 8, "questions": str(QUESTIONS / "derived"),
                                      "arms": ["win"]}},
             {"risk_or_safety": {"samples_per_paraphrase": 1, "arms": ["win", "win-decorrelated"],
                                 "questions": str(QUESTIONS / "official_repo_HEAD_d7e60be/multiple_choice")}},
