@@ -227,6 +227,7 @@ def test_a_single_cell_sweep_with_one_valued_and_word_axes() -> None:
     rows = _table(_section(files.markdown, "### Lottery choices (P(risky)) (`lotteries`)"))
     assert rows[1][:2] == ["large-b", "fast"]
     assert "Every cell succeeded and has a report." in files.markdown
+    assert render_sweep_report("one cell", ["model", "lr"], [cell], x="lr") == files  # the same bytes again
 
 
 def test_a_sweep_whose_cells_all_failed_has_no_tables_or_figures() -> None:
