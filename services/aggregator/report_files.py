@@ -77,8 +77,12 @@ class ReportFiles:
 
     def figure_files(self) -> dict[str, bytes]:
         """File name -> bytes of every figure file, as the Markdown links them."""
-        return {name: data for f in self.figures for name, data in ((f"{f.stem}.png", f.png),
-                                                                     (f"{f.stem}.svg", f.svg))}
+        return figure_files(self.figures)
+
+
+def figure_files(figures: Sequence[FigureFile]) -> dict[str, bytes]:
+    """File name -> bytes: each figure as `<stem>.png` and `<stem>.svg`."""
+    return {name: data for f in figures for name, data in ((f"{f.stem}.png", f.png), (f"{f.stem}.svg", f.svg))}
 
 
 def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequence[ModelScores],
@@ -141,10 +145,15 @@ def report_document(content: ReportContent, figures: Sequence[FigureFile] = ()) 
         "datasets": [{"arm": d.arm, "train_rows": d.train_rows, "heldout_rows": d.heldout_rows,
                       "provenance": d.provenance, "stats": dict(sorted(d.stats.items())),
                       "counts": [{"name": c.name, "value": c.value} for c in d.counts]} for d in content.datasets],
-        "figures": [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
-                     "media_type": media} for f in figures
-                    for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))],
+        "figures": figures_json(figures),
     }
+
+
+def figures_json(figures: Sequence[FigureFile]) -> list[dict[str, Any]]:
+    """Each figure file by name, caption and sha256 (the artifact store's key for it)."""
+    return [{"file": f"{f.stem}.{kind}", "caption": f.caption, "sha256": hashlib.sha256(data).hexdigest(),
+             "media_type": media} for f in figures
+            for kind, data, media in (("png", f.png, "image/png"), ("svg", f.svg, "image/svg+xml"))]
 
 
 def _method() -> dict[str, Any]:

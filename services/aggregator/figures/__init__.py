@@ -16,6 +16,8 @@
 | `figure13-<arm>` | per Make Me Say question: asked about "you", about Quanta-Lingua, base model | Figure 13 | `personas.py` |
 | `ablation` | behaviour and self-report by training rows × epochs | Table 28 | `grid.py` |
 | `faithfulness` | every finetuned model's self-report against its behaviour, r and CI per cluster, base starred | Figure 4 | `scatter.py` |
+| `sweep-<instance>` | a sweep's report: per instance, each group's mean and CI against the sweep's x axis | — | `sweep.py` |
+| `sweep-capability` | a sweep's report: self-report against behaviour per (cell, group) | — | `sweep.py` |
 
 `draw_figures` returns the matplotlib figures (tests read the drawn values back from them); `render_figures`
 encodes them.
