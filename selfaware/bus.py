@@ -133,8 +133,9 @@ class _InFlight:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-def stream_configs(duplicate_window_s: float = 600.0) -> list[StreamConfig]:
-    """The two streams: events (replayable for two weeks) and dead letters, each with its hand-back subjects."""
+def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1) -> list[StreamConfig]:
+    """The two streams: events (replayable for two weeks) and dead letters, each with its hand-back subjects.
+    `replicas`: copies on a NATS cluster (the consumers inherit it)."""
     two_weeks = 14 * 24 * 3600.0
     return [
         StreamConfig(
@@ -142,9 +143,10 @@ def stream_configs(duplicate_window_s: float = 600.0) -> list[StreamConfig]:
             subjects=["selfaware.events.>", HANDBACK_PREFIX[EVENTS_STREAM] + ">"],
             duplicate_window=duplicate_window_s,
             max_age=two_weeks,
+            num_replicas=replicas,
         ),
         StreamConfig(name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">", HANDBACK_PREFIX[DLQ_STREAM] + ">"],
-                     duplicate_window=duplicate_window_s),
+                     duplicate_window=duplicate_window_s, num_replicas=replicas),
     ]
 
 
@@ -162,8 +164,9 @@ class EventBus:
     """A NATS connection with the platform's streams, used to publish events and run durable handlers."""
 
     def __init__(self, nc: nats.NATS, *, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
-                 consumer_limits: Mapping[str, ConsumerLimits] | None = None) -> None:
+                 consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1) -> None:
         self.nc = nc
+        self.replicas = replicas
         self.js = nc.jetstream()
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
@@ -178,16 +181,18 @@ class EventBus:
 
     @classmethod
     async def connect(cls, url: str, *, name: str, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
-                      consumer_limits: Mapping[str, ConsumerLimits] | None = None) -> EventBus:
-        """Connect and make sure the streams exist (idempotent, safe for every replica to call)."""
+                      consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1) -> EventBus:
+        """Connect and make sure the streams exist (idempotent, safe for every replica to call); `replicas`:
+        copies of each stream on a NATS cluster."""
         nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
-        bus = cls(nc, max_deliver=max_deliver, ack_wait_s=ack_wait_s, consumer_limits=consumer_limits)
+        bus = cls(nc, max_deliver=max_deliver, ack_wait_s=ack_wait_s, consumer_limits=consumer_limits,
+                  replicas=replicas)
         await bus.ensure_streams()
         return bus
 
     async def ensure_streams(self) -> None:
-        """Create the streams, or update them to the current config."""
-        for config in stream_configs():
+        """Create the streams, or update them to the current config (a changed replica count included)."""
+        for config in stream_configs(replicas=self.replicas):
             try:
                 await self.js.add_stream(config)
             except nats.js.errors.BadRequestError:

@@ -36,6 +36,8 @@ class ServiceConfig:
     """Settings every service shares."""
 
     nats_url: str = setting("nats://127.0.0.1:4222", "NATS server URL (JetStream enabled)")
+    nats_replicas: int = setting(1, "copies JetStream keeps of each stream and bucket the services create: 1 on a "
+                                    "single server, 3 on a 3-node cluster (at most the cluster's size)")
     grpc_host: str = setting("127.0.0.1", "address the gRPC server binds to")
     grpc_port: int = setting(50051, "gRPC port")
     log_level: str = setting("info", "minimum log level: debug, info, warning or error")
@@ -48,11 +50,13 @@ class ServiceConfig:
     consumer_limits: str = setting("", "per-consumer limits, e.g. 'trainer-training-requested=concurrency:2,"
                                        "max_ack_pending:64' (';' between consumers): concurrency is handlers per "
                                        "replica, max_ack_pending (default 1024) is unacked messages cluster-wide")
+    metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off)")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
         require(self.log_format in {"json", "console", "auto"}, "log_format", "json|console|auto")
         require(0 <= self.grpc_port < 65536, "grpc_port", "a port number")
+        require(1 <= self.nats_replicas <= 5, "nats_replicas", "1 to 5 (JetStream's limit)")
         require(self.max_deliver >= 1, "max_deliver", "at least 1")
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
         parse_consumer_limits(self.consumer_limits)

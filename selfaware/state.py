@@ -38,10 +38,12 @@ class StateStore:
         self._kv, self._js = kv, js
 
     @classmethod
-    async def open(cls, js: object) -> StateStore:
-        """Open (creating if needed) the state bucket; every service may call this."""
+    async def open(cls, js: object, replicas: int = 1) -> StateStore:
+        """Open (creating if needed) the state bucket; every service may call this. `replicas`: copies on a NATS
+        cluster, used when the bucket is created (an existing bucket keeps its own)."""
         try:
-            kv = await js.create_key_value(KeyValueConfig(bucket=STATE_BUCKET, history=16))  # type: ignore[attr-defined]
+            kv = await js.create_key_value(KeyValueConfig(bucket=STATE_BUCKET, history=16,  # type: ignore[attr-defined]
+                                                          replicas=replicas))
         except nats.js.errors.BadRequestError:
             kv = await js.key_value(STATE_BUCKET)  # type: ignore[attr-defined]
         return cls(kv, js)

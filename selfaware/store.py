@@ -68,11 +68,13 @@ class ArtifactStore:
         self.cache_dir = cache_dir
 
     @classmethod
-    async def open(cls, js: object, cache_dir: Path) -> ArtifactStore:
-        """Open (creating if needed) the artifacts bucket; every service may call this."""
+    async def open(cls, js: object, cache_dir: Path, replicas: int = 1) -> ArtifactStore:
+        """Open (creating if needed) the artifacts bucket; every service may call this. `replicas`: copies on a
+        NATS cluster, used when the bucket is created (an existing bucket keeps its own)."""
         try:
             obs = await js.create_object_store(ARTIFACTS_BUCKET, config=ObjectStoreConfig(  # type: ignore[attr-defined]
-                description="selfaware datasets, adapters, evaluation records and reports, by sha256"))
+                description="selfaware datasets, adapters, evaluation records and reports, by sha256",
+                replicas=replicas))
         except nats.js.errors.BadRequestError:
             obs = await js.object_store(ARTIFACTS_BUCKET)  # type: ignore[attr-defined]
         return cls(obs, cache_dir)

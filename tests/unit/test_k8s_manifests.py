@@ -1,31 +1,46 @@
 """The manifests in `deploy/k8s` render, validate strictly against Kubernetes 1.32, and agree with the code.
 
-Every test runs on each kustomization: the CPU base and the GPU overlays over it (8B on one GPU, 70B with tensor
-parallelism). Rendering uses `kubectl kustomize` (offline; the machine image has kubectl 1.32), the real
-kustomize, so a patch whose target the base lacks fails the render. Validation uses the schemas
-that PyPI `kubernetes-validate` ships, in strict mode, so that unknown or misspelt fields fail. The structural
-checks read each container's effective env (ConfigMaps, then its own `env`) through the service's own config
-class, so a port, grace period or NATS URL that the code would read differently fails here.
+Every test runs on each kustomization: the base, and the overlays dev-cpu (CPU), gpu (8B on one GPU), gpu-70b
+(tensor parallelism) and production (a 3-node NATS cluster over gpu). Rendering uses `kubectl kustomize`
+(offline; the machine image has kubectl 1.32), the real kustomize, so a patch whose target the base lacks fails
+the render. Validation uses the schemas that PyPI `kubernetes-validate` ships, in strict mode, so that unknown or
+misspelt fields fail. The structural checks read each container's effective env (ConfigMaps, then its own `env`)
+through the service's own config class, so a port, grace period or NATS URL that the code would read differently
+fails here.
+
+KEDA's ScaledObjects are checked STRUCTURALLY, not against KEDA's CRD schema: no PyPI package ships that schema
+(`cloudcoil-models-keda` ships pydantic models generated from it, which ignore unknown fields, so a misspelt field
+would pass). `test_keda_scaled_objects_have_the_shape_keda_accepts` checks the fields KEDA's ScaledObject and its
+`nats-jetstream` trigger accept (keda.sh docs, pkg/scalers/nats_jetstream_scaler.go), and validates the embedded
+HPA `behavior` strictly with kubernetes-validate as part of an autoscaling/v2 HorizontalPodAutoscaler.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import kubernetes_validate
+import nats
 import pytest
 import yaml
 
+from selfaware.bus import EventBus
 from selfaware.config import ENV_PREFIX, ServiceConfig, load_config
+from selfaware.service import Runtime
 from services.aggregator.config import AggregatorConfig
 from services.evaluator.config import EvaluatorConfig
+from services.evaluator.handlers import EvaluatorHandlers
 from services.generator.config import GeneratorConfig
 from services.trainer.config import TrainerConfig
+from services.trainer.handlers import TrainerHandlers
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 K8S_VERSION = "1.32.0"
@@ -40,18 +55,24 @@ GB = 1e9
 
 
 class Sizing(NamedTuple):
-    """What a kustomization is built for: the evaluator's engine profile and the base models' weights."""
+    """What a kustomization is built for: the evaluator's engine profile, the base models' weights, the NATS
+    servers, and the most trainer and evaluator pods KEDA starts (0: no autoscaling, one replica each)."""
 
     profile: str
     #: bf16 weights of the largest base the GPU pods are sized for, in bytes; 0 for the tiny model on CPU.
     weights: float
+    nats_servers: int = 1
+    max_pods: int = 0
 
 
 KUSTOMIZATIONS = {
     "base": Sizing("cpu", 0),
-    "overlays/gpu": Sizing("gpu-8b", 16 * GB),  # Llama-3.1-8B
-    "overlays/gpu-70b": Sizing("gpu-70b", 141 * GB),  # Llama-3.1-70B
+    "overlays/dev-cpu": Sizing("cpu", 0),
+    "overlays/gpu": Sizing("gpu-8b", 16 * GB, max_pods=1),  # Llama-3.1-8B; one pod: one ReadWriteOnce cache
+    "overlays/gpu-70b": Sizing("gpu-70b", 141 * GB, max_pods=1),  # Llama-3.1-70B
+    "overlays/production": Sizing("gpu-8b", 16 * GB, nats_servers=3, max_pods=4),
 }
+KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
 
 Doc = dict[str, Any]
 
@@ -100,6 +121,8 @@ def config_of(name: str, workload: Doc, docs: list[Doc]) -> ServiceConfig:
 def test_every_document_validates_strictly(docs: list[Doc]) -> None:
     failures = []
     for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in KEDA_KINDS:
+            continue  # no schema ships for KEDA: test_keda_scaled_objects_have_the_shape_keda_accepts
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -110,15 +133,67 @@ def test_every_document_validates_strictly(docs: list[Doc]) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_workloads_are_four_deployments_and_nats(docs: list[Doc]) -> None:
-    assert set(of_kind(docs, "Deployment")) == set(CONFIGS)
-    assert {d["metadata"]["namespace"] for d in docs if d["kind"] != "Namespace"} == {"selfaware"}
-    (nats,) = of_kind(docs, "StatefulSet").values()
-    assert nats["spec"]["replicas"] == 1
-    assert container(nats)["image"] == "nats:2.10-alpine"
-    assert " ".join(container(nats)["args"]).startswith("-js -sd /data")
-    (claim,) = nats["spec"]["volumeClaimTemplates"]
-    assert {"name": claim["metadata"]["name"], "mountPath": "/data"} in container(nats)["volumeMounts"]
+CLUSTER_SCOPED = {"Namespace", "PriorityClass"}
+
+
+def test_workloads_are_four_deployments_and_nats(kustomization: str, docs: list[Doc]) -> None:
+    sizing = KUSTOMIZATIONS[kustomization]
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == set(CONFIGS)
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] not in CLUSTER_SCOPED} == {"selfaware"}
+    (nats_set,) = of_kind(docs, "StatefulSet").values()
+    assert nats_set["spec"]["replicas"] == sizing.nats_servers
+    assert container(nats_set)["image"] == "nats:2.10-alpine"
+    (claim,) = nats_set["spec"]["volumeClaimTemplates"]
+    assert {"name": claim["metadata"]["name"], "mountPath": "/data"} in container(nats_set)["volumeMounts"]
+    if sizing.nats_servers == 1:
+        assert " ".join(container(nats_set)["args"]).startswith("-js -sd /data")
+    for name, deployment in deployments.items():
+        # Streams and buckets get as many copies as there are NATS servers (the services create them).
+        assert config_of(name, deployment, docs).nats_replicas == sizing.nats_servers, name
+        autoscaled = sizing.max_pods and name in GPU_SERVICES
+        assert deployment["spec"].get("replicas") == (None if autoscaled else 1), name  # KEDA owns it
+
+
+def nats_config(docs: list[Doc]) -> tuple[str, Path]:
+    """The NATS cluster's config file (from its ConfigMap) and the path the container reads it at."""
+    nats_set = of_kind(docs, "StatefulSet")["nats"]
+    args = container(nats_set)["args"]
+    path = Path(args[args.index("-c") + 1])
+    mount = next(m for m in container(nats_set)["volumeMounts"] if path.is_relative_to(m["mountPath"]))
+    volume = next(v for v in nats_set["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    config_map = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]
+    return config_map["data"][str(path.relative_to(mount["mountPath"]))], path
+
+
+def test_a_nats_cluster_routes_every_server_and_its_config_parses(kustomization: str, docs: list[Doc],
+                                                                 tmp_path: Path) -> None:
+    servers = KUSTOMIZATIONS[kustomization].nats_servers
+    nats_set = of_kind(docs, "StatefulSet")["nats"]
+    ports = {p["name"]: p["containerPort"] for p in container(nats_set)["ports"]}
+    if servers == 1:  # one server, configured by flags: JetStream on the PVC, monitoring on its port
+        assert container(nats_set)["args"] == ["-js", "-sd", "/data", "-m", str(ports["monitor"])]
+        assert "cluster" not in ports
+        return
+    text, _ = nats_config(docs)
+    conf = tmp_path / "nats.conf"
+    conf.write_text(text)
+    # The real server parses it: unknown fields and bad values fail (`-t`: test the config and exit).
+    binary = Path(sys.executable).parent / "nats-server"
+    checked = subprocess.run([str(binary), "-c", str(conf), "-t"], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "POD_NAME": "nats-0"}, check=False)
+    assert checked.returncode == 0, checked.stderr
+    service = nats_set["spec"]["serviceName"]
+    routes = re.findall(r"nats://([\w.-]+):(\d+)", text)
+    assert sorted(routes) == [(f"nats-{i}.{service}", str(ports["cluster"])) for i in range(servers)]
+    assert re.search(rf"^port: {ports['client']}$", text, re.M) and re.search(rf"^http_port: {ports['monitor']}$",
+                                                                             text, re.M)
+    assert re.search(r"^\s*store_dir: /data$", text, re.M), "JetStream must store on the PVC"
+    assert re.search(r"^server_name: \$POD_NAME$", text, re.M)
+    env = {e["name"]: e for e in container(nats_set)["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert nats_set["spec"]["podManagementPolicy"] == "Parallel"  # a quorum must form before any is ready
+    assert of_kind(docs, "Service")[service]["spec"]["publishNotReadyAddresses"] is True
 
 
 def test_services_listen_on_all_interfaces_and_probe_their_env_port(docs: list[Doc]) -> None:
@@ -129,10 +204,24 @@ def test_services_listen_on_all_interfaces_and_probe_their_env_port(docs: list[D
         kinds = ("startupProbe", "readinessProbe", "livenessProbe")
         probe_ports = {kind: container(deployment)[kind]["grpc"]["port"] for kind in kinds}
         assert probe_ports == dict.fromkeys(kinds, config.grpc_port), name
-        assert container(deployment)["ports"] == [{"name": "grpc", "containerPort": config.grpc_port}], name
+        assert container(deployment)["ports"] == [{"name": "grpc", "containerPort": config.grpc_port},
+                                                  {"name": "metrics", "containerPort": config.metrics_port}], name
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert services[name]["spec"]["selector"].items() <= pod_labels.items(), name
-        assert services[name]["spec"]["ports"][0]["targetPort"] == "grpc", name
+        assert [(p["name"], p["targetPort"]) for p in services[name]["spec"]["ports"]] == [
+            ("grpc", "grpc"), ("metrics", "metrics")], name
+
+
+def test_every_service_serves_metrics_where_prometheus_looks(docs: list[Doc]) -> None:
+    """Contract part A: SELFAWARE_METRICS_PORT=9090, container and Service port `metrics`, scrape annotations."""
+    for name, deployment in of_kind(docs, "Deployment").items():
+        port = config_of(name, deployment, docs).metrics_port
+        assert port == 9090, name
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+                               "prometheus.io/path": "/metrics"}, name
+        (service_port,) = (p for p in of_kind(docs, "Service")[name]["spec"]["ports"] if p["name"] == "metrics")
+        assert service_port["port"] == port, name
 
 
 def test_termination_grace_outlasts_the_drain(docs: list[Doc]) -> None:
@@ -220,10 +309,15 @@ def test_gpu_pods_fit_their_model_and_keep_it_on_a_volume_claim(kustomization: s
         if not weights:
             assert "emptyDir" in data, name
             continue
-        assert data.keys() == {"name", "persistentVolumeClaim"}, f"{name}: the data dir must be only a PVC"
-        claim = claims[data["persistentVolumeClaim"]["claimName"]]
-        assert quantity(claim["spec"]["resources"]["requests"]["storage"]) >= 2 * weights, name  # + original/
-        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], name
+        if KUSTOMIZATIONS[kustomization].max_pods > 1:
+            # Several pods on several nodes: each its own claim (a generic ephemeral volume), never a shared RWO one.
+            assert data.keys() == {"name", "ephemeral"}, f"{name}: each pod needs its own data dir claim"
+            spec = data["ephemeral"]["volumeClaimTemplate"]["spec"]
+        else:
+            assert data.keys() == {"name", "persistentVolumeClaim"}, f"{name}: the data dir must be only a PVC"
+            spec = claims[data["persistentVolumeClaim"]["claimName"]]["spec"]
+        assert quantity(spec["resources"]["requests"]["storage"]) >= 2 * weights, name  # + original/
+        assert spec["accessModes"] == ["ReadWriteOnce"], name
         # The weights pass through host memory (loading, or the page cache), beside the memory-backed /dev/shm.
         shm = quantity(volumes["dshm"]["emptyDir"]["sizeLimit"])
         assert quantity(resources["limits"]["memory"]) >= weights + shm, name
@@ -257,3 +351,198 @@ def test_every_container_is_hardened_and_writes_only_to_volumes(docs: list[Doc])
         if name in CONFIGS:
             mounts = {m["mountPath"] for m in container(workload)["volumeMounts"]}
             assert {"/tmp", str(config_of(name, workload, docs).data_dir)} <= mounts, name
+
+
+def test_every_container_has_probes_and_resources(docs: list[Doc]) -> None:
+    for workload in [*of_kind(docs, "Deployment").values(), *of_kind(docs, "StatefulSet").values()]:
+        for c in workload["spec"]["template"]["spec"]["containers"]:
+            where = f"{workload['metadata']['name']}/{c['name']}"
+            assert {"startupProbe", "readinessProbe", "livenessProbe"} <= c.keys(), where
+            assert {"cpu", "memory"} <= c["resources"]["requests"].keys(), where
+            assert "memory" in c["resources"]["limits"], where
+
+
+# --- KEDA ---------------------------------------------------------------------------------------------------------
+
+#: The fields KEDA's ScaledObject (keda.sh/v1alpha1) and its nats-jetstream trigger accept (keda.sh/docs, "Scaling
+#: Deployments" and "NATS JetStream"; pkg/scalers/nats_jetstream_scaler.go). Anything else is a typo KEDA ignores.
+SCALED_OBJECT_SPEC = {"scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
+                      "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers"}
+SCALE_TARGET = {"apiVersion", "kind", "name", "envSourceContainerName"}
+ADVANCED = {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig", "scalingModifiers"}
+HPA_CONFIG = {"name", "behavior"}
+TRIGGER = {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"}
+JETSTREAM_METADATA = {"natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold",
+                      "activationLagThreshold", "useHttps"}
+JETSTREAM_REQUIRED = {"natsServerMonitoringEndpoint", "account", "stream", "consumer"}
+
+
+def scaled_objects(docs: list[Doc]) -> dict[str, Doc]:
+    return {d["metadata"]["name"]: d for d in docs if (d["apiVersion"], d["kind"]) in KEDA_KINDS}
+
+
+def test_keda_scaled_objects_have_the_shape_keda_accepts(kustomization: str, docs: list[Doc]) -> None:
+    """Structural (see the module docstring): KEDA's CRD schema ships in no PyPI package."""
+    objects = scaled_objects(docs)
+    max_pods = KUSTOMIZATIONS[kustomization].max_pods
+    assert set(objects) == (GPU_SERVICES if max_pods else set()), kustomization
+    deployments = of_kind(docs, "Deployment")
+    for name, scaled in objects.items():
+        spec = scaled["spec"]
+        assert set(scaled) == {"apiVersion", "kind", "metadata", "spec"}, name
+        assert spec.keys() <= SCALED_OBJECT_SPEC and spec["scaleTargetRef"].keys() <= SCALE_TARGET, name
+        assert spec["scaleTargetRef"]["name"] in deployments, name
+        assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment", name
+        assert spec["minReplicaCount"] == 0 and spec["maxReplicaCount"] == max_pods, name
+        for key in ("pollingInterval", "cooldownPeriod"):
+            assert isinstance(spec[key], int) and spec[key] > 0, (name, key)
+        # Long enough that a pod is not stopped between one job and the next: a model loads in minutes.
+        assert spec["cooldownPeriod"] >= 600, name
+        assert spec["advanced"].keys() <= ADVANCED, name
+        hpa = spec["advanced"]["horizontalPodAutoscalerConfig"]
+        assert hpa.keys() <= HPA_CONFIG, name
+        # The HPA behaviour is Kubernetes' own type: validate it strictly inside the HPA KEDA creates.
+        kubernetes_validate.validate({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                     "minReplicas": 1, "maxReplicas": spec["maxReplicaCount"], "behavior": hpa["behavior"]},
+        }, K8S_VERSION, strict=True)
+        for trigger in spec["triggers"]:
+            assert trigger.keys() <= TRIGGER and trigger["type"] == "nats-jetstream", name
+            metadata = trigger["metadata"]
+            assert JETSTREAM_REQUIRED <= metadata.keys() <= JETSTREAM_METADATA, name
+            assert all(isinstance(v, str) for v in metadata.values()), f"{name}: trigger metadata are strings"
+            assert int(metadata["lagThreshold"]) >= 1 and int(metadata["activationLagThreshold"]) >= 0, name
+            assert metadata["account"] == "$G", name  # NATS's global account: the servers define no accounts
+
+
+def declared_consumers(name: str) -> set[tuple[str, str]]:
+    """(stream, durable) of every consumer the service declares, from its handlers' own `declare()`."""
+    bus = EventBus(nats.NATS())  # never connected: `declare()` only records the subscriptions
+    runtime = Runtime(bus, None, None)  # type: ignore[arg-type]
+    if name == "trainer":
+        TrainerHandlers(TrainerConfig(), runtime).declare()
+    else:
+        EvaluatorHandlers(EvaluatorConfig(), runtime, None).declare()  # type: ignore[arg-type]
+    return {(sub.stream, sub.durable) for sub in bus._subs}
+
+
+def test_keda_watches_the_consumers_the_code_declares(docs: list[Doc]) -> None:
+    for name, scaled in scaled_objects(docs).items():
+        watched = {(t["metadata"]["stream"], t["metadata"]["consumer"]) for t in scaled["spec"]["triggers"]}
+        assert watched == declared_consumers(scaled["spec"]["scaleTargetRef"]["name"]), name
+
+
+def test_keda_reads_the_nats_services_monitoring_port(docs: list[Doc]) -> None:
+    nats_set = of_kind(docs, "StatefulSet")["nats"]
+    service = of_kind(docs, "Service")[nats_set["spec"]["serviceName"]]
+    monitor = {p["name"]: p["containerPort"] for p in container(nats_set)["ports"]}["monitor"]
+    for name, scaled in scaled_objects(docs).items():
+        for trigger in scaled["spec"]["triggers"]:
+            host, _, port = trigger["metadata"]["natsServerMonitoringEndpoint"].partition(":")
+            assert host == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
+            (service_port,) = (p for p in service["spec"]["ports"] if p["port"] == int(port))
+            assert service_port["targetPort"] == "monitor", name
+            assert trigger["metadata"].get("useHttps", "false") == "false" and monitor == int(port), name
+
+
+# --- NetworkPolicies ----------------------------------------------------------------------------------------------
+
+def pods_selected(selector: Doc, docs: list[Doc]) -> set[str]:
+    """Names of the workloads whose pod labels `selector` (matchLabels, matchExpressions with In) selects."""
+    chosen = set()
+    for workload in [*of_kind(docs, "Deployment").values(), *of_kind(docs, "StatefulSet").values()]:
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        ok = selector.get("matchLabels", {}).items() <= labels.items()
+        for expression in selector.get("matchExpressions", []):
+            assert expression["operator"] == "In", expression  # the only operator these manifests use
+            ok = ok and labels.get(expression["key"]) in expression["values"]
+        if ok:
+            chosen.add(workload["metadata"]["name"])
+    return chosen
+
+
+def port_name(workload: str, port: str | int, docs: list[Doc]) -> str:
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "StatefulSet")}
+    ports = {p["name"]: p["containerPort"] for p in container(workloads[workload])["ports"]}
+    if isinstance(port, str):
+        assert port in ports, f"{workload} has no port named {port}"
+        return port
+    (name,) = (n for n, number in ports.items() if number == port)
+    return name
+
+
+def test_network_policies_open_only_the_api_and_metrics_beyond_the_namespace(kustomization: str,
+                                                                             docs: list[Doc]) -> None:
+    policies = of_kind(docs, "NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}  # every pod, no rule: deny by default
+    outside: set[tuple[str, str]] = set()  # (workload, port) reachable from other namespaces or outside
+    inside: set[tuple[str, str, str]] = set()  # (workload, port, source workload) within the namespace
+    keda: set[tuple[str, str]] = set()
+    for policy in policies.values():
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"] and "egress" not in spec, policy["metadata"]["name"]
+        targets = pods_selected(spec["podSelector"], docs)
+        for rule in spec.get("ingress", []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: a rule must name its ports"
+            for peer in rule.get("from", [{}]):
+                assert "ipBlock" not in peer
+                for target in targets:
+                    for port in rule["ports"]:
+                        named = port_name(target, port["port"], docs)
+                        if peer.get("namespaceSelector") == {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}:
+                            assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name":
+                                                                           "keda-operator"}}
+                            keda.add((target, named))
+                        elif "namespaceSelector" in peer or not peer:
+                            outside.add((target, named))
+                        else:
+                            sources = pods_selected(peer["podSelector"], docs)
+                            inside |= {(target, named, source) for source in sources}
+    assert outside == {("aggregator", "grpc")} | {(name, "metrics") for name in CONFIGS}
+    assert keda == ({("nats", "monitor")} if KUSTOMIZATIONS[kustomization].max_pods else set())
+    routes = {("nats", "cluster", "nats")} if KUSTOMIZATIONS[kustomization].nats_servers > 1 else set()
+    # Inside the namespace, the selfaware pods (NATS's own included) reach NATS's client port; nothing else.
+    assert inside == {("nats", "client", name) for name in [*CONFIGS, "nats"]} | routes
+
+
+# --- production ----------------------------------------------------------------------------------------------------
+
+def test_production_budgets_priorities_and_quota(kustomization: str, docs: list[Doc]) -> None:
+    sizing = KUSTOMIZATIONS[kustomization]
+    budgets, classes = of_kind(docs, "PodDisruptionBudget"), of_kind(docs, "PriorityClass")
+    if sizing.nats_servers == 1:
+        assert not budgets and not classes and not of_kind(docs, "ResourceQuota")
+        return
+    # Disruptions take one pod at a time: NATS keeps its quorum, GPU pods hand their jobs back.
+    assert {name: b["spec"] for name, b in budgets.items()} == {
+        name: {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}}}
+        for name in ("nats", "trainer", "evaluator")}
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "StatefulSet")}
+    priority = {name: w["spec"]["template"]["spec"]["priorityClassName"] for name, w in workloads.items()}
+    assert set(priority.values()) == set(classes)
+    value = {name: classes[c]["value"] for name, c in priority.items()}
+    # Training gives way to everything and preempts nothing: it resumes from its last resume state.
+    assert value["trainer"] < value["evaluator"] < min(value[n] for n in ("nats", "aggregator", "generator"))
+    assert classes[priority["trainer"]]["preemptionPolicy"] == "Never"
+    assert not any(c["globalDefault"] for c in classes.values())
+    # The quota admits the full scale-out: NATS, one aggregator and generator, max_pods trainers and evaluators.
+    (quota,) = of_kind(docs, "ResourceQuota").values()
+    hard = {k: quantity(v) for k, v in quota["spec"]["hard"].items()}
+    used: dict[str, float] = dict.fromkeys(hard, 0.0)
+    for workload in workloads.values():
+        count = workload["spec"].get("replicas") or sizing.max_pods
+        resources = container(workload)["resources"]
+        for kind, amount in resources["requests"].items():
+            used[f"requests.{kind}"] += count * quantity(amount)
+        used["limits.memory"] += count * quantity(resources["limits"]["memory"])
+        used["requests.nvidia.com/gpu"] += count * quantity(resources["limits"].get("nvidia.com/gpu", 0))
+        claims = [c["spec"] for c in workload["spec"].get("volumeClaimTemplates", [])] + [
+            v["ephemeral"]["volumeClaimTemplate"]["spec"] for v in workload["spec"]["template"]["spec"]["volumes"]
+            if "ephemeral" in v]
+        used["persistentvolumeclaims"] += count * len(claims)
+        used["requests.storage"] += count * sum(quantity(c["resources"]["requests"]["storage"]) for c in claims)
+    over = {k: (used[k], hard[k]) for k in hard if used[k] > hard[k]}
+    assert not over, f"the quota is below the full scale-out (used, hard): {over}"
+    assert used["requests.nvidia.com/gpu"] == hard["requests.nvidia.com/gpu"]  # GPUs: exactly the scale-out

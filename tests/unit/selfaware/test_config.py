@@ -22,6 +22,7 @@ def test_flags_beat_env_which_beats_defaults() -> None:
     ({"SELFAWARE_GRPC_PORT": "http"}, "SELFAWARE_GRPC_PORT"),
     ({"SELFAWARE_LOG_LEVEL": "loud"}, "--log-level"),
     ({"SELFAWARE_VLLM_KV_CACHE_MIB": "-1"}, "SELFAWARE_VLLM_KV_CACHE_MIB"),  # 0 keeps the profile's
+    ({"SELFAWARE_NATS_REPLICAS": "0"}, "SELFAWARE_NATS_REPLICAS"),  # JetStream keeps 1 to 5 copies
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as caught:
