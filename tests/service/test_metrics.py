@@ -1,7 +1,8 @@
 """A real service's /metrics: the generator on a private nats-server, scraped over HTTP while real events go through.
 
 A private server, because the test pauses the generator's durable consumer to make a known queue lag, which on
-the session's server would stall the platform's generator.
+the session's server would stall the platform's generator. And a service name of its own (the `service` label):
+the platform's generator, in this same process, writes the series labelled `generator`.
 """
 
 from __future__ import annotations
@@ -34,17 +35,18 @@ from tests.service.test_bus import wait_for
 from tests.service.test_bus_recovery import own_nats  # noqa: F401 - a fixture
 
 CONSUMER = "generator-experiment-submitted"
+SERVICE = "generator-under-test"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(port: int) -> Samples:
-    """Every sample of the generator's series on /metrics, by (name, labels without `service`)."""
+    """Every sample of this test's generator on /metrics, by (name, labels without `service`)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.labels.pop("service", None) == "generator":
+            if sample.labels.pop("service", None) == SERVICE:
                 samples[sample.name, frozenset(sample.labels.items())] = sample.value
     return samples
 
@@ -71,7 +73,7 @@ async def generator(url: str, data_dir: Path, metrics_port: int) -> AsyncIterato
     config = GeneratorConfig(nats_url=url, grpc_port=0, data_dir=data_dir, metrics_port=metrics_port,
                              shutdown_grace_s=1.0, source_roots=f"{REPO}:{SHARED}:{data_dir}")
     stop, bound = asyncio.Event(), asyncio.get_running_loop().create_future()
-    service = asyncio.create_task(run_service("generator", config, wire, stop=stop, bound=bound))
+    service = asyncio.create_task(run_service(SERVICE, config, wire, stop=stop, bound=bound))
     try:
         await asyncio.wait_for(bound, 60)
         yield
