@@ -36,6 +36,10 @@ work must run in a thread; a late heartbeat is logged. `concurrency` is handlers
 (default 1024) caps a consumer's unacked messages across all replicas. Both can be set per consumer
 (`ServiceConfig.consumer_limits`). Every publish carries a `Nats-Msg-Id`, so JetStream drops duplicates inside
 the stream's duplicate window; handlers stay idempotent for redeliveries outside it.
+
+Metrics (`selfaware/metrics.py`): events settled by consumer and outcome, handlers in flight, and every
+`LAG_POLL_S` each durable consumer's `num_pending` and `num_ack_pending` as JetStream reports them (one
+`consumer_info` per consumer, whichever replica asks; a failed poll keeps the last values and is retried).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ import structlog
 from google.protobuf.message import DecodeError, Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
+from selfaware import metrics
 from selfaware.config import ConsumerLimits
 from selfaware.errors import Cancelled, PermanentError
 from selfaware.logs import bind_context
@@ -76,6 +81,8 @@ DEFAULT_MAX_ACK_PENDING = 1024
 CHECK_S = 5.0
 #: First and longest pause between attempts to re-declare a consumer that cannot run.
 RETRY_S = (0.5, 30.0)
+#: How often the bus reads its consumers' lag for the metrics.
+LAG_POLL_S = 5.0
 
 #: The subject of every event type. One event type per subject; the subject says what happened.
 SUBJECTS: dict[type[Message], str] = {
@@ -221,10 +228,27 @@ class EventBus:
         if unused := sorted(set(self.consumer_limits) - {sub.durable for sub in self._subs}):
             log.info("consumer_limits_not_used_here", consumers=unused)
         for sub in self._subs:
+            metrics.declare_consumer(sub.durable)
             for i in range(sub.concurrency):
                 worker = f"{sub.durable}#{i}"
                 psub = await self._bind(sub, worker)
                 self._workers.append(asyncio.create_task(self._work(sub, worker, psub), name=worker))
+        if self._subs:
+            self._workers.append(asyncio.create_task(self._poll_lag(), name="lag"))
+
+    async def _poll_lag(self) -> None:
+        """Record each durable consumer's lag every `LAG_POLL_S` until closing; NATS being down only skips a poll."""
+        consumers = sorted({(sub.stream, sub.durable) for sub in self._subs})
+        while not self._closing.is_set():
+            for stream, durable in consumers:
+                try:
+                    info = await self.js.consumer_info(stream, durable, timeout=2.0)
+                except Exception as exc:  # noqa: BLE001 - a reconnect or a lost consumer: the workers deal with it
+                    log.debug("consumer_lag_unread", consumer=durable, error=repr(exc))
+                    continue
+                metrics.consumer_lag(durable, info.num_pending or 0, info.num_ack_pending or 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), LAG_POLL_S)
 
     def consumers_healthy(self) -> bool:
         """True while connected and every worker's consumer is bound: the service is SERVING then."""
@@ -318,7 +342,8 @@ class EventBus:
         task = asyncio.create_task(self._dispatch(sub, msg))
         self._inflight.tasks.add(task)
         try:
-            await asyncio.shield(task)
+            with metrics.handling(sub.durable):
+                await asyncio.shield(task)
         except asyncio.CancelledError:
             if not task.done():
                 task.cancel()
@@ -341,13 +366,15 @@ class EventBus:
         try:
             event = sub.event_type.FromString(msg.data)
         except DecodeError as exc:
-            await self._dead_letter(sub, msg, delivery, "", f"undecodable {sub.event_type.__name__}: {exc}")
+            metrics.event_handled(sub.durable, await self._dead_letter(
+                sub, msg, delivery, "", f"undecodable {sub.event_type.__name__}: {exc}"))
             return
         experiment_id = getattr(event, "experiment_id", "")
         bind_context(experiment_id=experiment_id)
         if delivery.deliveries > self.max_deliver:
-            await self._dead_letter(sub, msg, delivery, experiment_id,
-                                    f"no outcome after {self.max_deliver} deliveries: the worker stopped each time")
+            metrics.event_handled(sub.durable, await self._dead_letter(
+                sub, msg, delivery, experiment_id,
+                f"no outcome after {self.max_deliver} deliveries: the worker stopped each time"))
             return
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         outcome, error = "ack", ""
@@ -359,7 +386,7 @@ class EventBus:
             outcome = "handed_back"
         except asyncio.CancelledError:
             heartbeat.cancel()
-            await self._hand_back(sub, msg, delivery)
+            metrics.event_handled(sub.durable, await self._hand_back(sub, msg, delivery))
             log.info("event_handled", outcome="handed_back", duration_s=round(time.monotonic() - started, 3))
             raise
         except PermanentError as exc:
@@ -370,14 +397,17 @@ class EventBus:
             log.exception("handler_failed_for_good" if outcome == "dead_lettered" else "handler_failed_will_retry")
         finally:
             heartbeat.cancel()
+        settled = "ok"
         if outcome in {"ack", "cancelled"}:
             await _settle("ack", msg.ack)
         elif outcome == "handed_back":
-            await self._hand_back(sub, msg, delivery)
+            settled = await self._hand_back(sub, msg, delivery)
         elif outcome == "dead_lettered":
-            await self._dead_letter(sub, msg, delivery, experiment_id, error)
+            settled = await self._dead_letter(sub, msg, delivery, experiment_id, error)
         else:
             await _settle("nak", lambda: msg.nak(delay=min(2.0**delivery.deliveries, 30.0)))
+            settled = "retried"
+        metrics.event_handled(sub.durable, settled)
         log.info("event_handled", outcome=outcome, duration_s=round(time.monotonic() - started, 3))
 
     async def _heartbeat(self, msg: Any) -> None:
@@ -390,8 +420,9 @@ class EventBus:
                 log.warning("heartbeat_late", late_s=round(late, 1), why="blocking work on the event loop")
             await _settle("in_progress", msg.in_progress)
 
-    async def _hand_back(self, sub: _Subscription, msg: Any, delivery: Delivery) -> None:
-        """Publish a copy for this consumer alone, then ack the original (module docstring: why)."""
+    async def _hand_back(self, sub: _Subscription, msg: Any, delivery: Delivery) -> str:
+        """Publish a copy for this consumer alone, then ack the original (module docstring: why). Returns the
+        outcome for the metrics: handed_back, or retried when the copy could not be published."""
         headers = {k: v for k, v in (msg.headers or {}).items() if not k.startswith("Nats-")}
         headers |= {
             "Nats-Msg-Id": f"{sub.durable}:handback:{msg.metadata.sequence.stream}",
@@ -400,11 +431,13 @@ class EventBus:
         }
         if await _settle("hand_back", lambda: self.js.publish(sub.handback_subject, msg.data, headers=headers)):
             await _settle("ack", msg.ack)
-        else:
-            await _settle("nak", msg.nak)
+            return "handed_back"
+        await _settle("nak", msg.nak)
+        return "retried"
 
     async def _dead_letter(self, sub: _Subscription, msg: Any, delivery: Delivery, experiment_id: str,
-                           error: str) -> None:
+                           error: str) -> str:
+        """Publish the dead letter, then term; returns dead_lettered, or retried when it could not be published."""
         letter = ev.DeadLetter(
             experiment_id=experiment_id,
             subject=delivery.subject,
@@ -418,8 +451,10 @@ class EventBus:
         if await _settle("dead_letter", lambda: self.js.publish(subject, letter.SerializeToString(), headers=headers)):
             await _settle("term", msg.term)
             log.error("event_dead_lettered", error=error[:500])
-        else:  # tried again on the next delivery, which is past the limit and goes straight here
-            await _settle("nak", lambda: msg.nak(delay=min(2.0**delivery.deliveries, 30.0)))
+            return "dead_lettered"
+        # tried again on the next delivery, which is past the limit and goes straight here
+        await _settle("nak", lambda: msg.nak(delay=min(2.0**delivery.deliveries, 30.0)))
+        return "retried"
 
     async def drain(self, grace_s: float) -> None:
         """Stop fetching, let in-flight handlers finish for `grace_s`, then hand the rest back and close."""

@@ -50,13 +50,14 @@ class ServiceConfig:
     consumer_limits: str = setting("", "per-consumer limits, e.g. 'trainer-training-requested=concurrency:2,"
                                        "max_ack_pending:64' (';' between consumers): concurrency is handlers per "
                                        "replica, max_ack_pending (default 1024) is unacked messages cluster-wide")
-    metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off)")
+    metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off), on grpc_host like gRPC")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
         require(self.log_format in {"json", "console", "auto"}, "log_format", "json|console|auto")
         require(0 <= self.grpc_port < 65536, "grpc_port", "a port number")
         require(1 <= self.nats_replicas <= 5, "nats_replicas", "1 to 5 (JetStream's limit)")
+        require(0 <= self.metrics_port < 65536, "metrics_port", "a port number, or 0 for none")
         require(self.max_deliver >= 1, "max_deliver", "at least 1")
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
         parse_consumer_limits(self.consumer_limits)

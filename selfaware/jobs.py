@@ -12,6 +12,9 @@ or the job ends; an expired lease is taken over, with `attempt + 1`. Every write
 attempt in the same revision-checked update, so a worker that lost its lease (paused, partitioned, or presumed
 dead) gets `Fenced` on its next write and stops, without touching its successor's progress. Leases compare
 wall-clock times written by different machines, so they assume clocks within a second or so (NTP).
+
+Metrics: every attempt that took the lease counts once in `selfaware_jobs_finished_total` by how it ended
+(`selfaware.metrics.JOB_STATUSES`), and a success's time from lease to success goes to the duration histogram.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import structlog
 
 from selfaware.bus import Delivery, HandBack
 from selfaware.errors import Cancelled, PermanentError
+from selfaware.metrics import job_finished
 from selfaware.state import StateStore
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import records_pb2 as rec
@@ -68,6 +72,10 @@ class JobRun:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_write = 0.0
         self._renewer: asyncio.Task[None] | None = None
+        #: For the metrics: the job's stage, when the lease was taken, and the seconds to success once succeeded.
+        self._stage = ""
+        self._leased_at = 0.0
+        self._succeeded_after: float | None = None
 
     async def __aenter__(self) -> JobRun:
         self._loop = asyncio.get_running_loop()
@@ -79,6 +87,8 @@ class JobRun:
             raise Cancelled(f"job {self.key} was cancelled")
         if job.status == rec.JOB_STATUS_SUCCEEDED:
             raise Superseded(f"job {self.key} was finished by {job.owner} (attempt {job.attempt})")
+        self._stage = rec.Stage.Name(job.stage).removeprefix("STAGE_").lower()
+        self._leased_at = time.monotonic()
         self._renewer = asyncio.create_task(self._renew(), name=f"lease:{self.key}")
         return self
 
@@ -204,12 +214,18 @@ class JobRun:
                 job.metrics[k] = v
             return True
 
-        return await self.update(finish)
+        job = await self.update(finish)
+        if job.status == rec.JOB_STATUS_SUCCEEDED:
+            self._succeeded_after = time.monotonic() - self._leased_at
+        elif job.status == rec.JOB_STATUS_CANCELLED:
+            self.cancelled = True
+        return job
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> bool:
         if self._renewer is not None:
             self._renewer.cancel()
+        job_finished(self._stage, self._ended_as(exc), self._succeeded_after)
         if exc is None:
             return False
         if isinstance(exc, Fenced):
@@ -222,11 +238,29 @@ class JobRun:
         if isinstance(exc, (HandBack, asyncio.CancelledError)):
             await self._set(rec.JOB_STATUS_QUEUED, "handed back on shutdown; will resume")
             return False
-        final = isinstance(exc, PermanentError) or self.delivery.deliveries >= self.max_deliver
+        final = self._final(exc)
         status = rec.JOB_STATUS_FAILED if final else rec.JOB_STATUS_RUNNING
         prefix = "" if final else f"attempt {self.delivery.deliveries} failed, retrying: "
         await self._set(status, prefix + f"{type(exc).__name__}: {exc}"[:1000])
         return False
+
+    def _ended_as(self, exc: BaseException | None) -> str:
+        """How this attempt ended, for the metrics (`__aexit__` records the same outcome in the job)."""
+        if self._succeeded_after is not None:
+            return "succeeded"
+        if isinstance(exc, Fenced):
+            return "fenced"
+        if isinstance(exc, Cancelled) or (exc is None and self.cancelled):
+            return "cancelled"
+        if isinstance(exc, (HandBack, asyncio.CancelledError)):
+            return "handed_back"
+        if exc is None:
+            return "stopped"
+        return "failed" if self._final(exc) else "retried"
+
+    def _final(self, exc: BaseException) -> bool:
+        """True when the bus will not retry this failure: a permanent error, or the last allowed delivery."""
+        return isinstance(exc, PermanentError) or self.delivery.deliveries >= self.max_deliver
 
     async def _set(self, status: int, message: str) -> None:
         """The last write on the way out. It frees the lease: the work stopped, so the next delivery (a retry or

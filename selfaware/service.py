@@ -5,7 +5,8 @@ engines, servicers and handlers once, start gRPC (with health and reflection) an
 SIGTERM or SIGINT, then stop. While it runs, gRPC health follows the bus: NOT_SERVING while any consumer cannot
 run (`EventBus.consumers_healthy`), SERVING again once the bus has re-declared it. To stop: health goes
 NOT_SERVING, the bus stops fetching and lets in-flight work finish for `shutdown_grace_s` (or hands it back to
-JetStream), gRPC stops, and the engines close last.
+JetStream), gRPC stops, and the engines close last. With `metrics_port` set, Prometheus metrics
+(`selfaware/metrics.py`) are served from before the bus connects until after the engines close.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import structlog
 from grpc_health.v1 import health_pb2
 
+from selfaware import metrics
 from selfaware.bus import EventBus
 from selfaware.config import ConfigError, ServiceConfig, load_config
 from selfaware.grpc_server import start_server
@@ -68,7 +70,13 @@ async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
 async def run_service(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiring]],
                       stop: asyncio.Event | None = None, bound: asyncio.Future[int] | None = None) -> None:
     """Run one service until SIGTERM/SIGINT, or until `stop` is set (in-process tests, which also pass
-    `bound` to learn the gRPC port when `grpc_port` is 0)."""
+    `bound` to learn the gRPC port when `grpc_port` is 0). Metrics are served on `metrics_port` throughout."""
+    with metrics.exporting(name, config.grpc_host, config.metrics_port):
+        await _run(name, config, wire, stop, bound)
+
+
+async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiring]],
+               stop: asyncio.Event | None, bound: asyncio.Future[int] | None) -> None:
     runtime = await connect_runtime(config, name)
     wiring = await wire(config, runtime)
     server, port, health = await start_server(config.grpc_host, config.grpc_port, wiring.servicers,

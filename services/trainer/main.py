@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selfaware.metrics import watch_gpus
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.v1 import trainer_pb2, trainer_pb2_grpc
 from services.trainer.catalogue import catalogue
@@ -11,6 +12,7 @@ from services.trainer.servicer import TrainerServicer
 
 
 async def wire(config: TrainerConfig, runtime: Runtime) -> Wiring:
+    watch_gpus()
     TrainerHandlers(config, runtime).declare()
     return Wiring(
         servicers=[(trainer_pb2_grpc.add_TrainerServiceServicer_to_server, TrainerServicer(runtime.state))],
