@@ -93,9 +93,9 @@ async def test_a_submit_whose_publish_failed_is_announced_by_the_reconciler(aggr
             reports.append(eid)
 
         reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
-        assert experiment_id in (await reconciler.sweep()).announced
+        assert experiment_id in (await reconciler.reconcile_once()).announced
         assert (await events_of(aggregator.bus, experiment_id)).get("experiment.submitted") == 1
-        assert experiment_id not in (await reconciler.sweep()).announced  # the duplicate window drops a repeat
+        assert experiment_id not in (await reconciler.reconcile_once()).announced  # the duplicate window drops a repeat
         assert experiment_id not in reports
     finally:
         await end(aggregator, experiment_id)
@@ -122,7 +122,7 @@ async def test_evaluated_experiment_without_a_report_is_reported_by_the_reconcil
         reports.append(eid)
 
     reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
-    await reconciler.sweep()
+    await reconciler.reconcile_once()
     assert experiment.id in reports
     await aggregator.experiments.attach_report(experiment.id, rec.Report(json=rec.ArtifactRef(sha256="0" * 64)))
     assert (await aggregator.experiments.refresh(experiment.id)).status == rec.EXPERIMENT_STATUS_REPORTING
