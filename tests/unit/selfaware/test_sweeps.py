@@ -107,3 +107,19 @@ def test_every_example_sweep_expands(path: Path) -> None:
 def test_the_example_sweeps_exist() -> None:
     assert {p.name for p in EXAMPLES.glob("sweep-*.yaml")} >= {
         "sweep-table28.yaml", "sweep-table28-paper.yaml", "sweep-capability.yaml"}
+
+
+def test_the_cli_dry_run_prints_the_cells_and_a_bad_sweep_exits_2_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from selfaware.cli.main import main
+
+    good = write(tmp_path, "good.yaml", {"name": "g", "experiment": EXPERIMENT, "grid": {"training.epochs": [1, 3]}})
+    assert main(["sweep", str(good), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("training.epochs=1  (") and out[0].endswith("g [training.epochs=1]")
+    assert out[-1] == "2 cells; nothing submitted (--dry-run)"
+
+    bad = write(tmp_path, "bad.yaml", {"experiment": EXPERIMENT, "grid": {"training.epoch.s": [1]}})
+    assert main(["sweep", str(bad), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "grid.training.epoch.s" in err
