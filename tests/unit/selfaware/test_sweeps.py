@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selfaware.catalogue import complete
 from selfaware.errors import SpecError
 from selfaware.sweeps import MAX_CELLS, load_sweep_file
+from services.evaluator.catalogue import catalogue as evaluator_catalogue
+from services.generator.catalogue import catalogue as generator_catalogue
+from services.trainer.catalogue import catalogue as trainer_catalogue
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 EXPERIMENT = {
@@ -95,13 +99,14 @@ def test_a_bad_cell_is_named_by_its_index_and_spec_field(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("sweep-*.yaml")), ids=lambda p: p.name)
-def test_every_example_sweep_expands(path: Path) -> None:
+def test_every_example_sweep_expands_into_valid_cells(path: Path) -> None:
     sweep = load_sweep_file(path)
     assert len(sweep.cells) >= 2 and len({c.key for c in sweep.cells}) == len(sweep.cells)
+    published = [generator_catalogue(), trainer_catalogue(), evaluator_catalogue()]
     for cell in sweep.cells:
-        for arm in cell.spec.arms:
-            if arm.data.import_uri:
-                assert Path(arm.data.import_uri).is_file(), (cell.key, arm.data.import_uri)
+        _, violations = complete(cell.spec, published)  # what SubmitSweep checks, cell by cell
+        assert not violations, (cell.key, violations)
+    assert not sweep.report.x or sweep.report.x in sweep.axes
 
 
 def test_the_example_sweeps_exist() -> None:
