@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from selfaware.status import TERMINAL
 from selfaware.v1 import aggregator_pb2 as pb
-from selfaware.v1 import aggregator_pb2_grpc, spec_pb2
+from selfaware.v1 import aggregator_pb2_grpc, spec_pb2, sweep_pb2
 from selfaware.v1 import records_pb2 as rec
 
 #: What a lost or refused connection looks like; only these are retried. (Any other status is an answer.)
@@ -39,6 +40,7 @@ class Backoff:
 #: Called before each retry with the status that failed and the delay before the next attempt.
 OnRetry = Callable[[grpc.StatusCode, float], None]
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 
 
 class Client:
@@ -80,8 +82,8 @@ class Client:
     async def get(self, experiment_id: str) -> pb.GetExperimentResponse:
         return await self.stub.GetExperiment(pb.GetExperimentRequest(experiment_id=experiment_id))
 
-    async def watch(self, experiment_id: str, *, backoff: Backoff = Backoff(), on_retry: OnRetry | None = None
-                    ) -> AsyncIterator[pb.WatchExperimentResponse]:
+    def watch(self, experiment_id: str, *, backoff: Backoff = Backoff(), on_retry: OnRetry | None = None
+              ) -> AsyncIterator[pb.WatchExperimentResponse]:
         """The experiment's updates until it ends, across reconnects.
 
         A lost connection (UNAVAILABLE, or a stream that ends before the experiment does) is retried with
@@ -89,34 +91,33 @@ class Client:
         update already shown is skipped: the caller sees each distinct value once. Only a terminal status ends
         the watch; an answer such as NOT_FOUND, or `give_up_after_s` without a connection, raises."""
         request = pb.WatchExperimentRequest(experiment_id=experiment_id)
-        shown: dict[str, bytes] = {}
-        attempt, failing_since = 0, None
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                async for update in self.stub.WatchExperiment(request):
-                    attempt, failing_since = 0, None
-                    key = f"job:{update.job.key}" if update.HasField("job") else "experiment"
-                    value = update.SerializeToString(deterministic=True)
-                    if shown.get(key) == value:
-                        continue
-                    shown[key] = value
-                    yield update
-                    if update.HasField("experiment") and update.experiment.status in TERMINAL:
-                        return
-                code = grpc.StatusCode.UNAVAILABLE  # the stream ended early: the server went away
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    raise
-                code = exc.code()
-                failing_since = failing_since or loop.time()
-                if loop.time() - failing_since > backoff.give_up_after_s:
-                    raise
-            attempt += 1
-            delay = backoff.delay(attempt)
-            if on_retry is not None:
-                on_retry(code, delay)
-            await asyncio.sleep(delay)
+        return _reconnecting(
+            lambda: self.stub.WatchExperiment(request),
+            key=lambda u: f"job:{u.job.key}" if u.HasField("job") else "experiment",
+            ended=lambda u: u.HasField("experiment") and u.experiment.status in TERMINAL,
+            backoff=backoff, on_retry=on_retry)
+
+    def watch_sweep(self, sweep_id: str, *, backoff: Backoff = Backoff(), on_retry: OnRetry | None = None
+                    ) -> AsyncIterator[sweep_pb2.Sweep]:
+        """The sweep's values until it ends, across reconnects, each distinct value once (as `watch`)."""
+        request = pb.WatchSweepRequest(sweep_id=sweep_id)
+        return _reconnecting(lambda: self.stub.WatchSweep(request), key=lambda s: "sweep",
+                             ended=lambda s: s.status in TERMINAL, backoff=backoff, on_retry=on_retry)
+
+    async def submit_sweep(self, spec: sweep_pb2.SweepSpec, *, idempotency_key: str = "",
+                           backoff: Backoff = Backoff(give_up_after_s=60.0), on_retry: OnRetry | None = None
+                           ) -> sweep_pb2.Sweep:
+        """Submit a sweep; retried on UNAVAILABLE only with an idempotency key (as `submit`)."""
+        request = pb.SubmitSweepRequest(spec=spec, idempotency_key=idempotency_key)
+        if not idempotency_key:
+            return await self.stub.SubmitSweep(request)
+        return await _retrying(lambda: self.stub.SubmitSweep(request), backoff, on_retry)
+
+    async def get_sweep(self, sweep_id: str) -> pb.GetSweepResponse:
+        return await self.stub.GetSweep(pb.GetSweepRequest(sweep_id=sweep_id))
+
+    async def list_sweeps(self) -> list[sweep_pb2.Sweep]:
+        return list((await self.stub.ListSweeps(pb.ListSweepsRequest())).sweeps)
 
     async def list(self) -> list[rec.Experiment]:
         return list((await self.stub.ListExperiments(pb.ListExperimentsRequest())).experiments)
@@ -132,6 +133,41 @@ class Client:
 
     async def replay_dead_letter(self, seq: int) -> pb.ReplayDeadLetterResponse:
         return await self.stub.ReplayDeadLetter(pb.ReplayDeadLetterRequest(seq=seq))
+
+
+async def _reconnecting(open_stream: Callable[[], AsyncIterator[M]], *, key: Callable[[M], str],
+                       ended: Callable[[M], bool], backoff: Backoff, on_retry: OnRetry | None) -> AsyncIterator[M]:
+    """A server stream that reconnects on UNAVAILABLE (or an early end) and skips values already yielded.
+
+    Each new stream starts with the current values, so a value whose `key` last yielded the same bytes is
+    skipped. Only `ended` ends it; another status, or `give_up_after_s` without a connection, raises."""
+    shown: dict[str, bytes] = {}
+    attempt, failing_since = 0, None
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            async for update in open_stream():
+                attempt, failing_since = 0, None
+                value = update.SerializeToString(deterministic=True)
+                if shown.get(key(update)) == value:
+                    continue
+                shown[key(update)] = value
+                yield update
+                if ended(update):
+                    return
+            code = grpc.StatusCode.UNAVAILABLE  # the stream ended early: the server went away
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in RETRYABLE:
+                raise
+            code = exc.code()
+            failing_since = failing_since or loop.time()
+            if loop.time() - failing_since > backoff.give_up_after_s:
+                raise
+        attempt += 1
+        delay = backoff.delay(attempt)
+        if on_retry is not None:
+            on_retry(code, delay)
+        await asyncio.sleep(delay)
 
 
 async def _retrying(call: Callable[[], Awaitable[T]], backoff: Backoff, on_retry: OnRetry | None) -> T:

@@ -77,16 +77,26 @@ _ENDPOINT_DEFAULTS: dict[str, Any] = {"api_key_env": "OPENAI_API_KEY", "max_conc
 
 def load_spec_file(path: Path) -> spec_pb2.ExperimentSpec:
     """Read a YAML spec; relative local paths in it are resolved against the file's folder."""
+    return spec_from_mapping(load_yaml_mapping(path, "spec"), path.parent)
+
+
+def load_yaml_mapping(path: Path, what: str, field: str = "<file>") -> dict[str, Any]:
+    """The mapping a YAML file holds; a SpecError naming `field` when it cannot be read or is not a mapping."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise SpecError.single("<file>", f"cannot read {path}: {exc.strerror}") from None
+        raise SpecError.single(field, f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SpecError.single("<file>", f"{path} is not valid YAML: {exc}") from None
+        raise SpecError.single(field, f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise SpecError.single("<file>", f"{path} must hold a mapping of spec fields")
+        raise SpecError.single(field, f"{path} must hold a mapping of {what} fields")
+    return data
+
+
+def spec_from_mapping(data: dict[str, Any], base: Path) -> spec_pb2.ExperimentSpec:
+    """A spec from its YAML mapping, with relative local paths resolved against `base` (the file's folder)."""
     spec = spec_from_dict(data)
-    resolve_paths(spec, path.parent)
+    resolve_paths(spec, base)
     return spec
 
 

@@ -1,6 +1,7 @@
 """Experiment and job state in one NATS KV bucket, every update guarded by a revision check.
 
-Keys: `exp.<experiment id>` holds an `Experiment`, `job.<experiment id>.<job key>` holds a `Job`. Writers pass a
+Keys: `exp.<experiment id>` holds an `Experiment`, `job.<experiment id>.<job key>` holds a `Job`, `sweep.<sweep
+id>` holds a `Sweep` (its cells are experiments of their own). Writers pass a
 mutation function; `_update` re-reads and retries when another writer got there first, so concurrent services
 never lose each other's changes. The aggregator's Watch RPC is a KV watch over one experiment's keys.
 """
@@ -20,15 +21,22 @@ from selfaware.errors import NotFound
 from selfaware.status import TERMINAL
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import sweep_pb2
 
 STATE_BUCKET = "selfaware-state"
 M = TypeVar("M", bound=Message)
+
+
 def experiment_key(experiment_id: str) -> str:
     return f"exp.{experiment_id}"
 
 
 def job_key(experiment_id: str, key: str) -> str:
     return f"job.{experiment_id}.{key}"
+
+
+def sweep_key(sweep_id: str) -> str:
+    return f"sweep.{sweep_id}"
 
 
 class StateStore:
@@ -112,26 +120,50 @@ class StateStore:
         """Every published catalogue, by service name."""
         return await self._get_listed(await self._keys("catalogue.*"), cat.Catalogue)
 
-    async def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
+    async def create_sweep(self, sweep: sweep_pb2.Sweep) -> bool:
+        """Store a new sweep; False if a sweep with this id exists already."""
+        try:
+            await self._kv.create(sweep_key(sweep.id), sweep.SerializeToString())  # type: ignore[attr-defined]
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def get_sweep(self, sweep_id: str) -> sweep_pb2.Sweep:
+        return (await self._get(sweep_key(sweep_id), sweep_pb2.Sweep))[0]
+
+    async def list_sweeps(self) -> list[sweep_pb2.Sweep]:
+        sweeps = await self._get_listed(await self._keys("sweep.*"), sweep_pb2.Sweep)
+        return sorted(sweeps, key=lambda s: s.created_at.ToNanoseconds())
+
+    async def update_sweep(self, sweep_id: str, mutate: Callable[[sweep_pb2.Sweep], bool | None]
+                           ) -> sweep_pb2.Sweep:
+        return await self._update(sweep_key(sweep_id), sweep_pb2.Sweep, mutate)
+
+    def watch(self, experiment_id: str) -> AsyncIterator[rec.Experiment | rec.Job]:
         """Current values, then every change, of one experiment and its jobs; ends when it is terminal."""
-        queue: asyncio.Queue[rec.Experiment | rec.Job] = asyncio.Queue()
-        watchers = [
-            await self._kv.watch(experiment_key(experiment_id)),  # type: ignore[attr-defined]
-            await self._kv.watch(f"job.{experiment_id}.>"),  # type: ignore[attr-defined]
-        ]
+        return self._watch([(experiment_key(experiment_id), rec.Experiment),
+                            (f"job.{experiment_id}.>", rec.Job)], rec.Experiment)
+
+    def watch_sweep(self, sweep_id: str) -> AsyncIterator[sweep_pb2.Sweep]:
+        """The sweep's current value, then every change; ends when it is terminal."""
+        return self._watch([(sweep_key(sweep_id), sweep_pb2.Sweep)], sweep_pb2.Sweep)  # type: ignore[return-value]
+
+    async def _watch(self, keys: list[tuple[str, type[Message]]], ending: type[Message]) -> AsyncIterator[Message]:
+        """Values of the watched keys as they change, until a value of kind `ending` has a terminal status."""
+        queue: asyncio.Queue[Message] = asyncio.Queue()
+        watchers = [await self._kv.watch(key) for key, _ in keys]  # type: ignore[attr-defined]
 
         async def pump(watcher: object, kind: type[Message]) -> None:
             async for entry in watcher:  # type: ignore[attr-defined]
                 if entry is not None and entry.value:
                     await queue.put(kind.FromString(entry.value))
 
-        pumps = [asyncio.create_task(pump(watchers[0], rec.Experiment)),
-                 asyncio.create_task(pump(watchers[1], rec.Job))]
+        pumps = [asyncio.create_task(pump(watcher, kind)) for watcher, (_, kind) in zip(watchers, keys, strict=True)]
         try:
             while True:
                 update = await queue.get()
                 yield update
-                if isinstance(update, rec.Experiment) and update.status in TERMINAL:
+                if isinstance(update, ending) and update.status in TERMINAL:  # type: ignore[attr-defined]
                     return
         finally:
             for task in pumps:
@@ -166,7 +198,8 @@ class StateStore:
         try:
             entry = await self._kv.get(key)  # type: ignore[attr-defined]
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-            what = {"exp": "experiment", "job": "job", "catalogue": "catalogue"}[key.split(".", 1)[0]]
+            what = {"exp": "experiment", "job": "job", "catalogue": "catalogue",
+                    "sweep": "sweep"}[key.split(".", 1)[0]]
             raise NotFound(f"{what} {key.split('.', 1)[1]!r} not found") from None
         return kind.FromString(entry.value), entry.revision
 

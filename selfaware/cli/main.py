@@ -20,7 +20,7 @@ import grpc
 from rich.console import Console
 
 from selfaware.catalogue import complete
-from selfaware.cli.progress import follow
+from selfaware.cli.progress import follow, follow_sweep
 from selfaware.cli.results import print_catalogue, print_results, write_report
 from selfaware.cli.stack import LocalStack, StackError, local_catalogues
 from selfaware.client import Client
@@ -28,10 +28,11 @@ from selfaware.config import ConfigError, load_config, setting
 from selfaware.errors import FieldViolation, SpecError
 from selfaware.grpc_server import field_violations
 from selfaware.plan import plan_jobs
-from selfaware.specs import load_spec_file, prepare
+from selfaware.specs import load_spec_file, planned_job_count, prepare
+from selfaware.sweeps import load_sweep_file
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import records_pb2 as rec
-from selfaware.v1 import spec_pb2
+from selfaware.v1 import spec_pb2, sweep_pb2
 
 console = Console()
 
@@ -85,6 +86,17 @@ def _supervisor_line(line: str) -> None:
 
 def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
     spec = _spec(args.spec)
+
+    async def work(client: Client) -> int:
+        experiment_id = await _submit_spec(client, spec)
+        console.print(f"experiment {experiment_id} submitted: {spec.name}")  # type: ignore[attr-defined]
+        return await _watch_and_report(client, experiment_id, Path(args.out))
+
+    return _on_local_stack(config, source_roots_for(spec), work)  # type: ignore[arg-type]
+
+
+def _on_local_stack(config: ClientConfig, source_roots: str, action: Callable[[Client], Awaitable[int]]) -> int:
+    """Start the embedded stack, run `action` against its aggregator while supervising the children, stop it."""
     run_dir = config.data_dir.expanduser() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     stack = LocalStack(run_dir)
 
@@ -92,13 +104,11 @@ def cmd_run(args: argparse.Namespace, config: ClientConfig) -> int:
         started = time.monotonic()
         console.print(f"starting nats-server and 4 services (logs: {run_dir / 'logs'})")
         await stack.start(config.data_dir.expanduser(), run_dir / "nats",
-                          extra_env={"SELFAWARE_SOURCE_ROOTS": source_roots_for(spec)})
+                          extra_env={"SELFAWARE_SOURCE_ROOTS": source_roots})
         console.print(f"stack up in {time.monotonic() - started:.1f} s")
         supervisor = asyncio.create_task(stack.supervise(notify=_supervisor_line))
         async with Client(stack.endpoint) as client:
-            experiment_id = await _submit_spec(client, spec)
-            console.print(f"experiment {experiment_id} submitted: {spec.name}")  # type: ignore[attr-defined]
-            work = asyncio.create_task(_watch_and_report(client, experiment_id, Path(args.out)))
+            work = asyncio.create_task(action(client))
             await asyncio.wait({work, supervisor}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():  # the supervisor gave up on a service: its StackError ends the run
                 work.cancel()
@@ -130,6 +140,62 @@ def source_roots_for(spec: spec_pb2.ExperimentSpec) -> str:
             if value.HasField("string_value") and value.string_value.startswith("/"):
                 folders.append(Path(value.string_value).parent)
     return ":".join(dict.fromkeys(str(folder.resolve()) for folder in folders))
+
+
+def _sweep(path: str) -> sweep_pb2.SweepSpec:
+    try:
+        return load_sweep_file(Path(path))
+    except SpecError as exc:
+        raise UsageError(f"invalid sweep {path}: {exc}") from None
+
+
+async def _submit_sweep(client: Client, sweep: sweep_pb2.SweepSpec) -> str:
+    """Submit under the key `sweep:<name>`: the same sweep file submitted again adds only its missing cells."""
+    submitted = await client.submit_sweep(sweep, idempotency_key=f"sweep:{sweep.name}", on_retry=_reconnecting)
+    held = sum(cell.held for cell in submitted.cells)
+    console.print(f"sweep {submitted.id} submitted: {sweep.name} ({len(submitted.cells)} cells, {held} held)")
+    return str(submitted.id)
+
+
+async def _watch_sweep_and_report(client: Client, sweep_id: str, out: Path) -> int:
+    final = await follow_sweep(client.watch_sweep(sweep_id, on_retry=_reconnecting), console)
+    reply = await client.get_sweep(sweep_id)
+    if reply.markdown:
+        folder = write_report(reply, out / f"sweep-{sweep_id}")
+        console.print(f"sweep report: {folder / 'report.md'}")
+    if final.status != rec.EXPERIMENT_STATUS_SUCCEEDED:
+        status = rec.ExperimentStatus.Name(final.status).removeprefix("EXPERIMENT_STATUS_")
+        console.print(f"[red]sweep {sweep_id} {status.lower()}: {final.error}[/red]")
+        return 1
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace, config: ClientConfig) -> int:
+    """Expand SWEEP (client-side: paths resolve against the files), then print, submit, or run it."""
+    if args.watch and not args.endpoint:
+        raise UsageError("sweep --watch goes with --endpoint (without one the sweep runs here, watched)")
+    sweep = _sweep(args.sweep)
+    if args.dry_run:
+        for cell in sweep.cells:
+            print(f"{cell.key}  ({planned_job_count(cell.spec)} jobs)  {cell.spec.name}")
+        print(f"{len(sweep.cells)} cells; nothing submitted (--dry-run)")
+        return 0
+
+    async def work(client: Client) -> int:
+        sweep_id = await _submit_sweep(client, sweep)
+        if args.endpoint and not args.watch:
+            print(sweep_id)
+            return 0
+        return await _watch_sweep_and_report(client, sweep_id, Path(args.out))
+
+    if args.endpoint:
+        async def remote() -> int:
+            async with Client(args.endpoint) as client:
+                return await work(client)
+
+        return asyncio.run(remote())
+    roots = ":".join(dict.fromkeys(root for cell in sweep.cells for root in source_roots_for(cell.spec).split(":")))
+    return _on_local_stack(config, roots, work)
 
 
 def run_interruptible(main: Coroutine[Any, Any, int]) -> int:
@@ -191,6 +257,10 @@ async def _submit(client: Client, args: argparse.Namespace) -> int:
 
 async def _watch(client: Client, args: argparse.Namespace) -> int:
     return await _watch_and_report(client, args.experiment_id, Path(args.out))
+
+
+async def _sweep_watch(client: Client, args: argparse.Namespace) -> int:
+    return await _watch_sweep_and_report(client, args.sweep_id, Path(args.out))
 
 
 async def _list(client: Client, args: argparse.Namespace) -> int:
@@ -328,6 +398,15 @@ def parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", default="reports")
     command("list", _remote(_list), "list experiments", True)
+    p = command("sweep", cmd_sweep, "run SWEEP (a grid over an experiment spec) on an embedded local stack, or "
+                                    "submit it to --endpoint; writes reports/sweep-<id>/", True)
+    p.add_argument("sweep")
+    p.add_argument("--dry-run", action="store_true", help="print the cells; submit nothing")
+    p.add_argument("--watch", action="store_true", help="with --endpoint: follow the cells and fetch the report")
+    p.add_argument("--out", default="reports", help="folder for reports (default ./reports)")
+    p = command("sweep-watch", _remote(_sweep_watch), "follow a sweep until it ends, then fetch its report", True)
+    p.add_argument("sweep_id")
+    p.add_argument("--out", default="reports")
     dlq = sub.add_parser("dlq", help="the dead-letter stream: events no service could handle",
                          description="the dead-letter stream: events no service could handle")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")

@@ -1,11 +1,14 @@
-"""Progress display for a watched experiment: one bar per stage on a terminal, plain lines otherwise.
+"""Progress display for a watched experiment (one bar per stage) or sweep (one bar per cell) on a terminal, plain
+lines otherwise.
 
-Training progress counts optimiser steps across all training jobs; the other stages count jobs.
+Training progress counts optimiser steps across all training jobs; the other stages count jobs. A sweep's cell
+advances one step per stage its experiment has reached.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from selfaware.status import JOB_TERMINAL, TERMINAL
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import records_pb2 as rec
+from selfaware.v1 import sweep_pb2
 
 STAGES = [(rec.STAGE_GENERATE, "generate"), (rec.STAGE_TRAIN, "train"), (rec.STAGE_EVALUATE, "evaluate"),
           (rec.STAGE_REPORT, "report")]
@@ -31,6 +35,50 @@ def stage_totals(jobs: dict[str, rec.Job], stage: int) -> tuple[int, int, str]:
         return sum(j.done for j in members), sum(j.total for j in members), note
     done = sum(1 for j in members if j.status in JOB_TERMINAL)
     return done, len(members), note
+
+
+#: A cell's steps: held, then each running status, then ended.
+CELL_STEPS = [rec.EXPERIMENT_STATUS_GENERATING, rec.EXPERIMENT_STATUS_TRAINING, rec.EXPERIMENT_STATUS_EVALUATING,
+              rec.EXPERIMENT_STATUS_REPORTING]
+
+
+def cell_progress(cell: sweep_pb2.SweepCellState) -> tuple[int, str]:
+    """(steps done of len(CELL_STEPS) + 1, status word) of one sweep cell."""
+    word = rec.ExperimentStatus.Name(cell.status).removeprefix("EXPERIMENT_STATUS_").lower()
+    if cell.status in TERMINAL:
+        return len(CELL_STEPS) + 1, word
+    if cell.held:
+        return 0, "held"
+    return (CELL_STEPS.index(cell.status) + 1 if cell.status in CELL_STEPS else 1), word
+
+
+async def follow_sweep(updates: AsyncIterator[sweep_pb2.Sweep], console: Console) -> sweep_pb2.Sweep:
+    """Render a sweep's cells until it ends; return its final state."""
+    sweep = sweep_pb2.Sweep()
+    if not console.is_terminal:
+        shown: dict[str, str] = {}
+        async for sweep in updates:
+            for cell in sweep.cells:
+                word = cell_progress(cell)[1]
+                if shown.get(cell.key) != word:
+                    shown[cell.key] = word
+                    console.print(f"  {cell.key:<40} {cell.experiment_id} {word}")
+            if sweep.status in TERMINAL:
+                break
+        return sweep
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console) as bars:
+        tasks: dict[str, Any] = {}
+        async for sweep in updates:
+            for cell in sweep.cells:
+                if cell.key not in tasks:
+                    tasks[cell.key] = bars.add_task(cell.key, total=len(CELL_STEPS) + 1, note="")
+                done, word = cell_progress(cell)
+                bars.update(tasks[cell.key], completed=done, note=f"{word} {cell.experiment_id}")
+            if sweep.status in TERMINAL:
+                break
+    return sweep
 
 
 async def follow(updates: AsyncIterator[pb.WatchExperimentResponse], console: Console) -> rec.Experiment:

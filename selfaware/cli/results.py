@@ -14,16 +14,17 @@ from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import catalogue_pb2 as cat
 
 
-def write_report(report: pb.GetReportResponse, folder: Path) -> Path:
-    """report.md, report.json, report.png and every other figure file (PNG and SVG) in `folder`, under the
-    names the Markdown links."""
+def write_report(report: pb.GetReportResponse | pb.GetSweepResponse, folder: Path) -> Path:
+    """report.md, report.json, report.png (an experiment's; a sweep report has none) and every other figure file
+    (PNG and SVG) in `folder`, under the names the Markdown links."""
     for figure in report.figures:  # names come from the server: none may leave the folder or replace the text
         if Path(figure.name).name != figure.name or figure.name in {"report.md", "report.json", "", ".", ".."}:
             raise ValueError(f"report figure name {figure.name!r} is not a plain file name")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(report.markdown)
     (folder / "report.json").write_text(report.json)
-    (folder / "report.png").write_bytes(report.png)
+    if isinstance(report, pb.GetReportResponse):
+        (folder / "report.png").write_bytes(report.png)
     for figure in report.figures:
         (folder / figure.name).write_bytes(figure.data)
     return folder

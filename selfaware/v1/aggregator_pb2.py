@@ -27,57 +27,70 @@ from selfaware.v1 import catalogue_pb2 as selfaware_dot_v1_dot_catalogue__pb2
 from selfaware.v1 import events_pb2 as selfaware_dot_v1_dot_events__pb2
 from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
 from selfaware.v1 import spec_pb2 as selfaware_dot_v1_dot_spec__pb2
+from selfaware.v1 import sweep_pb2 as selfaware_dot_v1_dot_sweep__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cselfaware/v1/catalogue.proto\x1a\x19selfaware/v1/events.proto\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\"^\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"G\n\x19ValidateExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"\x88\x01\n\x1aValidateExperimentResponse\x12+\n\nviolations\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Violation\x12/\n\tcompleted\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x0c\n\x04jobs\x18\x03 \x03(\t\"/\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x15\n\x13GetCatalogueRequest\"C\n\x14GetCatalogueResponse\x12+\n\ncatalogues\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Catalogue\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"\x91\x01\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x12)\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x18.selfaware.v1.FigureData\"(\n\nFigureData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\":\n\x16ListDeadLettersRequest\x12\x11\n\tstart_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"Y\n\x17ListDeadLettersResponse\x12/\n\x07letters\x18\x01 \x03(\x0b\x32\x1e.selfaware.v1.StoredDeadLetter\x12\r\n\x05total\x18\x02 \x01(\x04\"\x7f\n\x10StoredDeadLetter\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x34\n\x10\x64\x65\x61\x64_lettered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06letter\x18\x03 \x01(\x0b\x32\x18.selfaware.v1.DeadLetter\"&\n\x17ReplayDeadLetterRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x04\">\n\x18ReplayDeadLetterResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tevent_seq\x18\x02 \x01(\x04\x32\xaa\x07\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12g\n\x12ValidateExperiment\x12\'.selfaware.v1.ValidateExperimentRequest\x1a(.selfaware.v1.ValidateExperimentResponse\x12U\n\x0cGetCatalogue\x12!.selfaware.v1.GetCatalogueRequest\x1a\".selfaware.v1.GetCatalogueResponse\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponse\x12^\n\x0fListDeadLetters\x12$.selfaware.v1.ListDeadLettersRequest\x1a%.selfaware.v1.ListDeadLettersResponse\x12\x61\n\x10ReplayDeadLetter\x12%.selfaware.v1.ReplayDeadLetterRequest\x1a&.selfaware.v1.ReplayDeadLetterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dselfaware/v1/aggregator.proto\x12\x0cselfaware.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cselfaware/v1/catalogue.proto\x1a\x19selfaware/v1/events.proto\x1a\x1aselfaware/v1/records.proto\x1a\x17selfaware/v1/spec.proto\x1a\x18selfaware/v1/sweep.proto\"T\n\x12SubmitSweepRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.selfaware.v1.SweepSpec\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"#\n\x0fGetSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"\x81\x01\n\x10GetSweepResponse\x12\"\n\x05sweep\x18\x01 \x01(\x0b\x32\x13.selfaware.v1.Sweep\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12)\n\x07\x66igures\x18\x04 \x03(\x0b\x32\x18.selfaware.v1.FigureData\"%\n\x11WatchSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"\x13\n\x11ListSweepsRequest\"9\n\x12ListSweepsResponse\x12#\n\x06sweeps\x18\x01 \x03(\x0b\x32\x13.selfaware.v1.Sweep\"^\n\x17SubmitExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"G\n\x19ValidateExperimentRequest\x12*\n\x04spec\x18\x01 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\"\x88\x01\n\x1aValidateExperimentResponse\x12+\n\nviolations\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Violation\x12/\n\tcompleted\x18\x02 \x01(\x0b\x32\x1c.selfaware.v1.ExperimentSpec\x12\x0c\n\x04jobs\x18\x03 \x03(\t\"/\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x15\n\x13GetCatalogueRequest\"C\n\x14GetCatalogueResponse\x12+\n\ncatalogues\x18\x01 \x03(\x0b\x32\x17.selfaware.v1.Catalogue\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"f\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.Experiment\x12\x1f\n\x04jobs\x18\x02 \x03(\x0b\x32\x11.selfaware.v1.Job\"/\n\x16WatchExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"u\n\x17WatchExperimentResponse\x12.\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.selfaware.v1.ExperimentH\x00\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x11.selfaware.v1.JobH\x00\x42\x08\n\x06update\"\x18\n\x16ListExperimentsRequest\"H\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.selfaware.v1.Experiment\"@\n\x17\x43\x61ncelExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x10GetReportRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"\x91\x01\n\x11GetReportResponse\x12$\n\x06report\x18\x01 \x01(\x0b\x32\x14.selfaware.v1.Report\x12\x10\n\x08markdown\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x12)\n\x07\x66igures\x18\x05 \x03(\x0b\x32\x18.selfaware.v1.FigureData\"(\n\nFigureData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\":\n\x16ListDeadLettersRequest\x12\x11\n\tstart_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"Y\n\x17ListDeadLettersResponse\x12/\n\x07letters\x18\x01 \x03(\x0b\x32\x1e.selfaware.v1.StoredDeadLetter\x12\r\n\x05total\x18\x02 \x01(\x04\"\x7f\n\x10StoredDeadLetter\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x34\n\x10\x64\x65\x61\x64_lettered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06letter\x18\x03 \x01(\x0b\x32\x18.selfaware.v1.DeadLetter\"&\n\x17ReplayDeadLetterRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x04\">\n\x18ReplayDeadLetterResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tevent_seq\x18\x02 \x01(\x04\x32\xd2\t\n\x11\x41ggregatorService\x12S\n\x10SubmitExperiment\x12%.selfaware.v1.SubmitExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12g\n\x12ValidateExperiment\x12\'.selfaware.v1.ValidateExperimentRequest\x1a(.selfaware.v1.ValidateExperimentResponse\x12U\n\x0cGetCatalogue\x12!.selfaware.v1.GetCatalogueRequest\x1a\".selfaware.v1.GetCatalogueResponse\x12X\n\rGetExperiment\x12\".selfaware.v1.GetExperimentRequest\x1a#.selfaware.v1.GetExperimentResponse\x12`\n\x0fWatchExperiment\x12$.selfaware.v1.WatchExperimentRequest\x1a%.selfaware.v1.WatchExperimentResponse0\x01\x12^\n\x0fListExperiments\x12$.selfaware.v1.ListExperimentsRequest\x1a%.selfaware.v1.ListExperimentsResponse\x12S\n\x10\x43\x61ncelExperiment\x12%.selfaware.v1.CancelExperimentRequest\x1a\x18.selfaware.v1.Experiment\x12L\n\tGetReport\x12\x1e.selfaware.v1.GetReportRequest\x1a\x1f.selfaware.v1.GetReportResponse\x12^\n\x0fListDeadLetters\x12$.selfaware.v1.ListDeadLettersRequest\x1a%.selfaware.v1.ListDeadLettersResponse\x12\x61\n\x10ReplayDeadLetter\x12%.selfaware.v1.ReplayDeadLetterRequest\x1a&.selfaware.v1.ReplayDeadLetterResponse\x12\x44\n\x0bSubmitSweep\x12 .selfaware.v1.SubmitSweepRequest\x1a\x13.selfaware.v1.Sweep\x12I\n\x08GetSweep\x12\x1d.selfaware.v1.GetSweepRequest\x1a\x1e.selfaware.v1.GetSweepResponse\x12\x44\n\nWatchSweep\x12\x1f.selfaware.v1.WatchSweepRequest\x1a\x13.selfaware.v1.Sweep0\x01\x12O\n\nListSweeps\x12\x1f.selfaware.v1.ListSweepsRequest\x1a .selfaware.v1.ListSweepsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'selfaware.v1.aggregator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=190
-  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=284
-  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_start=286
-  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_end=357
-  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_start=360
-  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_end=496
-  _globals['_VIOLATION']._serialized_start=498
-  _globals['_VIOLATION']._serialized_end=545
-  _globals['_GETCATALOGUEREQUEST']._serialized_start=547
-  _globals['_GETCATALOGUEREQUEST']._serialized_end=568
-  _globals['_GETCATALOGUERESPONSE']._serialized_start=570
-  _globals['_GETCATALOGUERESPONSE']._serialized_end=637
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=639
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=684
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=686
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=788
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=790
-  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=837
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=839
-  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=956
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=958
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=982
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=984
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1056
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=1058
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1122
-  _globals['_GETREPORTREQUEST']._serialized_start=1124
-  _globals['_GETREPORTREQUEST']._serialized_end=1165
-  _globals['_GETREPORTRESPONSE']._serialized_start=1168
-  _globals['_GETREPORTRESPONSE']._serialized_end=1313
-  _globals['_FIGUREDATA']._serialized_start=1315
-  _globals['_FIGUREDATA']._serialized_end=1355
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1357
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1415
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1417
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1506
-  _globals['_STOREDDEADLETTER']._serialized_start=1508
-  _globals['_STOREDDEADLETTER']._serialized_end=1635
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1637
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1675
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1677
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1739
-  _globals['_AGGREGATORSERVICE']._serialized_start=1742
-  _globals['_AGGREGATORSERVICE']._serialized_end=2680
+  _globals['_SUBMITSWEEPREQUEST']._serialized_start=216
+  _globals['_SUBMITSWEEPREQUEST']._serialized_end=300
+  _globals['_GETSWEEPREQUEST']._serialized_start=302
+  _globals['_GETSWEEPREQUEST']._serialized_end=337
+  _globals['_GETSWEEPRESPONSE']._serialized_start=340
+  _globals['_GETSWEEPRESPONSE']._serialized_end=469
+  _globals['_WATCHSWEEPREQUEST']._serialized_start=471
+  _globals['_WATCHSWEEPREQUEST']._serialized_end=508
+  _globals['_LISTSWEEPSREQUEST']._serialized_start=510
+  _globals['_LISTSWEEPSREQUEST']._serialized_end=529
+  _globals['_LISTSWEEPSRESPONSE']._serialized_start=531
+  _globals['_LISTSWEEPSRESPONSE']._serialized_end=588
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_start=590
+  _globals['_SUBMITEXPERIMENTREQUEST']._serialized_end=684
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_start=686
+  _globals['_VALIDATEEXPERIMENTREQUEST']._serialized_end=757
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_start=760
+  _globals['_VALIDATEEXPERIMENTRESPONSE']._serialized_end=896
+  _globals['_VIOLATION']._serialized_start=898
+  _globals['_VIOLATION']._serialized_end=945
+  _globals['_GETCATALOGUEREQUEST']._serialized_start=947
+  _globals['_GETCATALOGUEREQUEST']._serialized_end=968
+  _globals['_GETCATALOGUERESPONSE']._serialized_start=970
+  _globals['_GETCATALOGUERESPONSE']._serialized_end=1037
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1039
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1084
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1086
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1188
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_start=1190
+  _globals['_WATCHEXPERIMENTREQUEST']._serialized_end=1237
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_start=1239
+  _globals['_WATCHEXPERIMENTRESPONSE']._serialized_end=1356
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1358
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1382
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1384
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1456
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=1458
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1522
+  _globals['_GETREPORTREQUEST']._serialized_start=1524
+  _globals['_GETREPORTREQUEST']._serialized_end=1565
+  _globals['_GETREPORTRESPONSE']._serialized_start=1568
+  _globals['_GETREPORTRESPONSE']._serialized_end=1713
+  _globals['_FIGUREDATA']._serialized_start=1715
+  _globals['_FIGUREDATA']._serialized_end=1755
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1757
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1815
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1817
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1906
+  _globals['_STOREDDEADLETTER']._serialized_start=1908
+  _globals['_STOREDDEADLETTER']._serialized_end=2035
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=2037
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=2075
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=2077
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=2139
+  _globals['_AGGREGATORSERVICE']._serialized_start=2142
+  _globals['_AGGREGATORSERVICE']._serialized_end=3376
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ from selfaware.v1 import catalogue_pb2 as _catalogue_pb2
 from selfaware.v1 import events_pb2 as _events_pb2
 from selfaware.v1 import records_pb2 as _records_pb2
 from selfaware.v1 import spec_pb2 as _spec_pb2
+from selfaware.v1 import sweep_pb2 as _sweep_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -12,6 +13,48 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubmitSweepRequest(_message.Message):
+    __slots__ = ("spec", "idempotency_key")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    spec: _sweep_pb2.SweepSpec
+    idempotency_key: str
+    def __init__(self, spec: _Optional[_Union[_sweep_pb2.SweepSpec, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class GetSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class GetSweepResponse(_message.Message):
+    __slots__ = ("sweep", "markdown", "json", "figures")
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    MARKDOWN_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    sweep: _sweep_pb2.Sweep
+    markdown: str
+    json: str
+    figures: _containers.RepeatedCompositeFieldContainer[FigureData]
+    def __init__(self, sweep: _Optional[_Union[_sweep_pb2.Sweep, _Mapping]] = ..., markdown: _Optional[str] = ..., json: _Optional[str] = ..., figures: _Optional[_Iterable[_Union[FigureData, _Mapping]]] = ...) -> None: ...
+
+class WatchSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class ListSweepsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSweepsResponse(_message.Message):
+    __slots__ = ("sweeps",)
+    SWEEPS_FIELD_NUMBER: _ClassVar[int]
+    sweeps: _containers.RepeatedCompositeFieldContainer[_sweep_pb2.Sweep]
+    def __init__(self, sweeps: _Optional[_Iterable[_Union[_sweep_pb2.Sweep, _Mapping]]] = ...) -> None: ...
 
 class SubmitExperimentRequest(_message.Message):
     __slots__ = ("spec", "idempotency_key")

@@ -5,6 +5,7 @@ import warnings
 
 from selfaware.v1 import aggregator_pb2 as selfaware_dot_v1_dot_aggregator__pb2
 from selfaware.v1 import records_pb2 as selfaware_dot_v1_dot_records__pb2
+from selfaware.v1 import sweep_pb2 as selfaware_dot_v1_dot_sweep__pb2
 
 GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
@@ -85,6 +86,26 @@ class AggregatorServiceStub:
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
                 response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
                 _registered_method=True)
+        self.SubmitSweep = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/SubmitSweep',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitSweepRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_sweep__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.GetSweep = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/GetSweep',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetSweepRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetSweepResponse.FromString,
+                _registered_method=True)
+        self.WatchSweep = channel.unary_stream(
+                '/selfaware.v1.AggregatorService/WatchSweep',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.WatchSweepRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_sweep__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.ListSweeps = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/ListSweeps',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ListSweepsRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ListSweepsResponse.FromString,
+                _registered_method=True)
 
 
 class AggregatorServiceServicer:
@@ -160,6 +181,35 @@ class AggregatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitSweep(self, request, context):
+        """Creates the sweep's missing cells as held experiments and admits what the slots allow. Every cell is
+        validated like a single experiment (INVALID_ARGUMENT, fields `cells[i].spec.<path>`); a cell key that
+        exists with a different spec is FAILED_PRECONDITION naming `cells[i]`; nothing is written then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSweep(self, request, context):
+        """NOT_FOUND for an unknown id; the report's files once every cell has ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchSweep(self, request, context):
+        """Streams the sweep on every change until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSweeps(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AggregatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +262,26 @@ def add_AggregatorServiceServicer_to_server(servicer, server):
                     servicer.ReplayDeadLetter,
                     request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.FromString,
                     response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.SerializeToString,
+            ),
+            'SubmitSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitSweep,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitSweepRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_sweep__pb2.Sweep.SerializeToString,
+            ),
+            'GetSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSweep,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.GetSweepRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.GetSweepResponse.SerializeToString,
+            ),
+            'WatchSweep': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSweep,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.WatchSweepRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_sweep__pb2.Sweep.SerializeToString,
+            ),
+            'ListSweeps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSweeps,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ListSweepsRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ListSweepsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -484,6 +554,114 @@ class AggregatorService:
             '/selfaware.v1.AggregatorService/ReplayDeadLetter',
             selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
             selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/SubmitSweep',
+            selfaware_dot_v1_dot_aggregator__pb2.SubmitSweepRequest.SerializeToString,
+            selfaware_dot_v1_dot_sweep__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/GetSweep',
+            selfaware_dot_v1_dot_aggregator__pb2.GetSweepRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.GetSweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/WatchSweep',
+            selfaware_dot_v1_dot_aggregator__pb2.WatchSweepRequest.SerializeToString,
+            selfaware_dot_v1_dot_sweep__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSweeps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/ListSweeps',
+            selfaware_dot_v1_dot_aggregator__pb2.ListSweepsRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.ListSweepsResponse.FromString,
             options,
             channel_credentials,
             insecure,

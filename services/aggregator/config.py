@@ -17,11 +17,17 @@ class AggregatorConfig(SourceReadingConfig):
     """
 
     grpc_port: int = setting(50051, "gRPC port (the one clients talk to)")
-    reconcile_interval_s: float = setting(30.0, "seconds between the reconciler's sweeps of unfinished experiments")
-    reconcile_grace_s: float = setting(30.0, "seconds a new experiment is left to its first events before a sweep "
+    reconcile_interval_s: float = setting(30.0, "seconds between the reconciler's passes over unfinished experiments")
+    reconcile_grace_s: float = setting(30.0, "seconds a new experiment is left to its first events before a pass "
                                              "re-sends them")
+    sweep_slots: int = setting(4, "sweep experiments running at once across all sweeps (single experiments are "
+                                  "never held)")
+    sweep_interval_s: float = setting(5.0, "seconds between the sweep ticks: admit held cells, refresh the cells' "
+                                           "statuses, render the report of a sweep whose cells all ended")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.reconcile_interval_s > 0, "reconcile_interval_s", "a positive number of seconds")
         require(self.reconcile_grace_s >= 0, "reconcile_grace_s", "0 or more seconds")
+        require(self.sweep_slots >= 1, "sweep_slots", "at least 1")
+        require(self.sweep_interval_s > 0, "sweep_interval_s", "a positive number of seconds")

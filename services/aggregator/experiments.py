@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from selfaware.catalogue import complete
-from selfaware.errors import FailedPrecondition, FieldViolation, SpecError
+from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
 from selfaware.plan import plan_jobs
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import catalogue_pb2 as cat
@@ -53,19 +53,53 @@ class Experiments:
         completed, violations = await self.validate(spec)
         if violations:
             raise SpecError(violations)
-        experiment_id = _id_for(idempotency_key) if idempotency_key else uuid.uuid4().hex[:12]
-        experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now())
+        experiment_id = id_for(idempotency_key) if idempotency_key else uuid.uuid4().hex[:12]
+        return await self.create(experiment_id, completed, f"idempotency_key {idempotency_key!r}")
+
+    async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, named: str, *,
+                     sweep_id: str = "", held: bool = False) -> rec.Experiment:
+        """Store the plan of a validated, completed spec under `experiment_id` and announce it unless it is held.
+
+        An experiment that exists already with the same spec is returned (and announced again unless held); one
+        with another spec is FAILED_PRECONDITION, saying that `named` (what the id derives from) was reused.
+        """
+        experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now(),
+                                    sweep_id=sweep_id, held=held)
         jobs = plan_jobs(experiment.id, completed)
         experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
         if not await self.state.create_experiment(experiment, jobs):
             experiment = await self.state.get_experiment(experiment_id)
             if experiment.spec != completed:
-                raise FailedPrecondition(f"idempotency_key {idempotency_key!r} was used for a different spec "
-                                         f"(experiment {experiment_id})")
+                raise FailedPrecondition(f"{named} was used for a different spec (experiment {experiment_id})")
             log.info("experiment_submit_repeated", experiment_id=experiment_id)
         else:
-            log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name)
-        await self.announce(experiment.id)
+            log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name, sweep_id=sweep_id,
+                     held=held)
+        if not experiment.held:
+            await self.announce(experiment.id)
+        return experiment
+
+    async def differs(self, experiment_id: str, completed: spec_pb2.ExperimentSpec) -> bool:
+        """True if an experiment `experiment_id` exists with a spec other than `completed`."""
+        try:
+            return (await self.state.get_experiment(experiment_id)).spec != completed
+        except NotFound:
+            return False
+
+    async def release(self, experiment_id: str) -> rec.Experiment:
+        """Admit a held experiment: clear `held`, then announce it exactly as a submit does. A crash in between
+        leaves an unheld, unannounced experiment, which the reconciler announces."""
+        def unhold(experiment: rec.Experiment) -> bool:
+            if not experiment.held:
+                return False
+            experiment.held = False
+            experiment.updated_at.CopyFrom(now())
+            return True
+
+        experiment = await self.state.update_experiment(experiment_id, unhold)
+        if experiment.status not in TERMINAL:
+            await self.announce(experiment_id)
+            log.info("experiment_admitted", experiment_id=experiment_id, sweep_id=experiment.sweep_id)
         return experiment
 
     async def announce(self, experiment_id: str) -> bool:
@@ -160,6 +194,6 @@ class Experiments:
             await self.state.update_job(experiment_id, job.key, close)
 
 
-def _id_for(idempotency_key: str) -> str:
+def id_for(idempotency_key: str) -> str:
     """The experiment id of an idempotency key: the same key always names the same experiment."""
     return hashlib.sha256(b"submit:" + idempotency_key.encode()).hexdigest()[:12]

@@ -17,6 +17,7 @@ from services.aggregator.experiments import Experiments
 from services.aggregator.handlers import AggregatorHandlers
 from services.aggregator.reconciler import Reconciler
 from services.aggregator.servicer import AggregatorServicer
+from services.aggregator.sweeps import Sweeps
 
 
 async def wire(config: AggregatorConfig, runtime: Runtime) -> Wiring:
@@ -25,15 +26,19 @@ async def wire(config: AggregatorConfig, runtime: Runtime) -> Wiring:
     handlers = AggregatorHandlers(config, runtime, experiments)
     handlers.declare()
     dead_letters = DeadLetters(runtime.bus.js, DLQ_STREAM, DLQ_PREFIX + ">", EVENT_TYPES)
-    servicer = AggregatorServicer(experiments, handlers.reporter, dead_letters)
+    sweeps = Sweeps(runtime.state, runtime.store, experiments, slots=config.sweep_slots)
+    servicer = AggregatorServicer(experiments, handlers.reporter, dead_letters, sweeps)
     reconciler = Reconciler(experiments, handlers.report_now, handlers.request_unstarted_shards,
                             interval_s=config.reconcile_interval_s, grace_s=config.reconcile_grace_s)
-    sweeping = asyncio.create_task(reconciler.run(), name="reconciler")
+    loops = [asyncio.create_task(reconciler.run(), name="reconciler"),
+             asyncio.create_task(sweeps.run(config.sweep_interval_s), name="sweeps")]
 
     async def close() -> None:
-        sweeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeping
+        for task in loops:
+            task.cancel()
+        for task in loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return Wiring(
         servicers=[(aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server, servicer)],

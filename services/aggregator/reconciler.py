@@ -1,9 +1,9 @@
-"""The reconciler: a periodic sweep of unfinished experiments that re-sends what a stage is still waiting for.
+"""The reconciler: a periodic pass over unfinished experiments that re-sends what a stage is still waiting for.
 
 Events drive every stage, and each handler acks only after its work and its own publishes, so a crash inside a
 handler is repaired by redelivery. Two gaps are not: a submit whose `ExperimentSubmitted` publish failed after
 the plan was stored (the RPC is not an event, nothing redelivers it), and work the aggregator itself starts (the
-report, the evaluation shards) when the event that would start it was handled while a write failed. The sweep closes both. It is
+report, the evaluation shards) when the event that would start it was handled while a write failed. The pass closes both. It is
 safe to run at any time: every publish carries its deterministic msg id, and every reaction is idempotent.
 """
 
@@ -34,8 +34,8 @@ ShardRequester = Callable[[str], Awaitable[list[str]]]
 
 
 @dataclass
-class Sweep:
-    """What one sweep found and did, for its log line and the tests."""
+class ReconcilePass:
+    """What one pass found and did, for its log line and the tests."""
 
     unfinished: int = 0
     announced: list[str] = field(default_factory=list)
@@ -50,11 +50,12 @@ class Reconciler:
         self.experiments, self.start_report, self.request_shards = experiments, start_report, request_shards
         self.interval_s, self.grace_s = interval_s, grace_s
 
-    async def sweep(self) -> Sweep:
-        """One pass over every unfinished experiment older than the grace period."""
-        found = Sweep()
+    async def reconcile_once(self) -> ReconcilePass:
+        """One pass over every unfinished experiment older than the grace period; a held experiment (a sweep's
+        cell waiting for admission) is left alone: admission announces it."""
+        found = ReconcilePass()
         for experiment in await self.experiments.list():
-            if experiment.status in TERMINAL:
+            if experiment.status in TERMINAL or experiment.held:
                 continue
             found.unfinished += 1
             if time.time() - experiment.created_at.ToSeconds() < self.grace_s:
@@ -80,10 +81,10 @@ class Reconciler:
         return found
 
     async def run(self) -> None:
-        """Sweep every `interval_s` until the task is cancelled; a failed sweep is retried on the next tick."""
+        """Reconcile every `interval_s` until the task is cancelled; a failed pass is retried on the next tick."""
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - the next sweep retries; NATS may be restarting
+                await self.reconcile_once()
+            except Exception:  # noqa: BLE001 - the next pass retries; NATS may be restarting
                 log.warning("reconcile_failed", exc_info=True)

@@ -1,5 +1,5 @@
-"""AggregatorService: the experiment API clients use. Each method converts, calls Experiments (or DeadLetters),
-converts back."""
+"""AggregatorService: the experiment API clients use. Each method converts, calls Experiments (or Sweeps,
+DeadLetters), converts back."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ import grpc
 from selfaware.grpc_server import rpc
 from selfaware.plan import plan_jobs
 from selfaware.v1 import aggregator_pb2 as pb
-from selfaware.v1 import aggregator_pb2_grpc
+from selfaware.v1 import aggregator_pb2_grpc, sweep_pb2
 from selfaware.v1 import records_pb2 as rec
 from services.aggregator.dead_letters import DeadLetters
 from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
+from services.aggregator.sweeps import Sweeps
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
-    def __init__(self, experiments: Experiments, reporter: Reporter, dead_letters: DeadLetters) -> None:
-        self.experiments, self.reporter, self.dead_letters = experiments, reporter, dead_letters
+    def __init__(self, experiments: Experiments, reporter: Reporter, dead_letters: DeadLetters, sweeps: Sweeps
+                 ) -> None:
+        self.experiments, self.reporter, self.dead_letters, self.sweeps = experiments, reporter, dead_letters, sweeps
 
     @rpc
     async def SubmitExperiment(self, request: pb.SubmitExperimentRequest, context: grpc.aio.ServicerContext
@@ -90,3 +92,27 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
                                ) -> pb.ReplayDeadLetterResponse:
         replayed = await self.dead_letters.replay(request.seq)
         return pb.ReplayDeadLetterResponse(subject=replayed.subject, event_seq=replayed.event_seq)
+
+    @rpc
+    async def SubmitSweep(self, request: pb.SubmitSweepRequest, context: grpc.aio.ServicerContext
+                          ) -> sweep_pb2.Sweep:
+        return await self.sweeps.submit(request.spec, idempotency_key=request.idempotency_key)
+
+    @rpc
+    async def GetSweep(self, request: pb.GetSweepRequest, context: grpc.aio.ServicerContext) -> pb.GetSweepResponse:
+        stored = await self.sweeps.get(request.sweep_id)
+        return pb.GetSweepResponse(sweep=stored.sweep, markdown=stored.markdown, json=stored.json,
+                                   figures=[pb.FigureData(name=name, data=data)
+                                            for name, data in stored.figures.items()])
+
+    @rpc
+    async def WatchSweep(self, request: pb.WatchSweepRequest, context: grpc.aio.ServicerContext
+                         ) -> AsyncIterator[sweep_pb2.Sweep]:
+        await self.sweeps.get(request.sweep_id)  # NOT_FOUND before the stream starts
+        async for sweep in self.sweeps.watch(request.sweep_id):
+            yield sweep
+
+    @rpc
+    async def ListSweeps(self, request: pb.ListSweepsRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.ListSweepsResponse:
+        return pb.ListSweepsResponse(sweeps=await self.sweeps.list())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import nats.errors
+from google.protobuf.message import Message
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from selfaware.bus import EVENT_TYPES, EVENTS_STREAM, EventBus
@@ -12,22 +13,28 @@ from selfaware.bus import EVENT_TYPES, EVENTS_STREAM, EventBus
 
 async def events_of(bus: EventBus, experiment_id: str) -> dict[str, int]:
     """How many events of each subject name `experiment_id`, read with a throwaway consumer."""
+    counts: dict[str, int] = {}
+    for subject, event in await all_events(bus):
+        if event.experiment_id == experiment_id:
+            counts[subject] = counts.get(subject, 0) + 1
+    return counts
+
+
+async def all_events(bus: EventBus) -> list[tuple[str, Message]]:
+    """Every event in the stream, oldest first, as (subject without `selfaware.events.`, event)."""
     sub = await bus.js.pull_subscribe("selfaware.events.>", stream=EVENTS_STREAM,
                                       config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
-    counts: dict[str, int] = {}
+    found = []
     while True:
         try:
             messages = await sub.fetch(256, timeout=0.5)
         except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either, by where the wait ran out
             break
         for msg in messages:
-            event = EVENT_TYPES[msg.subject].FromString(msg.data)
-            if event.experiment_id == experiment_id:
-                short = msg.subject.removeprefix("selfaware.events.")
-                counts[short] = counts.get(short, 0) + 1
+            found.append((msg.subject.removeprefix("selfaware.events."), EVENT_TYPES[msg.subject].FromString(msg.data)))
             await msg.ack()
     await sub.unsubscribe()
-    return counts
+    return found
 
 
 async def wait_until_idle(bus: EventBus, timeout_s: float = 120.0) -> None:

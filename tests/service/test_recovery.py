@@ -93,9 +93,9 @@ async def test_a_submit_whose_publish_failed_is_announced_by_the_reconciler(aggr
             reports.append(eid)
 
         reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
-        assert experiment_id in (await reconciler.sweep()).announced
+        assert experiment_id in (await reconciler.reconcile_once()).announced
         assert (await events_of(aggregator.bus, experiment_id)).get("experiment.submitted") == 1
-        assert experiment_id not in (await reconciler.sweep()).announced  # the duplicate window drops a repeat
+        assert experiment_id not in (await reconciler.reconcile_once()).announced  # the duplicate window drops a repeat
         assert experiment_id not in reports
     finally:
         await end(aggregator, experiment_id)
@@ -122,10 +122,27 @@ async def test_evaluated_experiment_without_a_report_is_reported_by_the_reconcil
         reports.append(eid)
 
     reconciler = Reconciler(aggregator.experiments, start_report, no_shards, interval_s=1.0, grace_s=0.0)
-    await reconciler.sweep()
+    await reconciler.reconcile_once()
     assert experiment.id in reports
     await aggregator.experiments.attach_report(experiment.id, rec.Report(json=rec.ArtifactRef(sha256="0" * 64)))
     assert (await aggregator.experiments.refresh(experiment.id)).status == rec.EXPERIMENT_STATUS_REPORTING
     await aggregator.state.update_job(experiment.id, "report",
                                       lambda job: setattr(job, "status", rec.JOB_STATUS_SUCCEEDED))
     assert (await aggregator.experiments.refresh(experiment.id)).status == rec.EXPERIMENT_STATUS_SUCCEEDED
+
+
+async def test_the_reconciler_leaves_a_held_experiment_alone_and_release_announces_it_once(
+        aggregator, make_spec) -> None:  # type: ignore[no-untyped-def]
+    completed, violations = await aggregator.experiments.validate(spec_from_dict(make_spec()))
+    assert not violations
+    experiment_id = "held" + uuid.uuid4().hex[:6]
+    await aggregator.experiments.create(experiment_id, completed, "a test", sweep_id="s", held=True)
+    try:
+        reconciler = Reconciler(aggregator.experiments, no_shards, no_shards, interval_s=1.0, grace_s=0.0)
+        assert experiment_id not in (await reconciler.reconcile_once()).announced
+        assert not await events_of(aggregator.bus, experiment_id)  # held: nothing announced it
+        released = await aggregator.experiments.release(experiment_id)
+        assert not released.held and released.sweep_id == "s"
+        assert (await events_of(aggregator.bus, experiment_id)).get("experiment.submitted") == 1
+    finally:
+        await end(aggregator, experiment_id)
