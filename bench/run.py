@@ -14,6 +14,7 @@
     python -m bench.run --only elicitation    # examples/trigger-elicitation.yaml: Figures 11 and 34
     python -m bench.run --only personas-risk  # examples/personas-risk.yaml: Figure 15
     python -m bench.run --only personas-mms   # examples/personas-mms.yaml: Figure 13 and conditional game play
+    python -m bench.run --only sweep-table28  # `selfaware sweep examples/sweep-table28.yaml`: Table 28's grid
 
 Numbers are medians of repeats inside one run, on whatever machine runs it (recorded in the file); compare
 ratios, not absolute values, across machines.
@@ -96,6 +97,27 @@ def experiment(spec: Path, data_dir: Path, report: Path, served: bool) -> dict[s
             "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
 
 
+def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
+    """One sweep benchmark: `selfaware sweep FILE` itself (the embedded stack, watched to the end) in a fresh data
+    dir; its report folder replaces `report`, and the cells' statuses come from the report's JSON."""
+    with cold_data_dir(data_dir) as cold:
+        out = cold / "reports"
+        command = [sys.executable, "-m", "selfaware.cli.main", "sweep", str(sweep_file), "--out", str(out)]
+        started = time.monotonic()
+        code = subprocess.run(command, env=os.environ | {"SELFAWARE_DATA_DIR": str(cold)}, check=False).returncode
+        wall = time.monotonic() - started
+        folder = next(out.glob("sweep-*"), None)
+        if folder is None:
+            raise RuntimeError(f"{' '.join(command[2:])} exited {code} without a sweep report")
+        shutil.rmtree(report, ignore_errors=True)
+        shutil.copytree(folder, report)
+    document = json.loads((report / "report.json").read_text())
+    return {"command": f"selfaware sweep {sweep_file.relative_to(REPO)}", "exit_code": code,
+            "wall_s": round(wall, 1), "sweep_id": folder.name.removeprefix("sweep-"),
+            "cells": {cell["key"]: cell["status"] for cell in document["cells"]},
+            "machine": machine(), "data_dir": "fresh (only the converted model shared)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="events,throughput,demo")
@@ -143,6 +165,9 @@ def main() -> None:
         if name in wanted:
             results[key] = experiment(spec, data_dir, BENCH / report, served)
             print(f"{name}:", json.dumps(results[key]))
+    if "sweep-table28" in wanted:
+        results["sweep_table28"] = sweep(REPO / "examples/sweep-table28.yaml", data_dir, BENCH / "sweep-table28-report")
+        print("sweep-table28:", json.dumps(results["sweep_table28"]))
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {results_file}")
 
