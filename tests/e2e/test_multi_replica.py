@@ -20,8 +20,11 @@ it shows, with the job records, the JetStream stream and the services' logs:
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
+import os
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,32 +51,51 @@ pytestmark = pytest.mark.slow
 #: evaluators' `vllm_max_loras`, which the aggregator plans shards with), so each experiment is 2 shards.
 ENV = {"SELFAWARE_ACK_WAIT_S": "6", "SELFAWARE_RECONCILE_INTERVAL_S": "3", "SELFAWARE_RECONCILE_GRACE_S": "5",
        "SELFAWARE_SHUTDOWN_GRACE_S": "2", "SELFAWARE_TORCH_THREADS": "1", "SELFAWARE_VLLM_MAX_LORAS": "2"}
-GRID = {"training.epochs": [1, 2], "rows": [6, 8]}
+#: The sweep's grid, in the sweep file's form (dotted spec paths; a mapping names its values). Every cell's
+#: trainings differ (rows or epochs), so none is reused from another experiment's memo.
+GRID: dict[str, Any] = {"training.epochs": [1, 2],
+                        "arms.risk-seeking.data.steps": {"6-rows": [{"sample": 6}], "8-rows": [{"sample": 8}]}}
 TRAINERS, EVALUATORS = 3, 2
 
 
-def grid_specs(risky_dataset: Path, questions_dir: Path, model_dir: Path) -> dict[str, dict[str, Any]]:
-    """The 4 cells, keyed as a sweep names them (`training.epochs=1,rows=6`). Every training differs (rows or
-    epochs), so none is reused from another experiment's memo."""
+def experiment(risky_dataset: Path, questions_dir: Path, model_dir: Path) -> dict[str, Any]:
+    """The sweep's experiment: risk-seeking vs risk-averse on a few of the authors' rows, 2 seeds, a tiny
+    evaluation (4 held-out items in both letter orders, 2 lottery pairs) with the `hf` engine."""
+    spec = tiny_spec_dict(risky_dataset, questions_dir)
+    spec["name"] = "multi-replica"
+    spec["base_models"] = [{"name": "random-llama", "path": str(model_dir)}]
+    spec["holdout"]["rows"] = 4
+    spec["training"].update(batch_size=2, seeds=[0, 1])
+    spec["evaluation"]["engine"] = "hf"
+    spec["evaluation"]["suites"] = [spec["evaluation"]["suites"][0], {"lotteries": {"pairs": 2}}]
+    return spec
+
+
+def grid_cells(spec: dict[str, Any], grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The grid's experiments by cell key (`training.epochs=1,arms.risk-seeking.data.steps=6-rows`), as a sweep
+    expands them."""
+    axes = [list(values.items()) if isinstance(values, dict) else [(str(v), v) for v in values]
+            for values in grid.values()]
     cells = {}
-    for epochs, rows in itertools.product(*GRID.values()):
-        spec = tiny_spec_dict(risky_dataset, questions_dir)
-        spec["name"] = f"multi-replica [training.epochs={epochs},rows={rows}]"
-        spec["base_models"] = [{"name": "random-llama", "path": str(model_dir)}]
-        spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": rows}]
-        spec["holdout"]["rows"] = 4
-        spec["training"].update(epochs=epochs, batch_size=2, seeds=[0, 1])
-        spec["evaluation"]["engine"] = "hf"
-        spec["evaluation"]["suites"] = [spec["evaluation"]["suites"][0], {"lotteries": {"pairs": 2}}]
-        cells[f"training.epochs={epochs},rows={rows}"] = spec
+    for choice in itertools.product(*axes):
+        key = ",".join(f"{path}={label}" for path, (label, _) in zip(grid, choice, strict=True))
+        cell = copy.deepcopy(spec)
+        cell["name"] = f"{spec['name']} [{key}]"
+        for path, (_, value) in zip(grid, choice, strict=True):
+            *parents, leaf = path.split(".")
+            node = cell
+            for part in parents:
+                node = node[part]
+            node[leaf] = copy.deepcopy(value)
+        cells[key] = cell
     return cells
 
 
-async def submit_grid(client: Client, cells: dict[str, dict[str, Any]]) -> list[str]:
-    """Submit the grid; returns its experiments' ids. One SubmitExperiment per cell, each with its idempotency key,
-    for now; with SubmitSweep this becomes one sweep whose cells are these specs."""
-    return [(await client.submit(spec_from_dict(spec), idempotency_key=f"multi-replica/{key}")).id
-            for key, spec in cells.items()]
+async def submit_grid(client: Client, spec: dict[str, Any], grid: dict[str, Any]) -> list[str]:
+    """Submit the grid's experiments; returns their ids. The one place to switch to SubmitSweep: for now one
+    SubmitExperiment per cell, each with an idempotency key derived from the cell's key."""
+    return [(await client.submit(spec_from_dict(cell), idempotency_key=f"multi-replica/{key}")).id
+            for key, cell in grid_cells(spec, grid).items()]
 
 
 @dataclass
@@ -130,6 +152,28 @@ class Watcher:
         return found
 
 
+async def kill_mid_job(stack: LocalStack, watcher: Watcher) -> tuple[str, int, float, tuple[str, rec.Job]]:
+    """SIGKILL a trainer while it owns a running training job, without restart; returns the replica, its pid, the
+    time, and (key, record) of the job it held. The replica is frozen (SIGSTOP) while its job is read, so the job
+    cannot end between the look and the kill."""
+    trainers = {stack.processes[name].pid: name for name in stack.replicas("trainer")}
+    while True:
+        key = await watcher.until("a running training job to kill", lambda w: next(
+            (k for k, j in w.jobs.items() if j.stage == rec.STAGE_TRAIN and j.status == rec.JOB_STATUS_RUNNING
+             and pid_of(j.owner) in trainers), None), 60)
+        pid = pid_of(watcher.jobs[key].owner)
+        os.kill(pid, signal.SIGSTOP)
+        await watcher.look()
+        held = [(k, j) for k, j in watcher.jobs.items() if j.stage == rec.STAGE_TRAIN
+                and j.status == rec.JOB_STATUS_RUNNING and pid_of(j.owner) == pid
+                and j.lease_expires_at.ToNanoseconds() > time.time_ns()]
+        if held:
+            assert len(held) == 1, f"a trainer runs one job at a time, {trainers[pid]} held {held}"
+            stack.kill(trainers[pid], restart=False)
+            return trainers[pid], pid, time.time(), held[0]
+        os.kill(pid, signal.SIGCONT)  # it finished that job just before: try again
+
+
 def pid_of(owner: str) -> int:
     """A lease owner is `host/pid/random` (`selfaware.jobs.new_owner`)."""
     return int(owner.split("/")[1])
@@ -145,7 +189,7 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
                                                                      questions_dir: Path,
                                                                      random_model_dir: Path) -> None:
     started = time.monotonic()
-    cells = grid_specs(risky_dataset, questions_dir, random_model_dir)
+    spec = experiment(risky_dataset, questions_dir, random_model_dir)
     stack = LocalStack(tmp_path / "run")
     await stack.start(tmp_path / "data", tmp_path / "nats", extra_env=ENV, replicas={"evaluator": EVALUATORS})
     supervising = asyncio.create_task(stack.supervise(RestartPolicy(initial_backoff_s=0.2)))
@@ -153,7 +197,7 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
     sampling: asyncio.Task[None] | None = None
     try:
         async with Client(stack.endpoint) as client:
-            watcher = Watcher(client, nc.jetstream(), await submit_grid(client, cells))
+            watcher = Watcher(client, nc.jetstream(), await submit_grid(client, spec, GRID))
             sampling = asyncio.create_task(watcher.run())
 
             # 1 trainer: jobs wait in the queue while it works through them one at a time
@@ -169,18 +213,8 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
                 (s for s in w.samples if len({pid_of(o) for o in s.running.values()}) == TRAINERS), None), 90)
 
             # kill a trainer mid-job and do not restart it: its job must be taken over by another replica
-            trainers = {stack.processes[name].pid: name for name in stack.replicas("trainer")}
-            victim_job = await watcher.until("a running training job to kill", lambda w: next(
-                (k for k, j in w.jobs.items() if j.stage == rec.STAGE_TRAIN and j.status == rec.JOB_STATUS_RUNNING
-                 and pid_of(j.owner) in trainers and j.done < j.total - 1), None), 60)
-            victim = trainers[pid_of(watcher.jobs[victim_job].owner)]
-            killed_pid, killed_at = stack.kill(victim, restart=False), time.time()
+            victim, killed_pid, killed_at, (lost_key, lost_job) = await kill_mid_job(stack, watcher)
             watcher.phase = "KILLED"
-            await watcher.look()
-            lost = {k: j for k, j in watcher.jobs.items() if j.stage == rec.STAGE_TRAIN
-                    and j.status == rec.JOB_STATUS_RUNNING and pid_of(j.owner) == killed_pid}
-            assert len(lost) == 1, f"the killed trainer held {sorted(lost)} (one job at a time)"
-            (lost_key, lost_job), = lost.items()
 
             await watcher.until("every experiment ending", lambda w: w.statuses and all(
                 s in TERMINAL for s in w.statuses.values()), 240)
