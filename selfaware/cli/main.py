@@ -223,7 +223,8 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
     stack = LocalStack(data_dir / "up")
 
     async def up() -> int:
-        await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port)
+        await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port,
+                          replicas={"trainer": args.trainers, "evaluator": args.evaluators})
         await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
             f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it"))
         # supervise returns only by raising StackError
@@ -355,10 +356,13 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _letter_count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise argparse.ArgumentTypeError(f"a number from 1 to 1000, not {value!r}")
-    return int(value)
+def _count(most: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `most`."""
+    def parse(value: str) -> int:
+        if not value.isdigit() or not 1 <= int(value) <= most:
+            raise argparse.ArgumentTypeError(f"a number from 1 to {most}, not {value!r}")
+        return int(value)
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -378,6 +382,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="folder for reports (default ./reports)")
     p = command("up", cmd_up, "start NATS and the four services locally until Ctrl-C")
     p.add_argument("--grpc-port", type=int, default=50051, help="aggregator port (default 50051)")
+    p.add_argument("--trainers", type=_count(64), default=1, help="trainer processes (default 1)")
+    p.add_argument("--evaluators", type=_count(64), default=1, help="evaluator processes (default 1)")
     p = command("validate", _validate, "check a spec against the services installed here (or --endpoint's)",
                 True)
     p.add_argument("spec")
@@ -411,7 +417,7 @@ def parser() -> argparse.ArgumentParser:
                          description="the dead-letter stream: events no service could handle")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")
     p = command("list", _remote(_dlq_list), "list the dead letters, oldest first", True, dlq_sub)
-    p.add_argument("--limit", type=_letter_count, default=100, help="at most this many (default 100, at most 1000)")
+    p.add_argument("--limit", type=_count(1000), default=100, help="at most this many (default 100, at most 1000)")
     p = command("replay", _remote(_dlq_replay), "republish dead letters on their original subjects (handlers are "
                                                 "idempotent; one that fails again is dead-lettered again)", True,
                 dlq_sub)

@@ -72,6 +72,8 @@ class LocalStack:
     nats_url: str = ""
     endpoint: str = ""
     children: dict[str, Child] = field(default_factory=dict)
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
+    _supervisor: Supervisor | None = field(default=None, repr=False)
 
     @property
     def processes(self) -> dict[str, subprocess.Popen[bytes]]:
@@ -94,24 +96,58 @@ class LocalStack:
                     extra_env: dict[str, str] | None = None, replicas: Mapping[str, int] | None = None) -> None:
         """Start NATS and the services, and wait until every one of them is SERVING.
 
-        `replicas` runs more than one process of a service (e.g. `{"trainer": 2}`), as a Deployment would: the
-        extra ones are children `trainer-2`, `trainer-3`, ... sharing the work queue and the data dir."""
+        `replicas` runs N processes of a service (e.g. `{"trainer": 3}`), as a Deployment would: children
+        `trainer-1` ... `trainer-3`, each on its own gRPC port and log file, sharing the work queue and the data
+        dir. A service that runs once is the child named after it."""
         await self.start_nats(store_dir)
-        names = [replica for name in SERVICES for replica in _replica_names(name, (replicas or {}).get(name, 1))]
-        ports = {name: free_port() for name in names}
-        if grpc_port:
-            ports["aggregator"] = grpc_port
+        self._env = {**os.environ, **(extra_env or {}), "SELFAWARE_NATS_URL": self.nats_url,
+                     "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
+                     "SELFAWARE_LOG_LEVEL": log_level}
+        counts = dict(replicas or {})
+        if unknown := sorted(set(counts) - set(SERVICES)):
+            raise StackError(f"replicas: unknown services {unknown}; the services are {', '.join(SERVICES)}")
+        if bad := sorted(name for name, count in counts.items() if count < 1):
+            raise StackError(f"replicas: {', '.join(bad)} needs at least 1")
+        names = [name if counts.get(name, 1) == 1 else f"{name}-{i}" for name in SERVICES
+                 for i in range(1, counts.get(name, 1) + 1)]
         for name in names:
-            env = {**os.environ, **(extra_env or {}),
-                   "SELFAWARE_NATS_URL": self.nats_url, "SELFAWARE_GRPC_PORT": str(ports[name]),
-                   "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
-                   "SELFAWARE_LOG_LEVEL": log_level}
-            endpoint = f"127.0.0.1:{ports[name]}"
-            self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
-                        lambda timeout_s, endpoint=endpoint: wait_serving(endpoint, timeout_s), env)
+            self._spawn_service(name, grpc_port if name == "aggregator" and grpc_port else free_port())
         for name in names:
             await self._wait_ready(name)
-        self.endpoint = f"127.0.0.1:{ports['aggregator']}"
+        self.endpoint = self.children["aggregator"].address
+
+    def replicas(self, service: str) -> list[str]:
+        """The children that run `service`, in the order they were started (a killed one included)."""
+        return [name for name in self.children if name == service or name.startswith(f"{service}-")]
+
+    async def scale_up(self, service: str, count: int) -> list[str]:
+        """Start replicas of `service` until it has `count` children (as KEDA scales a Deployment up on queue
+        lag), wait until they serve, and supervise them; returns the new children's names."""
+        have = self.replicas(service)
+        added = [f"{service}-{i}" for i in range(len(have) + 1, count + 1)]
+        for name in added:
+            self._spawn_service(name, free_port())
+        for name in added:
+            await self._wait_ready(name)
+            if self._supervisor is not None:
+                self._supervisor.record("child_started", self.children[name])
+                self._supervisor.watch(self.children[name])
+        return added
+
+    def kill(self, name: str, restart: bool = True) -> int:
+        """SIGKILL a child, as a crash would; returns its pid. With `restart=False` the supervisor lets it stay
+        down (a lost node whose pod is not replaced), so its work can only go to the other replicas."""
+        if not restart and self._supervisor is not None:
+            self._supervisor.forget(name)
+        process = self.processes[name]
+        os.kill(process.pid, signal.SIGKILL)
+        return process.pid
+
+    def _spawn_service(self, name: str, port: int) -> None:
+        endpoint = f"127.0.0.1:{port}"
+        self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
+                    lambda timeout_s: wait_serving(endpoint, timeout_s),
+                    {**self._env, "SELFAWARE_GRPC_PORT": str(port)})
 
     async def start_nats(self, store_dir: Path) -> str:
         """Start nats-server with JetStream on a free loopback port; returns its URL."""
@@ -134,8 +170,12 @@ class LocalStack:
                                 notify)
         for child in self.children.values():
             supervisor.record("child_started", child)
+        self._supervisor = supervisor
         supervising()
-        await supervisor.run()
+        try:
+            await supervisor.run()
+        finally:
+            self._supervisor = None
 
     async def _wait_ready(self, name: str, timeout_s: float = 120.0) -> None:
         """At start-up a child that exits or is not ready in time fails the whole start (nothing is retried)."""
@@ -173,10 +213,6 @@ class LocalStack:
                     os.killpg(processes[name].pid, signal.SIGKILL)
                     codes[name] = processes[name].wait()
         return codes
-
-
-def _replica_names(service: str, count: int) -> list[str]:
-    return [service] + [f"{service}-{i}" for i in range(2, count + 1)]
 
 
 async def wait_port(port: int, timeout_s: float) -> None:

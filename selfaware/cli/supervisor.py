@@ -98,6 +98,8 @@ class Supervisor:
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     notify: Callable[[str], None] = lambda line: None
     poll_s: float = 0.1
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    _failed: asyncio.Future[None] | None = field(default=None, init=False)
 
     def record(self, event: str, child: Child, **values: object) -> None:
         line = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": event,
@@ -108,17 +110,35 @@ class Supervisor:
             handle.write(json.dumps(line) + "\n")
 
     async def run(self) -> None:
-        """Supervise every child until cancelled; raises StackError when one gives up."""
-        tasks = [asyncio.create_task(self._keep_running(child), name=f"supervise-{name}")
-                 for name, child in self.children.items()]
+        """Supervise every child until cancelled; raises StackError when one gives up. Children handed to `watch`
+        while it runs are supervised too."""
+        self._failed = asyncio.get_running_loop().create_future()
+        for child in list(self.children.values()):
+            self.watch(child)
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
+            await self._failed
         finally:
+            tasks = list(self._tasks.values())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.clear()
+
+    def watch(self, child: Child) -> None:
+        """Start supervising `child` (a replica added while the stack runs); call only while `run` runs."""
+        self.children[child.name] = child
+        task = asyncio.create_task(self._keep_running(child), name=f"supervise-{child.name}")
+        task.add_done_callback(self._ended)
+        self._tasks[child.name] = task
+
+    def forget(self, name: str) -> None:
+        """Stop supervising a child: once it exits it stays down (a pod whose node is lost and not replaced)."""
+        if (task := self._tasks.pop(name, None)) is not None:
+            task.cancel()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self._failed and not self._failed.done():
+            self._failed.set_exception(task.exception())  # type: ignore[arg-type]
 
     async def _keep_running(self, child: Child) -> None:
         while True:
@@ -157,6 +177,9 @@ class Supervisor:
         exited = asyncio.create_task(self._exited(child))
         try:
             await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            ready.cancel()  # forgotten or stopped while it started
+            raise
         finally:
             exited.cancel()
         if ready.done() and not ready.cancelled() and ready.exception() is None:

@@ -132,11 +132,13 @@ def _ignore_sigint() -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, stop: signal.Signals) -> None:
     """`up` is started with SIGINT ignored, as a background job of a script (or a test runner's worker) is, and
-    still stops on Ctrl-C; SIGTERM stops it the same way."""
+    still stops on Ctrl-C; SIGTERM stops it the same way (here with two trainer replicas, each of which drains)."""
     port = str(free_port())
     env = {**os.environ, "SELFAWARE_DATA_DIR": str(tmp_path / "data"), "PYTHONFAULTHANDLER": "1"}
-    up = subprocess.Popen([*SELFAWARE, "up", "--grpc-port", port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, env=env, start_new_session=True, preexec_fn=_ignore_sigint)
+    replicas = ["--trainers", "2"] if stop == signal.SIGTERM else []
+    up = subprocess.Popen([*SELFAWARE, "up", "--grpc-port", port, *replicas], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+                          preexec_fn=_ignore_sigint)
     try:
         deadline = time.monotonic() + 120
         line = ""
@@ -161,6 +163,7 @@ def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, s
             pytest.fail(f"selfaware up did not stop within 90 s of {stop.name}; it printed: {stacks[-6000:]}\n"
                         f"its logs end with: {tails}")
         assert code == 0
-    for service in ("aggregator", "generator", "trainer", "evaluator"):  # each drained and exited on SIGTERM
+    trainers = ["trainer-1", "trainer-2"] if replicas else ["trainer"]
+    for service in ("aggregator", "generator", *trainers, "evaluator"):  # each drained and exited on SIGTERM
         log = (tmp_path / "data" / "up" / "logs" / f"{service}.log").read_text()
         assert '"event": "service_stopped"' in log, log[-2000:]

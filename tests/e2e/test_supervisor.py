@@ -83,6 +83,33 @@ async def test_a_killed_child_is_restarted_and_its_signal_logged(tmp_path: Path)
     assert lines[0].startswith("worker exited (signal SIGKILL)") and "restart 1 in 0.1 s" in lines[0]
 
 
+async def test_a_replica_killed_without_restart_stays_down_and_the_others_are_still_supervised(tmp_path: Path
+                                                                                             ) -> None:
+    """`kill(name, restart=False)` is a lost node whose pod is not replaced: the supervisor lets that child go,
+    and keeps restarting the others, including one it was handed while it ran (`Supervisor.watch`)."""
+    stack = LocalStack(tmp_path)
+    python_child(stack, "worker-1", "import time; time.sleep(60)")
+    supervising = asyncio.create_task(stack.supervise(QUICK))
+    try:
+        await asyncio.sleep(0.2)
+        python_child(stack, "worker-2", "import time; time.sleep(60)")
+        stack._supervisor.watch(stack.children["worker-2"])  # type: ignore[union-attr]
+        lost = stack.kill("worker-1", restart=False)
+        second = stack.kill("worker-2")
+        deadline = time.monotonic() + 10
+        while not [r for r in records(tmp_path) if r["event"] == "child_ready"]:
+            assert time.monotonic() < deadline and not supervising.done()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # QUICK restarts within 0.2 s: worker-1 would be back by now
+        assert stack.processes["worker-1"].pid == lost and stack.processes["worker-1"].poll() is not None
+        assert stack.processes["worker-2"].pid != second and stack.processes["worker-2"].poll() is None
+        assert [r["child"] for r in records(tmp_path) if r["event"] == "child_exited"] == ["worker-2"]
+        assert stack.replicas("worker") == ["worker-1", "worker-2"]
+    finally:
+        supervising.cancel()
+        stack.stop(grace_s=1)
+
+
 @pytest.fixture
 def stack_up(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`selfaware up` on a free port with its own data dir: (aggregator endpoint, run dir)."""
