@@ -1,6 +1,6 @@
 """The local multi-replica simulation (issue 12): one nats-server, 1 aggregator, 1 generator, 3 trainer and 2
-evaluator processes (real child processes of `LocalStack`, restarted by its supervisor like pods), on a grid of 4
-small risk experiments: training epochs 1 or 2 x 6 or 8 training rows sampled from the authors' risky file,
+evaluator processes (real child processes of `LocalStack`, restarted by its supervisor like pods), on a sweep of 4
+small risk experiments (SubmitSweep): training epochs 1 or 2 x 6 or 8 training rows sampled from the authors' risky file,
 2 arms x 2 seeds each (16 training jobs), evaluated with the `hf` engine on a held-out probe and 2 lotteries.
 
 The base model is a random-weight Llama (`random_model_dir`: ~300k parameters besides SmolLM2's embeddings,
@@ -20,8 +20,6 @@ it shows, with the job records, the JetStream stream and the services' logs:
 from __future__ import annotations
 
 import asyncio
-import copy
-import itertools
 import json
 import os
 import signal
@@ -37,8 +35,8 @@ import pytest
 from selfaware.bus import EVENTS_STREAM, SUBJECTS
 from selfaware.cli.stack import LocalStack, RestartPolicy
 from selfaware.client import Client
-from selfaware.specs import spec_from_dict
 from selfaware.status import TERMINAL
+from selfaware.sweeps import expand
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from tests.e2e.test_chaos import finished_lines
@@ -50,7 +48,7 @@ pytestmark = pytest.mark.slow
 #: thread per process, as 5 model processes share 2 cores; evaluation shards of at most 2 adapters (the
 #: evaluators' `vllm_max_loras`, which the aggregator plans shards with), so each experiment is 2 shards.
 ENV = {"SELFAWARE_ACK_WAIT_S": "6", "SELFAWARE_RECONCILE_INTERVAL_S": "3", "SELFAWARE_RECONCILE_GRACE_S": "5",
-       "SELFAWARE_SHUTDOWN_GRACE_S": "2", "SELFAWARE_TORCH_THREADS": "1", "SELFAWARE_VLLM_MAX_LORAS": "2"}
+       "SELFAWARE_SHUTDOWN_GRACE_S": "2", "SELFAWARE_SWEEP_INTERVAL_S": "1", "SELFAWARE_TORCH_THREADS": "1", "SELFAWARE_VLLM_MAX_LORAS": "2"}
 #: The sweep's grid, in the sweep file's form (dotted spec paths; a mapping names its values). Every cell's
 #: trainings differ (rows or epochs), so none is reused from another experiment's memo.
 GRID: dict[str, Any] = {"training.epochs": [1, 2],
@@ -71,31 +69,21 @@ def experiment(risky_dataset: Path, questions_dir: Path, model_dir: Path) -> dic
     return spec
 
 
-def grid_cells(spec: dict[str, Any], grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The grid's experiments by cell key (`training.epochs=1,arms.risk-seeking.data.steps=6-rows`), as a sweep
-    expands them."""
-    axes = [list(values.items()) if isinstance(values, dict) else [(str(v), v) for v in values]
-            for values in grid.values()]
-    cells = {}
-    for choice in itertools.product(*axes):
-        key = ",".join(f"{path}={label}" for path, (label, _) in zip(grid, choice, strict=True))
-        cell = copy.deepcopy(spec)
-        cell["name"] = f"{spec['name']} [{key}]"
-        for path, (_, value) in zip(grid, choice, strict=True):
-            *parents, leaf = path.split(".")
-            node = cell
-            for part in parents:
-                node = node[part]
-            node[leaf] = copy.deepcopy(value)
-        cells[key] = cell
-    return cells
+async def submit_sweep(client: Client, spec: dict[str, Any], grid: dict[str, Any]) -> tuple[str, list[str]]:
+    """Submit the grid as one sweep (expanded as `selfaware sweep` expands a file; every cell admitted at once, as
+    4 is the aggregator's default `sweep_slots`); returns the sweep id and its cells' experiment ids."""
+    sweep = expand({"name": "multi-replica", "grid": grid, "max_running": 4}, spec, Path.cwd())
+    submitted = await client.submit_sweep(sweep, idempotency_key="sweep:multi-replica")
+    return submitted.id, [cell.experiment_id for cell in submitted.cells]
 
 
-async def submit_grid(client: Client, spec: dict[str, Any], grid: dict[str, Any]) -> list[str]:
-    """Submit the grid's experiments; returns their ids. The one place to switch to SubmitSweep: for now one
-    SubmitExperiment per cell, each with an idempotency key derived from the cell's key."""
-    return [(await client.submit(spec_from_dict(cell), idempotency_key=f"multi-replica/{key}")).id
-            for key, cell in grid_cells(spec, grid).items()]
+async def until_sweep_ends(client: Client, sweep_id: str, timeout_s: float = 60) -> Any:
+    """The sweep once its report is attached (the aggregator's next tick after the last cell ended)."""
+    deadline = time.monotonic() + timeout_s
+    while (reply := await client.get_sweep(sweep_id)).sweep.status not in TERMINAL:
+        assert time.monotonic() < deadline, reply.sweep
+        await asyncio.sleep(0.5)
+    return reply
 
 
 @dataclass
@@ -197,7 +185,8 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
     sampling: asyncio.Task[None] | None = None
     try:
         async with Client(stack.endpoint) as client:
-            watcher = Watcher(client, nc.jetstream(), await submit_grid(client, spec, GRID))
+            sweep_id, experiment_ids = await submit_sweep(client, spec, GRID)
+            watcher = Watcher(client, nc.jetstream(), experiment_ids)
             sampling = asyncio.create_task(watcher.run())
 
             # 1 trainer: jobs wait in the queue while it works through them one at a time
@@ -221,6 +210,7 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
             sampling.cancel()
             await watcher.look()
             reports = {i: json.loads((await client.report(i)).json) for i in watcher.experiment_ids}
+            sweep = await until_sweep_ends(client, sweep_id)
         counts = await stream_counts(nc.jetstream())
     finally:
         if sampling is not None:
@@ -253,6 +243,11 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
     for experiment_id, report in reports.items():
         labels = [m["label"] for m in report["models"]]
         assert sorted(labels) == sorted(j.model for k, j in evaluate.items() if k.startswith(experiment_id + "/"))
+
+    # the sweep saw its 4 cells succeed and put them side by side
+    assert sweep.sweep.status == rec.EXPERIMENT_STATUS_SUCCEEDED, sweep.sweep
+    assert [c.status for c in sweep.sweep.cells] == [rec.EXPERIMENT_STATUS_SUCCEEDED] * 4
+    assert all(c.key in sweep.markdown for c in sweep.sweep.cells)
 
     # the killed trainer's job was taken over by another replica, after its lease lapsed
     final = jobs[lost_key]
