@@ -220,11 +220,13 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 
 def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
     data_dir = config.data_dir.expanduser()
-    stack = LocalStack(data_dir / "up")
+    stack = LocalStack(data_dir / "up", metrics=args.metrics)
 
     async def up() -> int:
         await stack.start(data_dir, data_dir / "up" / "nats", grpc_port=args.grpc_port,
                           replicas={"trainer": args.trainers, "evaluator": args.evaluators})
+        for name, port in stack.metrics_ports.items():
+            console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
         await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
             f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it"))
         # supervise returns only by raising StackError
@@ -384,6 +386,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", type=int, default=50051, help="aggregator port (default 50051)")
     p.add_argument("--trainers", type=_count(64), default=1, help="trainer processes (default 1)")
     p.add_argument("--evaluators", type=_count(64), default=1, help="evaluator processes (default 1)")
+    p.add_argument("--metrics", action="store_true", help="serve each service's Prometheus metrics on a port of its own "
+                                                      "(printed at start)")
     p = command("validate", _validate, "check a spec against the services installed here (or --endpoint's)",
                 True)
     p.add_argument("spec")

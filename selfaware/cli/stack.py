@@ -72,6 +72,10 @@ class LocalStack:
     nats_url: str = ""
     endpoint: str = ""
     children: dict[str, Child] = field(default_factory=dict)
+    #: Serve each service's Prometheus metrics on a port of its own (`metrics_ports`); off by default, and never
+    #: one port inherited from the environment by every child.
+    metrics: bool = False
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     _env: dict[str, str] = field(default_factory=dict, repr=False)
     _supervisor: Supervisor | None = field(default=None, repr=False)
 
@@ -145,9 +149,12 @@ class LocalStack:
 
     def _spawn_service(self, name: str, port: int) -> None:
         endpoint = f"127.0.0.1:{port}"
+        if self.metrics:
+            self.metrics_ports[name] = free_port()
         self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
                     lambda timeout_s: wait_serving(endpoint, timeout_s),
-                    {**self._env, "SELFAWARE_GRPC_PORT": str(port)})
+                    {**self._env, "SELFAWARE_GRPC_PORT": str(port),
+                     "SELFAWARE_METRICS_PORT": str(self.metrics_ports.get(name, 0))})
 
     async def start_nats(self, store_dir: Path) -> str:
         """Start nats-server with JetStream on a free loopback port; returns its URL."""

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -132,19 +133,29 @@ def _ignore_sigint() -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, stop: signal.Signals) -> None:
     """`up` is started with SIGINT ignored, as a background job of a script (or a test runner's worker) is, and
-    still stops on Ctrl-C; SIGTERM stops it the same way (here with two trainer replicas, each of which drains)."""
+    still stops on Ctrl-C; SIGTERM stops it the same way (here with two trainer replicas, each of which drains,
+    and `--metrics`: every child serves its own Prometheus metrics)."""
     port = str(free_port())
     env = {**os.environ, "SELFAWARE_DATA_DIR": str(tmp_path / "data"), "PYTHONFAULTHANDLER": "1"}
-    replicas = ["--trainers", "2"] if stop == signal.SIGTERM else []
+    replicas = ["--trainers", "2", "--metrics"] if stop == signal.SIGTERM else []
     up = subprocess.Popen([*SELFAWARE, "up", "--grpc-port", port, *replicas], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
                           preexec_fn=_ignore_sigint)
     try:
         deadline = time.monotonic() + 120
-        line = ""
+        line, metrics = "", {}
         while "selfaware is up" not in line:
             assert time.monotonic() < deadline and up.poll() is None, "selfaware up did not come up"
             line = up.stdout.readline()  # type: ignore[union-attr]
+            if " metrics: http" in line:
+                name, url = line.split(" metrics: ")
+                metrics[name.strip()] = url.strip()
+        if replicas:  # one port per child, each serving its own process's consumers
+            assert sorted(metrics) == ["aggregator", "evaluator", "generator", "trainer-1", "trainer-2"], metrics
+            assert len(set(metrics.values())) == 5
+            for name, url in metrics.items():
+                text = urllib.request.urlopen(url, timeout=10).read().decode()
+                assert f'service="{name.split("-")[0]}"' in text and "selfaware_handlers_in_flight{" in text, text[:500]
         endpoint = f"127.0.0.1:{port}"
         listed = run_cli("list", "--endpoint", endpoint)
         assert listed.returncode == 0 and listed.stdout == ""
