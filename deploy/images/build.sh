@@ -15,7 +15,7 @@
 # Needs, and installs none of it: podman, mmdebstrap and runc (Debian: `apt-get install -y podman mmdebstrap
 # runc`), run as root; the dev venv (VENV, default .venv, from .ci/install) for pip, the project's wheel and the
 # health check (selfaware.client.wait_serving, grpcio-health-checking). Podman uses runc: this machine's crun
-# fails on its hybrid cgroups. Disk: about 8 GB while it runs (wheelhouse, layers), 4.5 GB of images after.
+# fails on its hybrid cgroups. Disk: up to 25 GB while it runs (build-output.txt), 5.4 GB of images after.
 # --cuda also builds the cuda target (several GB of CUDA wheels) and checks its imports; its services are not
 # run (no GPU). --check-only skips steps 1-3 and checks the images built before.
 # Logs of every step: deploy/images/.build/logs/. Images: localhost/selfaware-{slim,cpu,cuda}:TAG.
