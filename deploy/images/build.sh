@@ -168,10 +168,13 @@ trap cleanup EXIT
 "$VENV/bin/nats-server" -js -a 127.0.0.1 -p "$nats_port" -sd "$nats_dir" >"$logs/nats.log" 2>&1 &
 nats_pid=$!
 run_service() {  # run_service SERVICE IMAGE_TARGET: start it, wait for SERVING from outside, SIGTERM, exit 0
-  local service=$1 target=$2 port metrics=() name="selfaware-check-$1"
+  local service=$1 target=$2 port metrics_port=0 metrics=() name="selfaware-check-$1"
   port=$(free_port)
   # When the shared env turns metrics on, each container here needs its own port (they share the host network).
-  grep -q '^SELFAWARE_METRICS_PORT=' deploy/k8s/base/selfaware.env && metrics=(-e "SELFAWARE_METRICS_PORT=$(free_port)")
+  if grep -q '^SELFAWARE_METRICS_PORT=' deploy/k8s/base/selfaware.env; then
+    metrics_port=$(free_port)
+    metrics=(-e "SELFAWARE_METRICS_PORT=$metrics_port")
+  fi
   podman rm --force --time 0 "$name" >/dev/null 2>&1 || true
   containers+=("$name")
   podman run -d --name "$name" --network host "${hardened[@]}" \
@@ -185,6 +188,13 @@ asyncio.run(wait_serving(sys.argv[1], 180.0))" "127.0.0.1:$port"; then
     return 1
   fi
   echo "$service ($target image) SERVING on 127.0.0.1:$port after $((SECONDS - started)) s"
+  if [ "$metrics_port" != 0 ]; then  # the Prometheus endpoint the pods' scrape annotations name
+    "$VENV/bin/python" -c "import sys, urllib.request
+text = urllib.request.urlopen(f'http://127.0.0.1:{sys.argv[1]}/metrics', timeout=10).read().decode()
+assert 'selfaware_handlers_in_flight{' in text, text[:300]
+print(f'  metrics on :{sys.argv[1]}: {sum(1 for line in text.splitlines() if line.startswith(\"selfaware_\"))} selfaware_ samples')" \
+      "$metrics_port" || { podman logs --tail 30 "$name"; return 1; }
+  fi
   podman stop --time 45 "$name" >/dev/null
   local status
   status=$(podman inspect --format '{{.State.ExitCode}}' "$name")
@@ -196,7 +206,7 @@ step nats-server "$VENV/bin/python" -c "import asyncio; from selfaware.cli.stack
 asyncio.run(wait_port($nats_port, 15.0))"
 for service in aggregator:slim generator:slim trainer:cpu evaluator:cpu; do
   step "run-${service%%:*}" run_service "${service%%:*}" "${service##*:}"
-  sed 's/^/  /' "$logs/run-${service%%:*}.log" | grep -E "SERVING|status"
+  sed 's/^/  /' "$logs/run-${service%%:*}.log" | grep -E "SERVING|status|metrics"
 done
 if [ "$CUDA" = 1 ]; then
   echo "cuda: the image is built and its imports checked; its services were not run (no GPU here)"
