@@ -57,16 +57,21 @@ async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
     return caught.value
 
 
-def id_calls() -> list[tuple[str, Callable[[grpc.aio.Channel, str], Awaitable[Any]]]]:
-    """Every RPC that takes an experiment id, as (service, call)."""
+def id_calls() -> list[tuple[str, str, Callable[[grpc.aio.Channel, str], Awaitable[Any]]]]:
+    """Every RPC that takes an experiment or sweep id, as (service, id field, call)."""
 
     async def watch(channel: grpc.aio.Channel, experiment_id: str) -> None:
         stub = aggregator_pb2_grpc.AggregatorServiceStub(channel)
         async for _ in stub.WatchExperiment(aggregator_pb2.WatchExperimentRequest(experiment_id=experiment_id)):
             pass
 
+    async def watch_sweep(channel: grpc.aio.Channel, sweep_id: str) -> None:
+        stub = aggregator_pb2_grpc.AggregatorServiceStub(channel)
+        async for _ in stub.WatchSweep(aggregator_pb2.WatchSweepRequest(sweep_id=sweep_id)):
+            pass
+
     aggregator = aggregator_pb2_grpc.AggregatorServiceStub
-    return [
+    calls: list[tuple[str, Callable[[grpc.aio.Channel, str], Awaitable[Any]]]] = [
         ("aggregator", lambda c, i: aggregator(c).GetExperiment(aggregator_pb2.GetExperimentRequest(experiment_id=i))),
         ("aggregator", watch),
         ("aggregator", lambda c, i: aggregator(c).CancelExperiment(
@@ -79,16 +84,22 @@ def id_calls() -> list[tuple[str, Callable[[grpc.aio.Channel, str], Awaitable[An
         ("evaluator", lambda c, i: evaluator_pb2_grpc.EvaluatorServiceStub(c).ListEvaluations(
             evaluator_pb2.ListEvaluationsRequest(experiment_id=i))),
     ]
+    sweeps: list[tuple[str, Callable[[grpc.aio.Channel, str], Awaitable[Any]]]] = [
+        ("aggregator", lambda c, i: aggregator(c).GetSweep(aggregator_pb2.GetSweepRequest(sweep_id=i))),
+        ("aggregator", watch_sweep),
+    ]
+    return [(service, "experiment_id", call) for service, call in calls] + \
+        [(service, "sweep_id", call) for service, call in sweeps]
 
 
 async def test_malformed_ids_are_invalid_and_unknown_ids_not_found_on_every_rpc(platform) -> None:  # type: ignore[no-untyped-def]
-    for service, call in id_calls():
+    for service, id_field, call in id_calls():
         async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports[service]}") as channel:
             for bad in BAD_IDS:
                 error = await refused(call(channel, bad))
                 assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (service, bad[:20], error.details())
-                assert [field for field, _ in field_violations(error)] == ["experiment_id"]
-            error = await refused(call(channel, "no-such-experiment"))
+                assert [field for field, _ in field_violations(error)] == [id_field]
+            error = await refused(call(channel, "no-such-id"))
             assert error.code() == grpc.StatusCode.NOT_FOUND, (service, error.details())
 
 
