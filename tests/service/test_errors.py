@@ -119,7 +119,8 @@ async def test_every_service_reports_health_and_reflects_its_api(platform) -> No
 
 
 async def test_cancel_stops_a_running_training_job(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
-    spec = spec_from_dict(make_spec(training__epochs=200, evaluation__include_base_model=False))
+    spec = spec_from_dict(make_spec(training__epochs=200, training__batch_size=2,  # short steps: it waits for one
+                                    evaluation__include_base_model=False))
     async with platform.client() as client:
         experiment = await client.submit(spec)
 

@@ -16,7 +16,9 @@ JOB = "train.risk-seeking.s{seed}"
 
 async def test_cancel_stops_training_within_one_step(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
     seed = random.randrange(1000, 10**6)  # a training no earlier run made, so the memo cannot answer it
-    spec_dict = make_spec(training__epochs=50, training__seeds=[seed], evaluation__include_base_model=False)
+    # batch 2: short steps, so that "several more steps, had it gone on" takes seconds, not minutes
+    spec_dict = make_spec(training__epochs=50, training__batch_size=2, training__seeds=[seed],
+                          evaluation__include_base_model=False)
     del spec_dict["arms"]["risk-averse"], spec_dict["compare"]  # one adapter: every step logged is this job's
     job_key = JOB.format(seed=seed)
     with capture_logs() as logs:
