@@ -171,9 +171,8 @@ async def _watch_sweep_and_report(client: Client, sweep_id: str, out: Path) -> i
 
 
 def cmd_sweep(args: argparse.Namespace, config: ClientConfig) -> int:
-    """Expand SWEEP (client-side: paths resolve against the files), then print, submit, or run it."""
-    if args.watch and not args.endpoint:
-        raise UsageError("sweep --watch goes with --endpoint (without one the sweep runs here, watched)")
+    """Expand SWEEP (client-side: paths resolve against the files), then print, submit, or run it. Without
+    --endpoint it runs on the embedded stack and is always watched (--watch changes nothing there)."""
     sweep = _sweep(args.sweep)
     if args.dry_run:
         for cell in sweep.cells:
@@ -412,7 +411,8 @@ def parser() -> argparse.ArgumentParser:
                                     "submit it to --endpoint; writes reports/sweep-<id>/", True)
     p.add_argument("sweep")
     p.add_argument("--dry-run", action="store_true", help="print the cells; submit nothing")
-    p.add_argument("--watch", action="store_true", help="with --endpoint: follow the cells and fetch the report")
+    p.add_argument("--watch", action="store_true",
+                   help="follow the cells and fetch the report (always so without --endpoint)")
     p.add_argument("--out", default="reports", help="folder for reports (default ./reports)")
     p = command("sweep-watch", _remote(_sweep_watch), "follow a sweep until it ends, then fetch its report", True)
     p.add_argument("sweep_id")

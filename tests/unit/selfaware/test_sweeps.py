@@ -123,6 +123,9 @@ def test_the_cli_dry_run_prints_the_cells_and_a_bad_sweep_exits_2_naming_the_fie
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("training.epochs=1  (") and out[0].endswith("g [training.epochs=1]")
     assert out[-1] == "2 cells; nothing submitted (--dry-run)"
+    # `--watch` is accepted on the embedded stack too (the issue's own command), where a sweep is always watched
+    assert main(["sweep", str(good), "--watch", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2 cells; nothing submitted (--dry-run)"
 
     bad = write(tmp_path, "bad.yaml", {"experiment": EXPERIMENT, "grid": {"training.epoch.s": [1]}})
     assert main(["sweep", str(bad), "--dry-run"]) == 2
