@@ -16,6 +16,10 @@ TERMINAL = {
     rec.EXPERIMENT_STATUS_CANCELLED,
 }
 JOB_TERMINAL = {rec.JOB_STATUS_SUCCEEDED, rec.JOB_STATUS_FAILED, rec.JOB_STATUS_CANCELLED}
+#: The running experiment statuses, least advanced first (a sweep shows its least advanced cell's; the CLI draws a
+#: cell's progress by it).
+RUNNING = (rec.EXPERIMENT_STATUS_GENERATING, rec.EXPERIMENT_STATUS_TRAINING, rec.EXPERIMENT_STATUS_EVALUATING,
+           rec.EXPERIMENT_STATUS_REPORTING)
 
 
 def now() -> Timestamp:

@@ -127,18 +127,19 @@ def _on_local_stack(config: ClientConfig, source_roots: str, action: Callable[[C
         stack.stop()
 
 
-def source_roots_for(spec: spec_pb2.ExperimentSpec) -> str:
-    """The embedded stack's source roots for `selfaware run`: the services' defaults (`.` and `../shared`, here
-    made absolute), plus the folder of every local file the spec names, so that a spec outside this folder runs
-    as it validated. A deployment sets `source_roots` itself."""
+def source_roots_for(*specs: spec_pb2.ExperimentSpec) -> str:
+    """The embedded stack's source roots for `selfaware run` (one spec) or `sweep` (its cells): the services'
+    defaults (`.` and `../shared`, here made absolute), plus the folder of every local file the specs name, so that
+    a spec outside this folder runs as it validated. A deployment sets `source_roots` itself."""
     folders = [Path.cwd(), Path.cwd().parent / "shared"]
-    for arm in spec.arms:
-        if arm.data.import_uri and "://" not in arm.data.import_uri:
-            folders.append(Path(arm.data.import_uri).parent)
-    for instance in spec.evaluation.suites:
-        for value in instance.params.fields.values():
-            if value.HasField("string_value") and value.string_value.startswith("/"):
-                folders.append(Path(value.string_value).parent)
+    for spec in specs:
+        for arm in spec.arms:
+            if arm.data.import_uri and "://" not in arm.data.import_uri:
+                folders.append(Path(arm.data.import_uri).parent)
+        for instance in spec.evaluation.suites:
+            for value in instance.params.fields.values():
+                if value.HasField("string_value") and value.string_value.startswith("/"):
+                    folders.append(Path(value.string_value).parent)
     return ":".join(dict.fromkeys(str(folder.resolve()) for folder in folders))
 
 
@@ -193,8 +194,7 @@ def cmd_sweep(args: argparse.Namespace, config: ClientConfig) -> int:
                 return await work(client)
 
         return asyncio.run(remote())
-    roots = ":".join(dict.fromkeys(root for cell in sweep.cells for root in source_roots_for(cell.spec).split(":")))
-    return _on_local_stack(config, roots, work)
+    return _on_local_stack(config, source_roots_for(*(cell.spec for cell in sweep.cells)), work)
 
 
 def run_interruptible(main: Coroutine[Any, Any, int]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from selfaware.status import JOB_TERMINAL, TERMINAL
+from selfaware.status import JOB_TERMINAL, RUNNING, TERMINAL
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import sweep_pb2
@@ -37,19 +37,15 @@ def stage_totals(jobs: dict[str, rec.Job], stage: int) -> tuple[int, int, str]:
     return done, len(members), note
 
 
-#: A cell's steps: held, then each running status, then ended.
-CELL_STEPS = [rec.EXPERIMENT_STATUS_GENERATING, rec.EXPERIMENT_STATUS_TRAINING, rec.EXPERIMENT_STATUS_EVALUATING,
-              rec.EXPERIMENT_STATUS_REPORTING]
-
-
 def cell_progress(cell: sweep_pb2.SweepCellState) -> tuple[int, str]:
-    """(steps done of len(CELL_STEPS) + 1, status word) of one sweep cell."""
+    """(steps done of len(RUNNING) + 1, status word) of one sweep cell: held, then each running status, then
+    ended."""
     word = rec.ExperimentStatus.Name(cell.status).removeprefix("EXPERIMENT_STATUS_").lower()
     if cell.status in TERMINAL:
-        return len(CELL_STEPS) + 1, word
+        return len(RUNNING) + 1, word
     if cell.held:
         return 0, "held"
-    return (CELL_STEPS.index(cell.status) + 1 if cell.status in CELL_STEPS else 1), word
+    return (RUNNING.index(cell.status) + 1 if cell.status in RUNNING else 1), word
 
 
 async def follow_sweep(updates: AsyncIterator[sweep_pb2.Sweep], console: Console) -> sweep_pb2.Sweep:
@@ -73,7 +69,7 @@ async def follow_sweep(updates: AsyncIterator[sweep_pb2.Sweep], console: Console
         async for sweep in updates:
             for cell in sweep.cells:
                 if cell.key not in tasks:
-                    tasks[cell.key] = bars.add_task(cell.key, total=len(CELL_STEPS) + 1, note="")
+                    tasks[cell.key] = bars.add_task(cell.key, total=len(RUNNING) + 1, note="")
                 done, word = cell_progress(cell)
                 bars.update(tasks[cell.key], completed=done, note=f"{word} {cell.experiment_id}")
             if sweep.status in TERMINAL:

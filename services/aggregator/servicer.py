@@ -108,7 +108,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def WatchSweep(self, request: pb.WatchSweepRequest, context: grpc.aio.ServicerContext
                          ) -> AsyncIterator[sweep_pb2.Sweep]:
-        await self.sweeps.get(request.sweep_id)  # NOT_FOUND before the stream starts
+        await self.sweeps.record(request.sweep_id)  # NOT_FOUND before the stream starts (no report files read)
         async for sweep in self.sweeps.watch(request.sweep_id):
             yield sweep
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
-from selfaware.status import TERMINAL, now
+from selfaware.status import RUNNING, TERMINAL, now
 from selfaware.sweeps import MAX_CELLS
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2, sweep_pb2
@@ -38,9 +38,6 @@ log = structlog.get_logger(__name__)
 
 #: A sweep record holds every cell's completed spec in one KV value; NATS refuses values over 1 MiB.
 MAX_SWEEP_BYTES = 900 * 1024
-#: The running statuses, least advanced first: a running sweep shows its least advanced cell's.
-_PROGRESS = [rec.EXPERIMENT_STATUS_GENERATING, rec.EXPERIMENT_STATUS_TRAINING, rec.EXPERIMENT_STATUS_EVALUATING,
-             rec.EXPERIMENT_STATUS_REPORTING]
 
 
 @dataclass
@@ -89,9 +86,13 @@ class Sweeps:
         await self.tick()
         return await self.state.get_sweep(sweep_id)
 
+    async def record(self, sweep_id: str) -> sweep_pb2.Sweep:
+        """The sweep alone (NOT_FOUND for an unknown id), without its report's files."""
+        return await self.state.get_sweep(sweep_id)
+
     async def get(self, sweep_id: str) -> StoredSweep:
         """The sweep, and its report's files once it has one."""
-        sweep = await self.state.get_sweep(sweep_id)
+        sweep = await self.record(sweep_id)
         if not sweep.HasField("report"):
             return StoredSweep(sweep, "", "", {})
         r, get = sweep.report, self.store.get_bytes
@@ -240,7 +241,7 @@ class Sweeps:
 
 
 def _progress(status: int) -> int:
-    return _PROGRESS.index(status) if status in _PROGRESS else 0
+    return RUNNING.index(status) if status in RUNNING else 0
 
 
 def _shape_violations(spec: sweep_pb2.SweepSpec) -> list[FieldViolation]:
