@@ -1,0 +1,116 @@
+"""Per-service NATS users (selfaware/nats_auth.py) on a real nats-server started with the generated config: the
+generator's credentials do the generator's work and nothing of the trainer's (issue 13, item 3)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import nats.errors
+import pytest
+
+from selfaware.bus import EVENTS_STREAM, SUBJECTS, Delivery, EventBus
+from selfaware.nats_auth import new_passwords, server_config
+from selfaware.plan import DATASET_JOB, train_job
+from selfaware.state import StateStore
+from selfaware.store import ArtifactStore
+from selfaware.v1 import catalogue_pb2 as cat
+from selfaware.v1 import events_pb2 as ev
+from selfaware.v1 import records_pb2 as rec
+from tests.conftest import NatsProcess
+
+EXPERIMENT = "perm1"
+TRAIN = train_job("a/s0")
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NatsProcess, dict[str, str]]]:
+    """A nats-server of this module's own, with one user per service and an admin user for the set-up."""
+    folder = tmp_path_factory.mktemp("nats-auth")
+    passwords = new_passwords() | {"admin": "admin-secret"}
+    config = folder / "nats.conf"
+    config.write_text(server_config({k: v for k, v in passwords.items() if k != "admin"},
+                                    admin_password=passwords["admin"]))
+    server = NatsProcess(folder / "store", config=config)
+    server.start()
+    yield server, passwords
+    server.stop()
+
+
+def url(server: NatsProcess, user: str, passwords: dict[str, str]) -> str:
+    return f"nats://{user}:{passwords[user]}@127.0.0.1:{server.port}"
+
+
+async def test_anonymous_clients_are_refused(secured: tuple[NatsProcess, dict[str, str]]) -> None:
+    server, _ = secured
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def test_generator_credentials_do_the_generators_work_only(
+        secured: tuple[NatsProcess, dict[str, str]], tmp_path: Path) -> None:
+    server, passwords = secured
+    # the admin plans an experiment with a dataset job and a training job, as the aggregator would
+    admin = await EventBus.connect(url(server, "admin", passwords), name="admin")
+    admin_state = await StateStore.open(admin.js)
+    jobs = [rec.Job(experiment_id=EXPERIMENT, key=DATASET_JOB, stage=rec.STAGE_GENERATE),
+            rec.Job(experiment_id=EXPERIMENT, key=TRAIN, stage=rec.STAGE_TRAIN)]
+    assert await admin_state.create_experiment(rec.Experiment(id=EXPERIMENT), jobs)
+
+    violations: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        violations.append(str(exc))
+
+    nc = await nats.connect(url(server, "generator", passwords), name="generator", error_cb=on_error)
+    bus = EventBus(nc)
+    # the start-up every service does: streams, buckets, catalogue
+    await bus.ensure_streams()
+    state = await StateStore.open(bus.js)
+    store = await ArtifactStore.open(bus.js, tmp_path / "artifacts")
+    await state.put_catalogue(cat.Catalogue(service="generator"))
+
+    # its own consumer receives experiment.submitted
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handler(event: ev.ExperimentSubmitted, delivery: Delivery) -> None:
+        await received.put(event.experiment_id)
+
+    bus.subscribe(ev.ExperimentSubmitted, "generator-experiment-submitted", handler)
+    await bus.start()
+    await admin.publish(ev.ExperimentSubmitted(experiment_id=EXPERIMENT), msg_id=f"submit:{EXPERIMENT}")
+    assert await asyncio.wait_for(received.get(), 15) == EXPERIMENT
+
+    # its work: store a dataset, write its own job, publish dataset.ready
+    ref = await store.put_bytes(b'{"messages": []}\n', "application/jsonl")
+    assert await store.get_bytes(ref) == b'{"messages": []}\n'
+
+    def finish(job: rec.Job) -> None:
+        job.status = rec.JOB_STATUS_SUCCEEDED
+        job.artifact.CopyFrom(ref)
+
+    await state.update_job(EXPERIMENT, DATASET_JOB, finish)
+    assert await bus.publish(ev.DatasetReady(experiment_id=EXPERIMENT), msg_id=f"dataset:{EXPERIMENT}")
+    assert violations == []
+
+    # not its work: adapter.ready and the trainer's job are refused by the server
+    with pytest.raises(nats.errors.TimeoutError):
+        await bus.publish(ev.AdapterReady(experiment_id=EXPERIMENT), msg_id=f"forged:{EXPERIMENT}")
+    with pytest.raises(nats.errors.TimeoutError):
+        await state.update_job(EXPERIMENT, TRAIN, finish)
+    await nc.flush()
+    adapter_subject = SUBJECTS[ev.AdapterReady]
+    # (nats-py lower-cases the server's message)
+    assert sorted(violations) == sorted(f'nats: permissions violation for publish to "{subject}"'.lower() for subject
+                                        in (adapter_subject, f"$KV.selfaware-state.job.{EXPERIMENT}.{TRAIN}"))
+
+    # and nothing of it reached the stores
+    assert await admin_state.get_job(EXPERIMENT, TRAIN) == jobs[1]
+    assert (await admin_state.get_job(EXPERIMENT, DATASET_JOB)).status == rec.JOB_STATUS_SUCCEEDED
+    info = await admin.js.stream_info(EVENTS_STREAM, subjects_filter=adapter_subject)
+    assert not info.state.subjects
+
+    await bus.close()
+    await admin.close()
