@@ -11,9 +11,10 @@ import nats
 import nats.errors
 import pytest
 
-from selfaware.bus import EVENTS_STREAM, SUBJECTS, Delivery, EventBus
-from selfaware.nats_auth import new_passwords, server_config
+from selfaware.bus import DLQ_STREAM, EVENTS_STREAM, SUBJECTS, Delivery, EventBus
+from selfaware.nats_auth import GRANTS, new_passwords, server_config
 from selfaware.plan import DATASET_JOB, train_job
+from selfaware.service import run_service
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
 from selfaware.v1 import catalogue_pb2 as cat
@@ -114,3 +115,29 @@ async def test_generator_credentials_do_the_generators_work_only(
 
     await bus.close()
     await admin.close()
+
+
+async def test_every_service_starts_on_its_own_user(secured: tuple[NatsProcess, dict[str, str]], tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Each service's real start-up (streams, buckets, its handlers' consumers, its catalogue) within its list."""
+    from tests.service.conftest import SERVICES
+
+    server, passwords = secured
+    stop = asyncio.Event()
+    tasks = []
+    for name, (config_cls, wire) in SERVICES.items():
+        config = config_cls(nats_url=url(server, name, passwords), grpc_port=0, data_dir=tmp_path / name,
+                            shutdown_grace_s=1.0)
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        tasks.append(asyncio.create_task(run_service(name, config, wire, stop=stop, bound=bound), name=name))
+        await asyncio.wait_for(bound, 60)
+    await asyncio.sleep(2.0)  # background work: the aggregator's reconciler, the lag polls
+    admin = await EventBus.connect(url(server, "admin", passwords), name="admin")
+    consumers = {c.name for stream in (EVENTS_STREAM, DLQ_STREAM) for c in await admin.js.consumers_info(stream)}
+    catalogues = {c.service for c in await (await StateStore.open(admin.js)).catalogues()}
+    stop.set()
+    await asyncio.gather(*tasks)
+    await admin.close()
+    assert {d for grant in GRANTS.values() for d in grant.consumes} <= consumers
+    assert catalogues == set(SERVICES)
+    assert not [r.getMessage() for r in caplog.records if "permissions violation" in r.getMessage().lower()]
