@@ -141,3 +141,32 @@ async def test_every_service_starts_on_its_own_user(secured: tuple[NatsProcess, 
     assert {d for grant in GRANTS.values() for d in grant.consumes} <= consumers
     assert catalogues == set(SERVICES)
     assert not [r.getMessage() for r in caplog.records if "permissions violation" in r.getMessage().lower()]
+
+
+async def test_generator_credentials_cannot_destroy_or_forge(secured: tuple[NatsProcess, dict[str, str]]) -> None:
+    """What no list grants: deleting or purging a stream, deleting another's consumer, a dead letter for a subject
+    the generator does not consume, another service's catalogue, an experiment key."""
+    server, passwords = secured
+    admin = await EventBus.connect(url(server, "admin", passwords), name="admin")  # the streams exist
+    violations: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        violations.append(str(exc))
+
+    nc = await nats.connect(url(server, "generator", passwords), name="generator", error_cb=on_error)
+    js = nc.jetstream(timeout=1.0)
+    attempts = {
+        f"$JS.API.STREAM.DELETE.{EVENTS_STREAM}": lambda: js.delete_stream(EVENTS_STREAM),
+        "$JS.API.STREAM.PURGE.KV_selfaware-state": lambda: js.purge_stream("KV_selfaware-state"),
+        f"$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.trainer-dataset-ready":
+            lambda: js.delete_consumer(EVENTS_STREAM, "trainer-dataset-ready"),
+        "selfaware.dlq.adapter.ready": lambda: js.publish("selfaware.dlq.adapter.ready", b""),
+        "$KV.selfaware-state.catalogue.trainer": lambda: js.publish("$KV.selfaware-state.catalogue.trainer", b""),
+        f"$KV.selfaware-state.exp.{EXPERIMENT}": lambda: js.publish(f"$KV.selfaware-state.exp.{EXPERIMENT}", b""),
+    }
+    for attempt in attempts.values():
+        with pytest.raises(nats.errors.TimeoutError):
+            await attempt()
+    await nc.close()
+    await admin.close()
+    assert sorted(violations) == sorted(f'nats: permissions violation for publish to "{s}"'.lower() for s in attempts)
