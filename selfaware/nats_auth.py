@@ -105,7 +105,7 @@ def _common_publish(service: str) -> list[str]:
     for stream in (KV_STREAM, OBJ_STREAM):
         subjects += [f"{API}.STREAM.MSG.GET.{stream}", f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>",
                      f"{API}.CONSUMER.CREATE.{stream}", f"{API}.CONSUMER.CREATE.{stream}.>",
-                     f"{API}.CONSUMER.DELETE.{stream}.>"]
+                     f"{API}.CONSUMER.INFO.{stream}.>", f"{API}.CONSUMER.DELETE.{stream}.>"]
     subjects += [f"{KV}.catalogue.{service}", f"$O.{ARTIFACTS_BUCKET}.C.>", f"$O.{ARTIFACTS_BUCKET}.M.>"]
     return subjects
 

@@ -170,3 +170,36 @@ async def test_generator_credentials_cannot_destroy_or_forge(secured: tuple[Nats
     await nc.close()
     await admin.close()
     assert sorted(violations) == sorted(f'nats: permissions violation for publish to "{s}"'.lower() for s in attempts)
+
+
+@pytest.mark.slow
+async def test_an_experiment_runs_with_every_service_on_its_own_user(
+        secured: tuple[NatsProcess, dict[str, str]], tiny_model_dir: Path, make_spec, caplog: pytest.LogCaptureFixture,
+        tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[no-untyped-def]
+    """The whole flow (generate, train, evaluate, report) under the four allow lists: nothing is refused."""
+    from selfaware.source_policy import SourceReadingConfig
+    from tests.conftest import CACHE, REPO, SHARED
+    from tests.service.conftest import SERVICES, Platform
+
+    server, passwords = secured
+    stop = asyncio.Event()
+    tasks, ports = [], {}
+    sources = {"source_roots": f"{REPO}:{SHARED}:{tmp_path_factory.getbasetemp()}"}
+    for name, (config_cls, wire) in SERVICES.items():
+        extra = sources if issubclass(config_cls, SourceReadingConfig) else {}
+        config = config_cls(nats_url=url(server, name, passwords), grpc_port=0, data_dir=CACHE,
+                            shutdown_grace_s=2.0, ack_wait_s=30.0, **extra)
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        tasks.append(asyncio.create_task(run_service(name, config, wire, stop=stop, bound=bound), name=name))
+        ports[name] = await asyncio.wait_for(bound, 60)
+    admin = await EventBus.connect(url(server, "admin", passwords), name="admin")
+    platform = Platform(ports, admin, await StateStore.open(admin.js), await ArtifactStore.open(admin.js, CACHE / "x"))
+    try:
+        spec = make_spec(**{"arms__risk-seeking__data__steps": [{"sample": 16}], "holdout__rows": 4})
+        final, _ = await asyncio.wait_for(platform.run_to_end(spec), 480)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await admin.close()
+    assert not [r.getMessage() for r in caplog.records if "permissions violation" in r.getMessage().lower()]
+    assert final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED, final.experiment.error
