@@ -123,9 +123,9 @@ class NatsProcess:
     """A nats-server with JetStream and a file store on a free port; a test may kill -9 it and start it again on
     the same port and store (tests that take NATS down use one of their own, so the session's stays up)."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, config: Path | None = None) -> None:
         self.binary = Path(sys.executable).parent / "nats-server"
-        self.port, self.store = free_port(), store
+        self.port, self.store, self.config = free_port(), store, config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -135,7 +135,8 @@ class NatsProcess:
     def start(self) -> None:
         """Start it and wait until it accepts connections (fails the test after 15 s)."""
         self.process = subprocess.Popen(
-            [str(self.binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+            [str(self.binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store),
+             *(["-c", str(self.config)] if self.config else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while True:

@@ -1,0 +1,144 @@
+"""NATS users and per-service permissions: who may publish and subscribe to which subject (issue 13, item 3).
+
+Why allow lists, not deny lists: NATS checks every publish (a JetStream API request, a KV put and an Object Store
+chunk are all publishes) against the user's `publish.allow`, so a subject missing from a list is refused with a
+"Permissions Violation". The lists are derived from the code's own constants (`bus.SUBJECTS`, the stream and bucket
+names, `plan`'s job keys), so a renamed subject changes the grant with it. `docs/nats-permissions.md` explains each
+line.
+
+Why job keys can be split per service: a key is `job.<experiment id>.<kind>[.<label>]`, the experiment id is one
+token (`ids.ID` allows no dot), and the kind names the stage that owns it (`dataset`: generator, `train`: trainer,
+`eval`: evaluator, `report`: aggregator). So `$KV.selfaware-state.job.*.train.>` is exactly the trainer's jobs. The
+aggregator plans and closes every job, so it writes all of `job.>`.
+
+Draft: services do not connect with these credentials yet (`server_config` is used by a service test only), and the
+stream and bucket creation each service does at start is still allowed (see the doc's "Open points").
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS
+from selfaware.plan import DATASET_JOB
+from selfaware.state import STATE_BUCKET
+from selfaware.store import ARTIFACTS_BUCKET
+from selfaware.v1 import events_pb2 as ev
+
+API = "$JS.API"
+KV = f"$KV.{STATE_BUCKET}"
+KV_STREAM = f"KV_{STATE_BUCKET}"
+OBJ_STREAM = f"OBJ_{ARTIFACTS_BUCKET}"
+EVENTS_PREFIX = "selfaware.events."
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one service does on the bus: the events it publishes, the durable consumers it reads (event type per
+    durable) and the KV keys it writes (patterns under the state bucket)."""
+
+    publishes: tuple[type, ...]
+    consumes: Mapping[str, type]
+    writes: tuple[str, ...]
+    #: Extra publish subjects beyond the common ones (the aggregator's dead-letter replay and stream reads).
+    extra_publish: tuple[str, ...] = ()
+
+
+#: The services and their grants, as the handlers declare them (`bus.subscribe`, `bus.publish`, `StateStore`).
+GRANTS: dict[str, Grant] = {
+    "generator": Grant(
+        publishes=(ev.DatasetReady,),
+        consumes={"generator-experiment-submitted": ev.ExperimentSubmitted},
+        writes=(f"job.*.{DATASET_JOB}",),
+    ),
+    "trainer": Grant(
+        publishes=(ev.TrainingRequested, ev.AdapterReady),
+        consumes={"trainer-dataset-ready": ev.DatasetReady, "trainer-training-requested": ev.TrainingRequested},
+        writes=("job.*.train.>",),
+    ),
+    "evaluator": Grant(
+        publishes=(ev.EvaluationCompleted,),
+        consumes={"evaluator-evaluation-requested": ev.EvaluationRequested},
+        writes=("job.*.eval.>",),
+    ),
+    "aggregator": Grant(
+        publishes=(ev.ExperimentSubmitted, ev.ExperimentCancelled, ev.EvaluationRequested, ev.ReportReady),
+        consumes={"aggregator-dataset-ready": ev.DatasetReady, "aggregator-adapter-ready": ev.AdapterReady,
+                  "aggregator-evaluation-completed": ev.EvaluationCompleted,
+                  "aggregator-dead-letters": ev.DeadLetter},
+        writes=("exp.*", "job.>", "sweep.*"),
+        # replaying a dead letter republishes it on its event subject and deletes it from the DLQ stream
+        extra_publish=(EVENTS_PREFIX + ">", f"{API}.STREAM.MSG.DELETE.{DLQ_STREAM}",
+                       f"{API}.STREAM.MSG.GET.{DLQ_STREAM}", f"{API}.DIRECT.GET.{DLQ_STREAM}.>",
+                       f"{API}.STREAM.INFO.{DLQ_STREAM}"),
+    ),
+}
+
+def _stream_of(event_type: type) -> str:
+    return DLQ_STREAM if event_type is ev.DeadLetter else EVENTS_STREAM
+
+
+def _consumer_subjects(durable: str, event_type: type) -> list[str]:
+    """Bind, fetch, check, ack, hand back and dead-letter on one durable consumer."""
+    stream = _stream_of(event_type)
+    subjects = [
+        f"{API}.CONSUMER.CREATE.{stream}.{durable}", f"{API}.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"{API}.CONSUMER.INFO.{stream}.{durable}", f"{API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+        HANDBACK_PREFIX[stream] + durable,
+    ]
+    if event_type is not ev.DeadLetter:  # a dead letter names the subject it came from (bus._dead_letter)
+        subjects.append(DLQ_PREFIX + SUBJECTS[event_type].removeprefix(EVENTS_PREFIX))
+    return subjects
+
+
+def _common_publish(service: str) -> list[str]:
+    """What every service does at start and while running: declare the streams and buckets (`service.start`),
+    publish its catalogue, read the state bucket and watch it (KV watches are ordered consumers), and read and
+    write the content-addressed Object Store."""
+    subjects = [f"{API}.INFO"]
+    for stream in (EVENTS_STREAM, DLQ_STREAM, KV_STREAM, OBJ_STREAM):
+        subjects += [f"{API}.STREAM.CREATE.{stream}", f"{API}.STREAM.UPDATE.{stream}", f"{API}.STREAM.INFO.{stream}"]
+    for stream in (KV_STREAM, OBJ_STREAM):
+        subjects += [f"{API}.STREAM.MSG.GET.{stream}", f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>",
+                     f"{API}.CONSUMER.CREATE.{stream}", f"{API}.CONSUMER.CREATE.{stream}.>",
+                     f"{API}.CONSUMER.INFO.{stream}.>", f"{API}.CONSUMER.DELETE.{stream}.>"]
+    subjects += [f"{KV}.catalogue.{service}", f"$O.{ARTIFACTS_BUCKET}.C.>", f"$O.{ARTIFACTS_BUCKET}.M.>"]
+    return subjects
+
+
+def permissions(service: str) -> dict[str, object]:
+    """The nats-server `permissions` block of one service's user."""
+    grant = GRANTS[service]
+    publish = _common_publish(service)
+    publish += [SUBJECTS[t] for t in grant.publishes]
+    for durable, event_type in grant.consumes.items():
+        publish += _consumer_subjects(durable, event_type)
+    publish += [f"{KV}.{pattern}" for pattern in grant.writes]
+    publish += list(grant.extra_publish)
+    # allow_responses: ordered consumers (KV watches, Object Store reads) answer the server's flow-control
+    # requests on their reply subjects (`$JS.FC.>`)
+    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": ["_INBOX.>"]},
+            "allow_responses": True}
+
+
+def new_passwords(services: tuple[str, ...] = tuple(GRANTS)) -> dict[str, str]:
+    """A fresh random password per service (for a local stack; Kubernetes reads them from a secret)."""
+    return {service: secrets.token_urlsafe(24) for service in services}
+
+
+def server_config(passwords: Mapping[str, str], *, admin_password: str | None = None, port: int = 4222,
+                  store_dir: str = "", host: str = "127.0.0.1") -> str:
+    """A nats-server config with JetStream and one user per service (and an unrestricted `admin` user when
+    `admin_password` is given: provisioning and tests). nats-server's config format accepts JSON, so the values
+    are written with `json.dumps`, which quotes subjects such as `$JS.API.>` correctly."""
+    users = [{"user": service, "password": password, "permissions": permissions(service)}
+             for service, password in passwords.items()]
+    if admin_password is not None:
+        users.append({"user": "admin", "password": admin_password})
+    config: dict[str, object] = {"host": host, "port": port, "authorization": {"users": users}}
+    config["jetstream"] = {"store_dir": store_dir} if store_dir else {}
+    return json.dumps(config, indent=2) + "\n"
