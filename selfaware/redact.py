@@ -23,7 +23,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host or scheme://token@host: the whole userinfo.
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@"), rf"\1{MASK}@"),
     # ?token=...&X-Amz-Signature=..., and the same `name=value` outside a URL (`api_key=...` in a message).
-    (re.compile(rf"(?i)((?<![a-z0-9_.-]){_SECRET_PARAM}=)[^&;#\s\"'<>]*"), rf"\1{MASK}"),
+    # The value stops at a ":" before a space, which is where "<uri>: <problem>" messages resume.
+    (re.compile(rf"(?i)((?<![a-z0-9_.-]){_SECRET_PARAM}=)(?:[^&;#\s\"'<>:]|:(?!\s|$))*"), rf"\1{MASK}"),
     # Authorization: Bearer ... / Basic ... (header text, or a dict's repr).
     (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)[^\s\"',}]+"), rf"\1{MASK}"),
     # A bare "Bearer <token>".

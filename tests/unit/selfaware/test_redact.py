@@ -91,6 +91,7 @@ def test_ordinary_text_is_unchanged(text: str) -> None:
 def test_the_host_and_path_of_a_redacted_url_stay_readable() -> None:
     shown = redact(f"https://alice:{SECRET}@data.example.com/set.jsonl?split=train&token={SECRET}")
     assert shown == "https://***@data.example.com/set.jsonl?split=train&token=***"
+    assert redact(f"s3://b/k?sig={SECRET}: HTTP 403") == "s3://b/k?sig=***: HTTP 403"
 
 
 def _random_secret(rng: random.Random) -> str:
