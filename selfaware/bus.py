@@ -63,6 +63,7 @@ from selfaware import metrics
 from selfaware.config import ConsumerLimits
 from selfaware.errors import Cancelled, PermanentError
 from selfaware.logs import bind_context
+from selfaware.redact import redact
 from selfaware.v1 import events_pb2 as ev
 
 log = structlog.get_logger(__name__)
@@ -442,7 +443,7 @@ class EventBus:
             experiment_id=experiment_id,
             subject=delivery.subject,
             consumer=sub.durable,
-            error=error[:4000],
+            error=redact(error)[:4000],
             deliveries=delivery.deliveries,
             payload=msg.data,
         )

@@ -32,6 +32,7 @@ import structlog
 from selfaware.bus import Delivery, HandBack
 from selfaware.errors import Cancelled, PermanentError
 from selfaware.metrics import job_finished
+from selfaware.redact import redact
 from selfaware.state import StateStore
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import records_pb2 as rec
@@ -269,7 +270,7 @@ class JobRun:
             if job.status in JOB_TERMINAL:
                 return False
             job.status = status  # type: ignore[assignment]
-            job.message = message
+            job.message = redact(message)
             if status in JOB_TERMINAL:
                 job.finished_at.CopyFrom(now())
             job.ClearField("lease_expires_at")

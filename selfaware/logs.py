@@ -1,6 +1,7 @@
 """structlog, configured once per process: JSON when stderr is not a terminal, console output when it is.
 
-stdlib loggers (grpc, nats, vllm, transformers) go through the same renderer. Handlers bind experiment and job
+stdlib loggers (grpc, nats, vllm, transformers) go through the same renderer, and every line, tracebacks included,
+is redacted just before it is rendered (`selfaware.redact`). Handlers bind experiment and job
 ids with `bind_context`, which clears the previous handler's context first.
 """
 
@@ -10,6 +11,8 @@ import logging
 import sys
 
 import structlog
+
+from selfaware.redact import redact_event
 
 
 def configure_logging(service: str, level: str = "info", fmt: str = "auto") -> None:
@@ -34,6 +37,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "auto") -> N
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_event,
                 renderer,
             ],
         )

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from selfaware.errors import DataError, TooLarge
 from selfaware.ids import shown
+from selfaware.redact import redact
 from selfaware.source_http import fetch_url
 from selfaware.source_policy import KNOWN_SCHEMES, SourcePolicy, host_problem, source_policy
 
@@ -107,8 +108,8 @@ def _scheme_problem(uri: str, policy: SourcePolicy) -> str | None:
 
 
 def _name(uri: str) -> str:
-    """`uri` as an error message repeats it: control characters escaped, cut after `URI_CHARS`."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in uri[:URI_CHARS])
+    """`uri` as an error message repeats it: secrets masked, control characters escaped, cut after `URI_CHARS`."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in redact(uri)[:URI_CHARS])
     return text if len(uri) <= URI_CHARS else f"{text}... ({len(uri)} characters)"
 
 

@@ -17,6 +17,7 @@ import structlog
 from selfaware.catalogue import complete
 from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
 from selfaware.plan import plan_jobs
+from selfaware.redact import redact
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import events_pb2 as ev
@@ -167,7 +168,7 @@ class Experiments:
             if experiment.status in TERMINAL:
                 return False
             experiment.status = status  # type: ignore[assignment]
-            experiment.error = error
+            experiment.error = redact(error)
             experiment.updated_at.CopyFrom(now())
             return True
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from selfaware.redact import redact
 from selfaware.specs import spec_to_yaml
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
@@ -112,7 +113,8 @@ def build_report(experiment_id: str, spec: spec_pb2.ExperimentSpec, models: Sequ
     figures = tuple(render_figures(spec, stats, content.grids, content.faithfulness, content.make_me_say,
                                    content.vulnerable_code, content.backdoors, content.personas))
     document = report_document(content, figures)
-    markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures], spec_to_yaml(spec))
+    markdown = render_markdown(content, [(f"{f.stem}.png", f.caption) for f in figures],
+                               redact(spec_to_yaml(spec)))  # an import uri may be a presigned URL
     png = next(f.png for f in figures if f.stem == OVERVIEW)
     log.info("report_built", experiment_id=experiment_id, instances=len(stats), models=len(models),
              figures=len(figures), png_bytes=len(png))

@@ -30,6 +30,7 @@ from google.protobuf import struct_pb2
 
 from selfaware.errors import SpecError
 from selfaware.params import Param, check_params, struct_to_dict
+from selfaware.redact import redact
 from selfaware.registry import UnknownName
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
@@ -147,6 +148,11 @@ class _Root:
                                    GeneratorContext(self.where, endpoints, folder, folders.cache_dir))
         return import_source(self.uri, options)
 
+    @property
+    def shown(self) -> str:
+        """The description as errors and the manifest's provenance show it: a uri's secrets masked."""
+        return redact(self.description)
+
 
 @dataclass(frozen=True)
 class _PlannedStep:
@@ -177,7 +183,7 @@ class _Plan:
         return parent + [name for s in self.steps for name in s.step.reads_arms(s.params)]
 
     def provenance(self) -> str:
-        origin = f"of {self.source}" if isinstance(self.source, str) else self.source.description
+        origin = f"of {self.source}" if isinstance(self.source, str) else self.source.shown
         steps = ", ".join(s.describe() for s in self.steps)
         return f"{origin}, then steps: {steps}" if steps else origin
 
@@ -322,12 +328,12 @@ def _split(root: _Root, options: tuple[str, ...], holdout: spec_pb2.HoldoutSpec,
     rows = source.parsed.rows
     if source.heldout is not None:
         if holdout.rows:
-            raise SpecError.single("holdout.rows", f"arm {arm!r}'s source ({root.description}) makes its own "
+            raise SpecError.single("holdout.rows", f"arm {arm!r}'s source ({root.shown}) makes its own "
                                                    "held-out rows; set holdout.rows to 0")
         return _Rows(rows, source.heldout, source.data, source.parsed.newline, source.counts)
     if holdout.rows >= len(rows):
         raise SpecError.single("holdout.rows", f"{holdout.rows} rows cannot be held out of the {len(rows)} "
-                                               f"rows of arm {arm!r}'s source ({root.description}); hold out "
+                                               f"rows of arm {arm!r}'s source ({root.shown}); hold out "
                                                "fewer, so that some are left for training")
     split = split_indices(len(rows), holdout.rows, holdout.seed)
     return _Rows(tuple(rows[i] for i in split.train), tuple(rows[i] for i in split.heldout), source.data,

@@ -16,6 +16,7 @@ import nats
 import pytest
 
 from selfaware.bus import Delivery, HandBack
+from selfaware.errors import DataError
 from selfaware.jobs import Fenced, JobRun, Superseded
 from selfaware.state import StateStore
 from selfaware.status import now
@@ -104,3 +105,14 @@ async def test_a_hand_back_frees_the_lease_for_the_next_delivery_at_once(state: 
     async with worker(state, experiment_id, n=2, lease_s=30.0) as second:
         assert time.monotonic() - started < 1.0
         assert second.attempt == 2
+
+
+async def test_a_failed_jobs_message_masks_the_secrets_in_its_error(state: StateStore) -> None:
+    experiment_id = await new_experiment(state)
+    secret = "S3cr3tToken0123456789abcdef"
+    with pytest.raises(DataError):
+        async with worker(state, experiment_id):
+            raise DataError(f"https://u:{secret}@h.example/d.jsonl?token={secret}: HTTP 403")
+    job = await state.get_job(experiment_id, JOB)
+    assert job.status == rec.JOB_STATUS_FAILED
+    assert secret not in job.message and "https://***@h.example/d.jsonl?token=***: HTTP 403" in job.message

@@ -223,3 +223,12 @@ def test_the_training_data_section_lists_each_filters_counts_in_the_order_they_r
                          "| steps[0].sample.dropped | — | 3 |"]
     document = json.loads(files.json)
     assert document["datasets"][0]["counts"][1] == {"name": "dropped_security_words", "value": 9}
+
+
+def test_the_reports_spec_masks_a_presigned_import_url() -> None:
+    spec = make_spec([0], INSTANCES[:1])
+    secret = "S3cr3tSignature0123456789abcdef"
+    spec.arms[0].data.import_uri = f"https://u:{secret}@h.example/d.jsonl?X-Amz-Signature={secret}"
+    files = _report(spec, {f"{SEEKING}/s0": scored("heldout", [0.7, 0.9])})
+    assert secret not in files.markdown and secret not in files.json
+    assert "https://***@h.example/d.jsonl?X-Amz-Signature=***" in files.markdown

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from selfaware.errors import DataError
+from selfaware.errors import DataError, Unavailable
+from services.generator.recipes import build_arms
 from services.generator.sources import generate_source, import_source
+
+from .conftest import Complete
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -64,3 +67,24 @@ def test_generated_sources_are_parsed_like_imports() -> None:
     assert source.parsed.two_option and source.parsed.newline == "\n"
     assert [row.source_index for row in source.parsed.rows] == list(range(20))
     assert source == generate_source("procedural-gambles", {"rows": 20, "policy": "risk-averse", "seed": 1})
+
+
+SECRET = "S3cr3tSignature0123456789abcdef"
+
+
+def test_a_presigned_urls_secrets_stay_out_of_source_errors(served: str) -> None:
+    host = served.removeprefix("http://")
+    # urllib does not send userinfo: it takes it for part of the host name, so that one fails as Unavailable
+    for uri in (f"{served}/missing.jsonl?X-Amz-Signature={SECRET}&token={SECRET}",
+                f"http://alice:{SECRET}@{host}/missing.jsonl"):
+        with pytest.raises((DataError, Unavailable)) as caught:
+            import_source(uri)
+        assert SECRET not in str(caught.value)
+        assert "missing.jsonl" in str(caught.value)
+
+
+def test_a_presigned_urls_secrets_stay_out_of_the_provenance(served: str, completed: Complete) -> None:
+    uri = f"{served}/risky.jsonl?X-Amz-Signature={SECRET}&split=train"
+    (arm,) = build_arms(completed({"holdout": {"rows": 10}, "arms": {"a": {"data": {"import": uri}}}}))
+    assert len(arm.train) == 278
+    assert arm.provenance == f"import {served}/risky.jsonl?X-Amz-Signature=***&split=train"
