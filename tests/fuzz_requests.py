@@ -292,17 +292,16 @@ def schedule(count: int, seed: int) -> Iterator[tuple[Rpc, random.Random]]:
         yield every[n % len(every)], random.Random(f"{seed}:{n}")
 
 
-async def fuzz(ports: Mapping[str, int], count: int, seed: int = 0,
+async def fuzz(addresses: Mapping[str, str], count: int, seed: int = 0,
                seeds: Mapping[str, list[Message]] | None = None) -> Tally:
-    """Send `count` generated requests to the servers at `ports` (127.0.0.1) and tally the outcomes.
+    """Send `count` generated requests to the servers at `addresses` (service -> host:port); tally the outcomes.
 
     A submission that is accepted is cancelled at once, so that the fuzz run does not start real training.
     """
     documented = failed_precondition_documented()
     tally = Tally()
-    channels = {name: grpc.aio.insecure_channel(f"127.0.0.1:{port}",
-                                                options=[("grpc.max_send_message_length", 64 * 2**20)])
-                for name, port in ports.items()}
+    channels = {name: grpc.aio.insecure_channel(address, options=[("grpc.max_send_message_length", 64 * 2**20)])
+                for name, address in addresses.items()}
     try:
         for rpc, rng in schedule(count, seed):
             message = request(rpc, rng, seeds)

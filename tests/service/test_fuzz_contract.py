@@ -18,7 +18,8 @@ EXAMPLES = 300
 
 async def test_every_rpc_answers_generated_requests_within_the_contract(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
     seeds = {"selfaware.v1.ExperimentSpec": [spec_from_dict(make_spec())]}
-    tally = await fuzz(platform.ports, EXAMPLES, seed=13, seeds=seeds)
+    addresses = {service: f"127.0.0.1:{port}" for service, port in platform.ports.items()}
+    tally = await fuzz(addresses, EXAMPLES, seed=13, seeds=seeds)
     assert set(tally.counts) == {rpc.name for rpc in rpcs()}
     assert sum(sum(c.values()) for c in tally.counts.values()) == EXAMPLES
     assert not tally.bad, "\n".join(f"{rpc} {problem}\n{message}"[:2000] for rpc, _, problem, message in tally.bad)
