@@ -76,6 +76,15 @@ class Offer:
         return entry
 
 
+def _is_model_dir(path: str) -> bool:
+    """Whether `path` holds a config.json; a name too long for the OS or an unknown `~user` is simply not one
+    (both raised, and SubmitExperiment answered INTERNAL: tests/service/test_fuzz_contract.py)."""
+    try:
+        return (Path(path).expanduser() / "config.json").is_file()
+    except (OSError, RuntimeError):
+        return False
+
+
 def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
              ) -> tuple[spec_pb2.ExperimentSpec, list[FieldViolation]]:
     """The spec with every default filled in (parameters included), and every violation found.
@@ -92,7 +101,7 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
     names = {"arm": [a.name for a in merged.arms], "endpoint": [e.name for e in merged.endpoints]}
 
     for i, model in enumerate(merged.base_models):
-        if model.path and not (Path(model.path).expanduser() / "config.json").is_file():
+        if model.path and not _is_model_dir(model.path):
             bad.append(FieldViolation(f"base_models[{i}].path",
                                       f"{model.path!r} is not a Hugging Face model directory (no config.json)"))
     default_backend = offer.find("training_backend", merged.training.backend, "training.backend", bad)

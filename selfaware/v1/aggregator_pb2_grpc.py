@@ -113,6 +113,7 @@ class AggregatorServiceServicer:
 
     def SubmitExperiment(self, request, context):
         """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it.
+        FAILED_PRECONDITION if its idempotency_key was already used for a different spec.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

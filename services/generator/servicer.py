@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
 
-from selfaware.errors import NotFound
+from selfaware.errors import FieldViolation, NotFound, SpecError
 from selfaware.grpc_server import rpc
 from selfaware.plan import DATASET_JOB
 from selfaware.service import Runtime
+from selfaware.sources import unreadable
 from selfaware.v1 import generator_pb2 as pb
-from selfaware.v1 import generator_pb2_grpc
+from selfaware.v1 import generator_pb2_grpc, spec_pb2
 from selfaware.v1 import records_pb2 as rec
 from services.generator.dataset_store import build
+
+
+def _unreadable_imports(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
+    """Every arm whose imported source cannot be read, with the field path the contract fuzzer asks for."""
+    return [FieldViolation(f"arms.{arm.name}.data.import", problem) for arm in spec.arms
+            if arm.data.WhichOneof("source") == "import_uri" and (problem := unreadable(arm.data.import_uri))]
 
 
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
@@ -25,6 +33,8 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     @rpc
     async def PreviewDataset(self, request: pb.PreviewDatasetRequest, context: grpc.aio.ServicerContext
                              ) -> pb.PreviewDatasetResponse:
+        if bad := await asyncio.to_thread(_unreadable_imports, request.spec):
+            raise SpecError(bad)  # named here, as SubmitExperiment names them; build's DataError names no field
         built = await build(request.spec, self.data_dir)
         limit = request.limit or 3
         return pb.PreviewDatasetResponse(arms=[

@@ -166,6 +166,7 @@ async def test_bad_sources_are_refused_by_the_generator_preview(platform, make_s
             request = generator_pb2.PreviewDatasetRequest(spec=spec_from_dict(spec))
             error = await refused(stub.PreviewDataset(request, timeout=BOUND_S))
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (case, error.details())
+            assert [field for field, _ in field_violations(error)] == [IMPORT], (case, error.details())
             assert "root:" not in error.details() and "PATH=" not in error.details(), case
         spec = make_spec()
         preview = await stub.PreviewDataset(generator_pb2.PreviewDatasetRequest(spec=spec_from_dict(spec)))

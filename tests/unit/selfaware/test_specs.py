@@ -211,3 +211,11 @@ def test_relative_paths_of_imports_generator_and_suite_parameters_resolve_agains
     assert spec.arms[1].data.import_uri == str(tmp_path / "b.jsonl")
     suite = spec.evaluation.suites[0].params
     assert (suite["tasks_file"], suite["questions"], suite["tasks"]) == (str(tmp_path / "held.jsonl"), "/abs/q", 3)
+
+
+def test_a_base_model_path_the_os_cannot_stat_is_a_field_violation() -> None:
+    """A name over 255 bytes raised ENAMETOOLONG and `~nosuchuser` a RuntimeError: SubmitExperiment answered
+    INTERNAL (found by tests/service/test_fuzz_contract.py)."""
+    for path in ["a" * 300, "~no-such-user-13/model"]:
+        _, violations = complete(spec_from_dict(minimal(base_models=[{"name": "m", "path": path}])), catalogues())
+        assert "base_models[0].path" in {v.field for v in violations}, path
