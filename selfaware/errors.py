@@ -54,6 +54,16 @@ class TooLarge(DataError):
     """Input is over a configured size cap (a source over `source_max_bytes`): RESOURCE_EXHAUSTED over gRPC."""
 
 
+class PermissionDenied(SelfawareError):
+    """The caller is authenticated but may not touch this experiment, sweep or letter (another user's):
+    PERMISSION_DENIED over gRPC. The message names the target's id only, never its owner or spec."""
+
+
+class QuotaExceeded(SelfawareError):
+    """A submission would take its owner over a quota (services/aggregator/quotas.py): RESOURCE_EXHAUSTED over
+    gRPC, the message naming the quota, the owner's usage and the limit."""
+
+
 class Unavailable(SelfawareError):
     """Something the work needs cannot be reached now (a source's server down or slow): retry later;
     UNAVAILABLE over gRPC."""

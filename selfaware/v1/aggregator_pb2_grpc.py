@@ -28,7 +28,13 @@ if _version_not_supported:
 
 
 class AggregatorServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Who may do what (issue 13; services/aggregator/ownership.py): every experiment and sweep has an owner, the
+    caller that submitted it. With authentication on, a call without a valid token is UNAUTHENTICATED (the auth
+    layer, before any RPC below). A caller who neither owns an experiment or sweep nor is an admin gets
+    PERMISSION_DENIED on it (the message names the id, never the owner or the spec); the List RPCs return only the
+    caller's own entries (an admin's: everything). Submissions count against the owner's quotas
+    (services/aggregator/quotas.py): over one is RESOURCE_EXHAUSTED naming the quota, the usage and the limit.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -86,6 +92,11 @@ class AggregatorServiceStub:
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
                 response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
                 _registered_method=True)
+        self.PurgeDeadLetters = channel.unary_unary(
+                '/selfaware.v1.AggregatorService/PurgeDeadLetters',
+                request_serializer=selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersRequest.SerializeToString,
+                response_deserializer=selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersResponse.FromString,
+                _registered_method=True)
         self.SubmitSweep = channel.unary_unary(
                 '/selfaware.v1.AggregatorService/SubmitSweep',
                 request_serializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitSweepRequest.SerializeToString,
@@ -109,11 +120,19 @@ class AggregatorServiceStub:
 
 
 class AggregatorServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Who may do what (issue 13; services/aggregator/ownership.py): every experiment and sweep has an owner, the
+    caller that submitted it. With authentication on, a call without a valid token is UNAUTHENTICATED (the auth
+    layer, before any RPC below). A caller who neither owns an experiment or sweep nor is an admin gets
+    PERMISSION_DENIED on it (the message names the id, never the owner or the spec); the List RPCs return only the
+    caller's own entries (an admin's: everything). Submissions count against the owner's quotas
+    (services/aggregator/quotas.py): over one is RESOURCE_EXHAUSTED naming the quota, the usage and the limit.
+    """
 
     def SubmitExperiment(self, request, context):
-        """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it.
-        FAILED_PRECONDITION if its idempotency_key was already used for a different spec.
+        """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it, owned by the caller.
+        FAILED_PRECONDITION if its idempotency_key was already used by the caller for a different spec (keys are
+        per owner: two users' keys never name the same experiment); RESOURCE_EXHAUSTED over a quota of the caller
+        (nothing is stored or announced then).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -134,41 +153,45 @@ class AggregatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetExperiment(self, request, context):
-        """NOT_FOUND for an unknown id.
+        """NOT_FOUND for an unknown id; PERMISSION_DENIED for another user's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchExperiment(self, request, context):
-        """Streams the experiment and every job update until the experiment ends.
+        """Streams the experiment and every job update until the experiment ends; PERMISSION_DENIED for another
+        user's experiment (before the stream starts).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListExperiments(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The caller's experiments (an admin's: all of them).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelExperiment(self, request, context):
-        """Workers stop at their next check; FAILED_PRECONDITION if it already ended.
+        """Workers stop at their next check; FAILED_PRECONDITION if it already ended; PERMISSION_DENIED for another
+        user's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetReport(self, request, context):
-        """FAILED_PRECONDITION until the report exists.
+        """FAILED_PRECONDITION until the report exists; PERMISSION_DENIED for another user's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListDeadLetters(self, request, context):
-        """The letters in the dead-letter stream, oldest first, from `start_seq` on.
+        """The letters in the dead-letter stream, oldest first, from `start_seq` on: an admin's call lists every
+        letter, another caller's only the letters of experiments it owns (`total` counts those it may see).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,6 +200,16 @@ class AggregatorServiceServicer:
     def ReplayDeadLetter(self, request, context):
         """Republishes a letter's payload on its original subject (fresh Nats-Msg-Id) and removes it from the stream;
         NOT_FOUND for an unknown sequence. A letter that fails again is dead-lettered again, under a new sequence.
+        PERMISSION_DENIED unless the caller is an admin or owns the letter's experiment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgeDeadLetters(self, request, context):
+        """Removes every dead letter of one experiment (the stream also drops letters older than the
+        `dead_letter_max_age_s` setting on its own). NOT_FOUND for an unknown experiment; PERMISSION_DENIED unless
+        the caller is an admin or owns the experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,27 +219,31 @@ class AggregatorServiceServicer:
         """Creates the sweep's missing cells as held experiments and admits what the slots allow. Every cell is
         validated like a single experiment (INVALID_ARGUMENT, fields `cells[i].spec.<path>`); a cell key that
         exists with a different spec is FAILED_PRECONDITION naming `cells[i]`; nothing is written then.
+        RESOURCE_EXHAUSTED if one cell alone is over a quota of the caller (nothing is written then). Cells that fit alone but not beside the owner's running work stay held
+        until they fit (admission checks the quotas).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSweep(self, request, context):
-        """NOT_FOUND for an unknown id; the report's files once every cell has ended.
+        """NOT_FOUND for an unknown id; the report's files once every cell has ended. PERMISSION_DENIED for another
+        user's sweep.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchSweep(self, request, context):
-        """Streams the sweep on every change until it ends.
+        """Streams the sweep on every change until it ends; PERMISSION_DENIED for another user's sweep.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSweeps(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The caller's sweeps (an admin's: all of them).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -264,6 +301,11 @@ def add_AggregatorServiceServicer_to_server(servicer, server):
                     request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.FromString,
                     response_serializer=selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.SerializeToString,
             ),
+            'PurgeDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeDeadLetters,
+                    request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersRequest.FromString,
+                    response_serializer=selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersResponse.SerializeToString,
+            ),
             'SubmitSweep': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitSweep,
                     request_deserializer=selfaware_dot_v1_dot_aggregator__pb2.SubmitSweepRequest.FromString,
@@ -293,7 +335,13 @@ def add_AggregatorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AggregatorService:
-    """Missing associated documentation comment in .proto file."""
+    """Who may do what (issue 13; services/aggregator/ownership.py): every experiment and sweep has an owner, the
+    caller that submitted it. With authentication on, a call without a valid token is UNAUTHENTICATED (the auth
+    layer, before any RPC below). A caller who neither owns an experiment or sweep nor is an admin gets
+    PERMISSION_DENIED on it (the message names the id, never the owner or the spec); the List RPCs return only the
+    caller's own entries (an admin's: everything). Submissions count against the owner's quotas
+    (services/aggregator/quotas.py): over one is RESOURCE_EXHAUSTED naming the quota, the usage and the limit.
+    """
 
     @staticmethod
     def SubmitExperiment(request,
@@ -555,6 +603,33 @@ class AggregatorService:
             '/selfaware.v1.AggregatorService/ReplayDeadLetter',
             selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterRequest.SerializeToString,
             selfaware_dot_v1_dot_aggregator__pb2.ReplayDeadLetterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/selfaware.v1.AggregatorService/PurgeDeadLetters',
+            selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersRequest.SerializeToString,
+            selfaware_dot_v1_dot_aggregator__pb2.PurgeDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

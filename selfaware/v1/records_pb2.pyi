@@ -70,7 +70,7 @@ class ArtifactRef(_message.Message):
     def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class Experiment(_message.Message):
-    __slots__ = ("id", "spec", "status", "created_at", "updated_at", "error", "report", "sweep_id", "held")
+    __slots__ = ("id", "spec", "status", "created_at", "updated_at", "error", "report", "sweep_id", "held", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class Experiment(_message.Message):
     REPORT_FIELD_NUMBER: _ClassVar[int]
     SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     HELD_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: _spec_pb2.ExperimentSpec
     status: ExperimentStatus
@@ -89,7 +90,8 @@ class Experiment(_message.Message):
     report: Report
     sweep_id: str
     held: bool
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ..., sweep_id: _Optional[str] = ..., held: _Optional[bool] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_spec_pb2.ExperimentSpec, _Mapping]] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., report: _Optional[_Union[Report, _Mapping]] = ..., sweep_id: _Optional[str] = ..., held: _Optional[bool] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("experiment_id", "key", "stage", "status", "model", "done", "total", "message", "artifact", "started_at", "finished_at", "compute_seconds", "metrics", "chunks", "owner", "attempt", "lease_expires_at", "checkpoints", "resume_state", "served_model")

@@ -55,7 +55,7 @@ class SweepReportSpec(_message.Message):
     def __init__(self, x: _Optional[str] = ..., behaviour: _Optional[str] = ..., self_report: _Optional[str] = ...) -> None: ...
 
 class Sweep(_message.Message):
-    __slots__ = ("id", "spec", "status", "created_at", "updated_at", "cells", "report", "error")
+    __slots__ = ("id", "spec", "status", "created_at", "updated_at", "cells", "report", "error", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class Sweep(_message.Message):
     CELLS_FIELD_NUMBER: _ClassVar[int]
     REPORT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: SweepSpec
     status: _records_pb2.ExperimentStatus
@@ -72,7 +73,8 @@ class Sweep(_message.Message):
     cells: _containers.RepeatedCompositeFieldContainer[SweepCellState]
     report: _records_pb2.Report
     error: str
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[SweepSpec, _Mapping]] = ..., status: _Optional[_Union[_records_pb2.ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cells: _Optional[_Iterable[_Union[SweepCellState, _Mapping]]] = ..., report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[SweepSpec, _Mapping]] = ..., status: _Optional[_Union[_records_pb2.ExperimentStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cells: _Optional[_Iterable[_Union[SweepCellState, _Mapping]]] = ..., report: _Optional[_Union[_records_pb2.Report, _Mapping]] = ..., error: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class SweepCellState(_message.Message):
     __slots__ = ("key", "experiment_id", "status", "held")
