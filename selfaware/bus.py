@@ -77,6 +77,8 @@ HANDBACK_PREFIX = {EVENTS_STREAM: "selfaware.handback.events.", DLQ_STREAM: "sel
 SUBJECT_HEADER = "Selfaware-Subject"
 DELIVERIES_HEADER = "Selfaware-Deliveries"
 DEFAULT_ACK_WAIT_S = 15.0
+#: How long the dead-letter stream keeps a letter (its payload is an experiment's event): a week by default.
+DEAD_LETTER_MAX_AGE_S = 7 * 24 * 3600.0
 DEFAULT_MAX_ACK_PENDING = 1024
 #: How often an idle worker checks that its consumer still exists: fetching from a deleted one just times out.
 CHECK_S = 5.0
@@ -141,9 +143,10 @@ class _InFlight:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1) -> list[StreamConfig]:
-    """The two streams: events (replayable for two weeks) and dead letters, each with its hand-back subjects.
-    `replicas`: copies on a NATS cluster (the consumers inherit it)."""
+def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1,
+                   dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> list[StreamConfig]:
+    """The two streams: events (replayable for two weeks) and dead letters (kept `dead_letter_max_age_s`), each
+    with its hand-back subjects. `replicas`: copies on a NATS cluster (the consumers inherit it)."""
     two_weeks = 14 * 24 * 3600.0
     return [
         StreamConfig(
@@ -154,7 +157,7 @@ def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1) -> list
             num_replicas=replicas,
         ),
         StreamConfig(name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">", HANDBACK_PREFIX[DLQ_STREAM] + ">"],
-                     duplicate_window=duplicate_window_s, num_replicas=replicas),
+                     duplicate_window=duplicate_window_s, max_age=dead_letter_max_age_s, num_replicas=replicas),
     ]
 
 
@@ -172,9 +175,10 @@ class EventBus:
     """A NATS connection with the platform's streams, used to publish events and run durable handlers."""
 
     def __init__(self, nc: nats.NATS, *, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
-                 consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1) -> None:
+                 consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1,
+                 dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> None:
         self.nc = nc
-        self.replicas = replicas
+        self.replicas, self.dead_letter_max_age_s = replicas, dead_letter_max_age_s
         self.js = nc.jetstream()
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
@@ -189,18 +193,20 @@ class EventBus:
 
     @classmethod
     async def connect(cls, url: str, *, name: str, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
-                      consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1) -> EventBus:
+                      consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1,
+                      dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> EventBus:
         """Connect and make sure the streams exist (idempotent, safe for every replica to call); `replicas`:
         copies of each stream on a NATS cluster."""
         nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         bus = cls(nc, max_deliver=max_deliver, ack_wait_s=ack_wait_s, consumer_limits=consumer_limits,
-                  replicas=replicas)
+                  replicas=replicas, dead_letter_max_age_s=dead_letter_max_age_s)
         await bus.ensure_streams()
         return bus
 
     async def ensure_streams(self) -> None:
-        """Create the streams, or update them to the current config (a changed replica count included)."""
-        for config in stream_configs(replicas=self.replicas):
+        """Create the streams, or update them to the current config (a changed replica count or dead-letter
+        retention included)."""
+        for config in stream_configs(replicas=self.replicas, dead_letter_max_age_s=self.dead_letter_max_age_s):
             try:
                 await self.js.add_stream(config)
             except nats.js.errors.BadRequestError:

@@ -51,6 +51,9 @@ class ServiceConfig:
                                        "max_ack_pending:64' (';' between consumers): concurrency is handlers per "
                                        "replica, max_ack_pending (default 1024) is unacked messages cluster-wide")
     metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off), on grpc_host like gRPC")
+    dead_letter_max_age_s: float = setting(7 * 24 * 3600.0, "seconds the dead-letter stream keeps a letter (with "
+                                                            "its event's payload); every service declares the "
+                                                            "stream, so give them all the same value")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
@@ -60,6 +63,7 @@ class ServiceConfig:
         require(0 <= self.metrics_port < 65536, "metrics_port", "a port number, or 0 for none")
         require(self.max_deliver >= 1, "max_deliver", "at least 1")
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
+        require(self.dead_letter_max_age_s >= 1, "dead_letter_max_age_s", "at least 1 second")
         parse_consumer_limits(self.consumer_limits)
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
 

@@ -61,7 +61,7 @@ async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
     """Connect to NATS and open the state bucket and the artifact store."""
     bus = await EventBus.connect(config.nats_url, name=name, max_deliver=config.max_deliver,
                                  ack_wait_s=config.ack_wait_s, consumer_limits=config.limits(),
-                                 replicas=config.nats_replicas)
+                                 replicas=config.nats_replicas, dead_letter_max_age_s=config.dead_letter_max_age_s)
     state = await StateStore.open(bus.js, config.nats_replicas)
     store = await ArtifactStore.open(bus.js, config.data_dir / "artifacts", config.nats_replicas)
     return Runtime(bus, state, store)

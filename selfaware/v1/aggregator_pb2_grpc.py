@@ -208,8 +208,9 @@ class AggregatorServiceServicer:
 
     def PurgeDeadLetters(self, request, context):
         """Removes every dead letter of one experiment (the stream also drops letters older than the
-        `dead_letter_max_age_s` setting on its own). NOT_FOUND for an unknown experiment; PERMISSION_DENIED unless
-        the caller is an admin or owns the experiment.
+        `dead_letter_max_age_s` setting on its own). PERMISSION_DENIED unless the caller is an admin or owns the
+        experiment; NOT_FOUND for an unknown experiment, except for an admin (who may purge the letters of an id no
+        experiment has: a deleted or a made-up one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

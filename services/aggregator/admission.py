@@ -5,10 +5,14 @@ queue: at most `slots` sweep experiments run at once across all sweeps, and a sw
 Each free slot goes to the sweep with the highest priority, then the fewest running, then the oldest, so equal
 sweeps take turns. Single experiments are never held: one submitted behind a big sweep waits for at most `slots`
 experiments' jobs, not for the whole sweep.
+
+A sweep whose next cell does not `fit` (its owner's quotas, `quotas.py`) admits nothing more this time and the
+slot goes to the next sweep; the cell stays held until a later call finds room (an owner's experiments end).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -28,8 +32,9 @@ class SweepLoad:
     held: tuple[str, ...]
 
 
-def admit(sweeps: list[SweepLoad], slots: int) -> list[str]:
-    """The held experiment ids to admit now, in the order they were chosen."""
+def admit(sweeps: list[SweepLoad], slots: int, fits: Callable[[str], bool] = lambda _: True) -> list[str]:
+    """The held experiment ids to admit now, in the order they were chosen. `fits(id)` is asked once per
+    candidate, just before it would be admitted (a True counts it against its owner's room)."""
     running = {s.sweep_id: s.running for s in sweeps}
     waiting = {s.sweep_id: list(s.held) for s in sweeps}
     free = slots - sum(running.values())
@@ -39,6 +44,9 @@ def admit(sweeps: list[SweepLoad], slots: int) -> list[str]:
         if not ready:
             break
         chosen = min(ready, key=lambda s: (-s.priority, running[s.sweep_id], s.created_at, s.sweep_id))
+        if not fits(waiting[chosen.sweep_id][0]):
+            waiting[chosen.sweep_id] = []  # blocked on its owner's quota until a later call
+            continue
         admitted.append(waiting[chosen.sweep_id].pop(0))
         running[chosen.sweep_id] += 1
         free -= 1

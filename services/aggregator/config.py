@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from selfaware.config import require, setting
 from selfaware.source_policy import SourceReadingConfig
+from services.aggregator.quotas import QuotaLimits
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,19 @@ class AggregatorConfig(SourceReadingConfig):
                                   "never held)")
     sweep_interval_s: float = setting(5.0, "seconds between the sweep ticks: admit held cells, refresh the cells' "
                                            "statuses, render the report of a sweep whose cells all ended")
+    quota_experiments_in_flight: int = setting(32, "experiments one owner may have running at once (submitted or "
+                                                   "admitted, not ended); 0: no limit")
+    quota_gpu_hours_in_flight: float = setting(200.0, "estimated GPU hours of one owner's running experiments "
+                                                      "(services/aggregator/quotas.py); 0: no limit")
+    quota_samples_per_experiment: int = setting(2_000_000, "estimated samples of one experiment (training rows + "
+                                                           "probe samples); 0: no limit")
+    quota_train_samples_per_gpu_hour: float = setting(20_000.0, "training samples (rows x epochs) one GPU is "
+                                                                "assumed to train per hour, for the GPU-hour "
+                                                                "estimate: set it for your models and GPUs")
+
+    def quota_limits(self) -> QuotaLimits:
+        return QuotaLimits(self.quota_experiments_in_flight, self.quota_gpu_hours_in_flight,
+                           self.quota_samples_per_experiment, self.quota_train_samples_per_gpu_hour)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -31,3 +45,6 @@ class AggregatorConfig(SourceReadingConfig):
         require(self.reconcile_grace_s >= 0, "reconcile_grace_s", "0 or more seconds")
         require(self.sweep_slots >= 1, "sweep_slots", "at least 1")
         require(self.sweep_interval_s > 0, "sweep_interval_s", "a positive number of seconds")
+        for name in ("quota_experiments_in_flight", "quota_gpu_hours_in_flight", "quota_samples_per_experiment"):
+            require(getattr(self, name) >= 0, name, "0 (no limit) or more")
+        require(self.quota_train_samples_per_gpu_hour > 0, "quota_train_samples_per_gpu_hour", "a positive number")

@@ -13,11 +13,17 @@ The JetStream handle is handed in by `main.py` (this module imports no transport
 deleted sequences are skipped without a not-found error) and written with `publish` and `delete_msg`. A letter
 replayed or deleted by another caller between those reads can still surface as an internal error; one operator
 at a time is the expected use.
+
+Who sees what (issue 13): an admin lists, replays and purges every letter; another caller only the letters of the
+experiments it owns (`ownership.py`), since a letter carries its experiment's event payload. A letter of an
+experiment without an owner (stored before owners existed, or gone) is an admin's. The letters go after
+`dead_letter_max_age_s` (the stream's `max_age`, `selfaware/bus.py`), and `purge` removes one experiment's at once.
+A non-admin's list reads the whole stream to count what it may see: bounded by the retention, and rare.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from google.protobuf.message import DecodeError
 
-from selfaware.errors import FailedPrecondition, NotFound, SpecError
+from selfaware.auth import Principal
+from selfaware.errors import FailedPrecondition, NotFound, PermissionDenied, SpecError
 from selfaware.v1 import events_pb2 as ev
+from services.aggregator import ownership
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -60,28 +68,29 @@ class Replayed:
 
 
 class DeadLetters:
-    """List and replay the letters of `stream` (its messages on `letters`, a subject pattern: the stream holds
-    other messages too); a letter may be replayed only onto one of `subjects`."""
+    """List, replay and purge the letters of `stream` (its messages on `letters`, a subject pattern: the stream
+    holds other messages too); a letter may be replayed only onto one of `subjects`. `owner_of(experiment_id)` is
+    the experiment's owner ("" for none, or an unknown experiment)."""
 
-    def __init__(self, js: JetStreamContext, stream: str, letters: str, subjects: Collection[str]) -> None:
+    def __init__(self, js: JetStreamContext, stream: str, letters: str, subjects: Collection[str],
+                 owner_of: Callable[[str], Awaitable[str]]) -> None:
         self.js, self.stream, self.letters, self.subjects = js, stream, letters, frozenset(subjects)
+        self.owner_of = owner_of
 
-    async def list(self, start_seq: int = 0, limit: int = 0) -> LetterPage:
-        """The letters from `start_seq` on, oldest first, at most `limit` (0: DEFAULT_LIMIT)."""
+    async def list(self, principal: Principal, start_seq: int = 0, limit: int = 0) -> LetterPage:
+        """The letters `principal` may see from `start_seq` on, oldest first, at most `limit` (0: DEFAULT_LIMIT);
+        `total` counts every letter it may see."""
         if limit > MAX_LIMIT:
             raise SpecError.single("limit", f"at most {MAX_LIMIT} letters at a time, got {limit}")
-        state, total = await self._state()
-        letters: list[StoredLetter] = []
-        seq = max(start_seq, state.first_seq)
-        # The count bounds the walk: each next-get below finds a letter, since at least that many exist.
-        while len(letters) < min(limit or DEFAULT_LIMIT, total) and seq <= state.last_seq:
-            stored = self._stored(await self._next(seq))
-            letters.append(stored)
-            seq = stored.seq + 1
-        return LetterPage(letters, total)
+        if not principal.is_admin:
+            mine = [stored for stored in await self._walk() if await self._may(principal, stored.letter)]
+            return LetterPage([s for s in mine if s.seq >= start_seq][:limit or DEFAULT_LIMIT], len(mine))
+        _, total = await self._state()
+        return LetterPage(await self._walk(start_seq, limit or DEFAULT_LIMIT), total)
 
-    async def replay(self, seq: int) -> Replayed:
-        """Republish letter `seq`'s payload on its original subject, then remove the letter."""
+    async def replay(self, seq: int, principal: Principal) -> Replayed:
+        """Republish letter `seq`'s payload on its original subject, then remove the letter (PERMISSION_DENIED
+        unless `principal` is an admin or owns the letter's experiment)."""
         if seq <= 0:
             raise SpecError.single("seq", f"a dead-letter sequence is a positive number, got {seq}")
         state, total = await self._state()
@@ -89,6 +98,9 @@ class DeadLetters:
         if found is None or found.seq != seq:
             raise NotFound(f"dead letter {seq} not found (it may have been replayed already)")
         stored = self._stored(found)
+        if not await self._may(principal, stored.letter):
+            raise PermissionDenied(f"dead letter {seq} is not yours: only the owner of its experiment "
+                                             "or an admin may replay it")
         subject = stored.letter.subject
         if subject not in self.subjects:
             raise FailedPrecondition(f"dead letter {seq} came from {subject!r}, which is no event subject to "
@@ -99,6 +111,34 @@ class DeadLetters:
         log.info("dead_letter_replayed", seq=seq, subject=subject, event_seq=ack.seq, duplicate=ack.duplicate,
                  experiment_id=stored.letter.experiment_id, consumer=stored.letter.consumer)
         return Replayed(subject, ack.seq)
+
+    async def purge(self, experiment_id: str) -> int:
+        """Remove every letter of `experiment_id` (the caller checked who may); how many were removed."""
+        purged = 0
+        for stored in await self._walk():
+            if stored.letter.experiment_id == experiment_id:
+                await self.js.delete_msg(self.stream, stored.seq)
+                purged += 1
+        log.info("dead_letters_purged", experiment_id=experiment_id, purged=purged)
+        return purged
+
+    async def _may(self, principal: Principal, letter: ev.DeadLetter) -> bool:
+        if principal.is_admin:
+            return True
+        return bool(letter.experiment_id) and ownership.may_access(principal, await self.owner_of(
+            letter.experiment_id))
+
+    async def _walk(self, start_seq: int = 0, limit: int = 0) -> list[StoredLetter]:
+        """The letters from `start_seq` on, oldest first, at most `limit` (0: all)."""
+        state, total = await self._state()
+        letters: list[StoredLetter] = []
+        seq = max(start_seq, state.first_seq)
+        # The count bounds the walk: each next-get below finds a letter, since at least that many exist.
+        while len(letters) < min(limit or total, total) and seq <= state.last_seq:
+            stored = self._stored(await self._next(seq))
+            letters.append(stored)
+            seq = stored.seq + 1
+        return letters
 
     async def _state(self) -> tuple[Any, int]:
         """The stream's state, and how many letters it holds."""

@@ -2,6 +2,8 @@
 
 The status of an experiment is derived from its jobs (see planning.py) each time an event arrives; cancel and
 failure are the two transitions made directly. Every reaction is idempotent: it re-reads state and recomputes.
+Every experiment has an owner (the submitting caller's subject, `ownership.py`) and counts against the owner's
+quotas (`quotas.py`), checked before anything is stored.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from selfaware.auth import LOCAL, Principal
 from selfaware.catalogue import complete
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
+from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, PermanentError, SpecError
 from selfaware.plan import plan_jobs
 from selfaware.redact import redact
+from selfaware.sources import is_url, read_uri, uri_scheme
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2
+from services.aggregator import ownership, quotas
 from services.aggregator.planning import derive_status
 
 if TYPE_CHECKING:  # the stores are handed in by main.py; this module never reaches the transport itself
@@ -33,8 +38,13 @@ log = structlog.get_logger(__name__)
 
 
 class Experiments:
-    def __init__(self, state: StateStore, bus: EventBus) -> None:
+    def __init__(self, state: StateStore, bus: EventBus, limits: quotas.QuotaLimits | None = None) -> None:
         self.state, self.bus = state, bus
+        self.limits = limits or quotas.QuotaLimits()
+        #: Held while a quota is checked and the experiment created or admitted, so two submits (or a submit
+        #: and a sweep admission) cannot both fit into the same room under a quota.
+        self.quota_lock = asyncio.Lock()
+        self._costs: dict[str, quotas.Cost] = {}
 
     async def validate(self, spec: spec_pb2.ExperimentSpec) -> tuple[spec_pb2.ExperimentSpec, list[FieldViolation]]:
         """The completed spec and every violation, judged against the catalogues the services published."""
@@ -43,39 +53,82 @@ class Experiments:
     async def catalogues(self) -> list[cat.Catalogue]:
         return await self.state.catalogues()
 
-    async def submit(self, spec: spec_pb2.ExperimentSpec, idempotency_key: str = "") -> rec.Experiment:
-        """Validate before any side effect, then store the plan and announce it.
+    async def submit(self, spec: spec_pb2.ExperimentSpec, idempotency_key: str = "", owner: str = LOCAL.subject
+                     ) -> rec.Experiment:
+        """Validate and check `owner`'s quotas before any side effect, then store the plan and announce it.
 
-        With an `idempotency_key`, the experiment id is derived from the key: a retried submit (the client lost
-        the reply, or the aggregator died mid-submit) returns the experiment the first call created, and
-        announces it again in case the first call died before its publish. JetStream's duplicate window drops
-        the second announcement when the first got through.
+        With an `idempotency_key`, the experiment id is derived from the owner and the key: a retried submit
+        (the client lost the reply, or the aggregator died mid-submit) returns the experiment the first call
+        created, and announces it again in case the first call died before its publish. JetStream's duplicate
+        window drops the second announcement when the first got through. Two owners' keys never name the same
+        experiment.
         """
         completed, violations = await self.validate(spec)
         if violations:
             raise SpecError(violations)
-        experiment_id = id_for(idempotency_key) if idempotency_key else uuid.uuid4().hex[:12]
-        return await self.create(experiment_id, completed, f"idempotency_key {idempotency_key!r}")
+        experiment_id = id_for(idempotency_key, owner) if idempotency_key else uuid.uuid4().hex[:12]
+        async with self.quota_lock:
+            if not await self._exists(experiment_id):  # a retried submit was counted when it was created
+                quotas.check(owner, await self.usage(owner), await self.cost(experiment_id, completed), self.limits)
+            return await self.create(experiment_id, completed, f"idempotency_key {idempotency_key!r}", owner=owner)
+
+    async def owned(self, experiment_id: str, principal: Principal) -> rec.Experiment:
+        """The experiment, if `principal` may use it (NOT_FOUND, then PERMISSION_DENIED)."""
+        experiment = await self.state.get_experiment(experiment_id)
+        ownership.check(principal, experiment.owner, f"experiment {experiment_id}")
+        return experiment
+
+    async def owner_of(self, experiment_id: str) -> str:
+        """The experiment's owner; "" for one without an owner, or an unknown id (an admin's)."""
+        try:
+            return (await self.state.get_experiment(experiment_id)).owner
+        except NotFound:
+            return ""
+
+    async def cost(self, experiment_id: str, completed: spec_pb2.ExperimentSpec) -> quotas.Cost:
+        """The estimated cost of an experiment's spec (`quotas.estimate`), computed once per experiment."""
+        if experiment_id not in self._costs:
+            self._costs[experiment_id] = await asyncio.to_thread(quotas.estimate, completed, self.limits,
+                                                                 _count_rows)
+        return self._costs[experiment_id]
+
+    async def usage(self, owner: str) -> quotas.Usage:
+        """`owner`'s experiments in flight and their estimated GPU hours."""
+        usage = quotas.Usage()
+        for experiment in await self.state.list_experiments():
+            if experiment.owner == owner and not experiment.held and experiment.status not in TERMINAL:
+                usage.add(await self.cost(experiment.id, experiment.spec))
+        return usage
+
+    async def _exists(self, experiment_id: str) -> bool:
+        try:
+            await self.state.get_experiment(experiment_id)
+        except NotFound:
+            return False
+        return True
 
     async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, named: str, *,
-                     sweep_id: str = "", held: bool = False) -> rec.Experiment:
-        """Store the plan of a validated, completed spec under `experiment_id` and announce it unless it is held.
+                     sweep_id: str = "", held: bool = False, owner: str = LOCAL.subject) -> rec.Experiment:
+        """Store the plan of a validated, completed spec under `experiment_id`, owned by `owner`, and announce it
+        unless it is held.
 
-        An experiment that exists already with the same spec is returned (and announced again unless held); one
-        with another spec is FAILED_PRECONDITION, saying that `named` (what the id derives from) was reused.
+        An experiment that exists already with the same spec and owner is returned (and announced again unless
+        held); one with another spec is FAILED_PRECONDITION, saying that `named` (what the id derives from) was
+        reused.
         """
         experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now(),
-                                    sweep_id=sweep_id, held=held)
+                                    sweep_id=sweep_id, held=held, owner=owner)
         jobs = plan_jobs(experiment.id, completed)
         experiment.status = derive_status(experiment.status, jobs)  # type: ignore[assignment]
         if not await self.state.create_experiment(experiment, jobs):
             experiment = await self.state.get_experiment(experiment_id)
+            ownership.check(Principal(owner), experiment.owner, f"experiment {experiment_id}")
             if experiment.spec != completed:
                 raise FailedPrecondition(f"{named} was used for a different spec (experiment {experiment_id})")
             log.info("experiment_submit_repeated", experiment_id=experiment_id)
         else:
             log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name, sweep_id=sweep_id,
-                     held=held)
+                     held=held, owner=owner)
         if not experiment.held:
             await self.announce(experiment.id)
         return experiment
@@ -195,6 +248,19 @@ class Experiments:
             await self.state.update_job(experiment_id, job.key, close)
 
 
-def id_for(idempotency_key: str) -> str:
-    """The experiment id of an idempotency key: the same key always names the same experiment."""
-    return hashlib.sha256(b"submit:" + idempotency_key.encode()).hexdigest()[:12]
+def id_for(idempotency_key: str, owner: str = "") -> str:
+    """The experiment id of an idempotency key: the same owner's same key always names the same experiment, and
+    two owners' keys never name the same one. (Ids derived before owners existed used the key alone.)"""
+    scoped = f"{owner}\0{idempotency_key}" if owner else idempotency_key
+    return hashlib.sha256(b"submit:" + scoped.encode()).hexdigest()[:12]
+
+
+def _count_rows(uri: str) -> int | None:
+    """The non-empty lines of a local file (an imported dataset's rows); None for a URL (not fetched at submit)
+    and for a file that cannot be read now (its experiment was validated when it was submitted)."""
+    if is_url(uri) and uri_scheme(uri) != "file":
+        return None
+    try:
+        return sum(1 for line in read_uri(uri).splitlines() if line.strip())
+    except PermanentError:
+        return None

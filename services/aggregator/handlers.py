@@ -7,9 +7,10 @@ import threading
 
 import structlog
 
-from selfaware.bus import Delivery
+from selfaware.bus import DLQ_PREFIX, SUBJECTS, Delivery
 from selfaware.errors import NotFound
 from selfaware.jobs import JobRun
+from selfaware.nats_auth import EVENTS_PREFIX, GRANTS
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from services.aggregator.config import AggregatorConfig
@@ -18,6 +19,10 @@ from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
 
 log = structlog.get_logger(__name__)
+
+#: Every durable consumer of an event subject, and that subject (what a genuine dead letter can name).
+CONSUMED: dict[str, str] = {durable: SUBJECTS[event_type] for grant in GRANTS.values()
+                            for durable, event_type in grant.consumes.items() if event_type is not ev.DeadLetter}
 
 
 class AggregatorHandlers:
@@ -56,9 +61,32 @@ class AggregatorHandlers:
         retry could not help, and a dead letter of a dead letter would loop)."""
         if not event.experiment_id:
             return
+        if why := forgery(event, delivery.subject):
+            log.warning("dead_letter_ignored_as_forged", reason=why, experiment_id=event.experiment_id[:64],
+                        consumer=event.consumer[:64], subject=delivery.subject[:200])
+            return
         try:
             await self.experiments.refresh(event.experiment_id)
         except NotFound:
             log.warning("dead_letter_for_unknown_experiment", experiment_id=event.experiment_id[:64])
             return
         await self.experiments.fail(event.experiment_id, f"{event.subject} ({event.consumer}): {event.error}")
+
+
+def forgery(letter: ev.DeadLetter, nats_subject: str) -> str | None:
+    """Why `letter`, received on `nats_subject`, cannot be one the bus wrote, or None when it could be.
+
+    NATS does not stamp the publisher on a message, and every service may dead-letter on the subjects it consumes
+    (docs/nats-permissions.md, "Main findings" 2), so a service could fail any experiment with a made-up letter.
+    What the aggregator can check: the letter's consumer exists and consumes the letter's subject, and the letter
+    arrived on the dead-letter subject of that subject (the one only that subject's consumers may publish on).
+    Such a letter is left in the stream for an operator, and fails nothing.
+    """
+    consumed = CONSUMED.get(letter.consumer)
+    if consumed is None:
+        return f"consumer {letter.consumer[:64]!r} is no consumer of an event subject"
+    if consumed != letter.subject:
+        return f"consumer {letter.consumer!r} consumes {consumed}, not {letter.subject[:200]!r}"
+    if nats_subject != DLQ_PREFIX + letter.subject.removeprefix(EVENTS_PREFIX):
+        return f"a letter about {letter.subject} arrived on {nats_subject[:200]!r}"
+    return None

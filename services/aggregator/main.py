@@ -22,10 +22,10 @@ from services.aggregator.sweeps import Sweeps
 
 async def wire(config: AggregatorConfig, runtime: Runtime) -> Wiring:
     use_source_policy(config.source_policy())  # every source this process reads is judged by it
-    experiments = Experiments(runtime.state, runtime.bus)
+    experiments = Experiments(runtime.state, runtime.bus, config.quota_limits())
     handlers = AggregatorHandlers(config, runtime, experiments)
     handlers.declare()
-    dead_letters = DeadLetters(runtime.bus.js, DLQ_STREAM, DLQ_PREFIX + ">", EVENT_TYPES)
+    dead_letters = DeadLetters(runtime.bus.js, DLQ_STREAM, DLQ_PREFIX + ">", EVENT_TYPES, experiments.owner_of)
     sweeps = Sweeps(runtime.state, runtime.store, experiments, slots=config.sweep_slots)
     servicer = AggregatorServicer(experiments, handlers.reporter, dead_letters, sweeps)
     reconciler = Reconciler(experiments, handlers.report_now, handlers.request_unstarted_shards,

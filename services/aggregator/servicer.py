@@ -1,5 +1,6 @@
 """AggregatorService: the experiment API clients use. Each method converts, calls Experiments (or Sweeps,
-DeadLetters), converts back."""
+DeadLetters), converts back. The caller (`current_principal()`, bound by the auth layer) owns what it submits and
+is checked against the owner of what it reads or changes (`ownership.py`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from selfaware.auth import current_principal
 from selfaware.grpc_server import rpc
 from selfaware.plan import plan_jobs
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import aggregator_pb2_grpc, sweep_pb2
 from selfaware.v1 import records_pb2 as rec
+from services.aggregator import ownership
 from services.aggregator.dead_letters import DeadLetters
 from services.aggregator.experiments import Experiments
 from services.aggregator.report_job import Reporter
@@ -26,7 +29,8 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def SubmitExperiment(self, request: pb.SubmitExperimentRequest, context: grpc.aio.ServicerContext
                                ) -> rec.Experiment:
-        return await self.experiments.submit(request.spec, idempotency_key=request.idempotency_key)
+        return await self.experiments.submit(request.spec, idempotency_key=request.idempotency_key,
+                                             owner=current_principal().subject)
 
     @rpc
     async def ValidateExperiment(self, request: pb.ValidateExperimentRequest, context: grpc.aio.ServicerContext
@@ -46,13 +50,15 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext
                             ) -> pb.GetExperimentResponse:
+        await self.experiments.owned(request.experiment_id, current_principal())
         experiment, jobs = await self.experiments.get(request.experiment_id)
         return pb.GetExperimentResponse(experiment=experiment, jobs=jobs)
 
     @rpc
     async def WatchExperiment(self, request: pb.WatchExperimentRequest, context: grpc.aio.ServicerContext
                               ) -> AsyncIterator[pb.WatchExperimentResponse]:
-        await self.experiments.get(request.experiment_id)  # NOT_FOUND before the stream starts
+        # NOT_FOUND or PERMISSION_DENIED before the stream starts
+        await self.experiments.owned(request.experiment_id, current_principal())
         async for update in self.experiments.watch(request.experiment_id):
             if isinstance(update, rec.Experiment):
                 yield pb.WatchExperimentResponse(experiment=update)
@@ -62,16 +68,19 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.aio.ServicerContext
                               ) -> pb.ListExperimentsResponse:
-        return pb.ListExperimentsResponse(experiments=await self.experiments.list())
+        return pb.ListExperimentsResponse(experiments=ownership.visible(
+            current_principal(), await self.experiments.list(), lambda experiment: experiment.owner))
 
     @rpc
     async def CancelExperiment(self, request: pb.CancelExperimentRequest, context: grpc.aio.ServicerContext
                                ) -> rec.Experiment:
+        await self.experiments.owned(request.experiment_id, current_principal())
         return await self.experiments.cancel(request.experiment_id, request.reason)
 
     @rpc
     async def GetReport(self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext
                         ) -> pb.GetReportResponse:
+        await self.experiments.owned(request.experiment_id, current_principal())
         files = await self.reporter.load(request.experiment_id)
         return pb.GetReportResponse(report=files.report, markdown=files.markdown, json=files.json, png=files.png,
                                     figures=[pb.FigureData(name=name, data=data)
@@ -80,7 +89,7 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.aio.ServicerContext
                               ) -> pb.ListDeadLettersResponse:
-        page = await self.dead_letters.list(request.start_seq, request.limit)
+        page = await self.dead_letters.list(current_principal(), request.start_seq, request.limit)
         letters = []
         for stored in page.letters:
             letters.append(pb.StoredDeadLetter(seq=stored.seq, letter=stored.letter))
@@ -90,17 +99,26 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def ReplayDeadLetter(self, request: pb.ReplayDeadLetterRequest, context: grpc.aio.ServicerContext
                                ) -> pb.ReplayDeadLetterResponse:
-        replayed = await self.dead_letters.replay(request.seq)
+        replayed = await self.dead_letters.replay(request.seq, current_principal())
         return pb.ReplayDeadLetterResponse(subject=replayed.subject, event_seq=replayed.event_seq)
+
+    @rpc
+    async def PurgeDeadLetters(self, request: pb.PurgeDeadLettersRequest, context: grpc.aio.ServicerContext
+                               ) -> pb.PurgeDeadLettersResponse:
+        principal = current_principal()
+        if not principal.is_admin:  # an admin may also purge the letters of an id no experiment has
+            await self.experiments.owned(request.experiment_id, principal)
+        return pb.PurgeDeadLettersResponse(purged=await self.dead_letters.purge(request.experiment_id))
 
     @rpc
     async def SubmitSweep(self, request: pb.SubmitSweepRequest, context: grpc.aio.ServicerContext
                           ) -> sweep_pb2.Sweep:
-        return await self.sweeps.submit(request.spec, idempotency_key=request.idempotency_key)
+        return await self.sweeps.submit(request.spec, idempotency_key=request.idempotency_key,
+                                        owner=current_principal().subject)
 
     @rpc
     async def GetSweep(self, request: pb.GetSweepRequest, context: grpc.aio.ServicerContext) -> pb.GetSweepResponse:
-        stored = await self.sweeps.get(request.sweep_id)
+        stored = await self.sweeps.get(request.sweep_id, current_principal())
         return pb.GetSweepResponse(sweep=stored.sweep, markdown=stored.markdown, json=stored.json,
                                    figures=[pb.FigureData(name=name, data=data)
                                             for name, data in stored.figures.items()])
@@ -108,11 +126,12 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def WatchSweep(self, request: pb.WatchSweepRequest, context: grpc.aio.ServicerContext
                          ) -> AsyncIterator[sweep_pb2.Sweep]:
-        await self.sweeps.record(request.sweep_id)  # NOT_FOUND before the stream starts (no report files read)
+        # NOT_FOUND or PERMISSION_DENIED before the stream starts (no report files read)
+        await self.sweeps.record(request.sweep_id, current_principal())
         async for sweep in self.sweeps.watch(request.sweep_id):
             yield sweep
 
     @rpc
     async def ListSweeps(self, request: pb.ListSweepsRequest, context: grpc.aio.ServicerContext
                          ) -> pb.ListSweepsResponse:
-        return pb.ListSweepsResponse(sweeps=await self.sweeps.list())
+        return pb.ListSweepsResponse(sweeps=await self.sweeps.list(current_principal()))

@@ -4,6 +4,9 @@ A sweep is a KV record (`sweep.<id>`) listing its cells; each cell is an ordinar
 `<sweep id>/<cell key>`) created `held`, so nothing runs until admission (`admission.py`) releases it, and then it
 is announced exactly as a single experiment is. A tick (every `sweep_interval_s`, and after each submit) admits
 what the slots allow, refreshes the cells' statuses and renders the report of a sweep whose cells all ended.
+A sweep and its cells belong to the caller that submitted it (`ownership.py`); a cell counts against its owner's
+quotas (`quotas.py`) once admitted: submit refuses a sweep with a cell that could never fit on its own, and
+admission leaves a cell held while it does not fit beside the owner's running experiments.
 
 Submit writes the sweep record first and the cell experiments after it; a tick creates any cell experiment a
 crash left missing, from the completed spec the record holds. Ticks run one at a time (a lock), so two never
@@ -21,11 +24,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
+from selfaware.auth import LOCAL, Principal
+from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, QuotaExceeded, SpecError
 from selfaware.status import RUNNING, TERMINAL, now
 from selfaware.sweeps import MAX_CELLS
 from selfaware.v1 import records_pb2 as rec
 from selfaware.v1 import spec_pb2, sweep_pb2
+from services.aggregator import ownership, quotas
 from services.aggregator.admission import SweepLoad, admit
 from services.aggregator.experiments import Experiments, id_for
 from services.aggregator.sweep_report import SweepCellResult, render_sweep_report
@@ -58,9 +63,11 @@ class Sweeps:
         self.state, self.store, self.experiments, self.slots = state, store, experiments, slots
         self._ticking = asyncio.Lock()
 
-    async def submit(self, spec: sweep_pb2.SweepSpec, idempotency_key: str = "") -> sweep_pb2.Sweep:
-        """Validate every cell before any side effect, store the sweep (adding only cells it lacks), create the
-        missing cells' experiments held, then admit what the slots allow."""
+    async def submit(self, spec: sweep_pb2.SweepSpec, idempotency_key: str = "", owner: str = LOCAL.subject
+                     ) -> sweep_pb2.Sweep:
+        """Validate every cell and check that each fits `owner`'s quotas on its own, before any side effect;
+        store the sweep (adding only cells it lacks), create the missing cells' experiments held, then admit
+        what the slots (and the owner's quotas) allow."""
         shape = _shape_violations(spec)
         if shape:
             raise SpecError(shape)
@@ -71,8 +78,11 @@ class Sweeps:
             completed.append(done)
         if bad:
             raise SpecError(bad)
-        sweep_id = id_for(f"sweep:{idempotency_key}") if idempotency_key else uuid.uuid4().hex[:12]
+        sweep_id = id_for(f"sweep:{idempotency_key}", owner) if idempotency_key else uuid.uuid4().hex[:12]
         for i, (cell, done) in enumerate(zip(spec.cells, completed, strict=True)):
+            cost = await self.experiments.cost(cell_experiment_id(sweep_id, cell.key), done)
+            if why := quotas.alone_problem(owner, cost, self.experiments.limits):
+                raise QuotaExceeded(f"cells[{i}] ({cell.key}): {why}")
             if await self.experiments.differs(cell_experiment_id(sweep_id, cell.key), done):
                 raise FailedPrecondition(f"cells[{i}] ({cell.key}): sweep {sweep_id} already has this cell with "
                                          "a different spec; change the sweep's name to start another sweep")
@@ -80,43 +90,59 @@ class Sweeps:
         submitted.CopyFrom(spec)
         for cell, done in zip(submitted.cells, completed, strict=True):
             cell.spec.CopyFrom(done)
-        sweep = await self._store(sweep_id, submitted)
+        sweep = await self._store(sweep_id, submitted, owner)
         for cell in sweep.spec.cells:
-            await self._cell_experiment(sweep_id, cell)
+            await self._cell_experiment(sweep, cell)
         await self.tick()
         return await self.state.get_sweep(sweep_id)
 
-    async def record(self, sweep_id: str) -> sweep_pb2.Sweep:
-        """The sweep alone (NOT_FOUND for an unknown id), without its report's files."""
-        return await self.state.get_sweep(sweep_id)
+    async def record(self, sweep_id: str, principal: Principal) -> sweep_pb2.Sweep:
+        """The sweep alone (NOT_FOUND for an unknown id, PERMISSION_DENIED unless `principal` may see it), without
+        its report's files."""
+        sweep = await self.state.get_sweep(sweep_id)
+        ownership.check(principal, sweep.owner, f"sweep {sweep_id}")
+        return sweep
 
-    async def get(self, sweep_id: str) -> StoredSweep:
+    async def get(self, sweep_id: str, principal: Principal) -> StoredSweep:
         """The sweep, and its report's files once it has one."""
-        sweep = await self.record(sweep_id)
+        sweep = await self.record(sweep_id, principal)
         if not sweep.HasField("report"):
             return StoredSweep(sweep, "", "", {})
         r, get = sweep.report, self.store.get_bytes
         return StoredSweep(sweep, (await get(r.markdown)).decode(), (await get(r.json)).decode(),
                            {f.name: await get(f.file) for f in r.figures})
 
-    async def list(self) -> list[sweep_pb2.Sweep]:
-        return await self.state.list_sweeps()
+    async def list(self, principal: Principal) -> list[sweep_pb2.Sweep]:
+        """The sweeps `principal` may see: its own, or all for an admin."""
+        return ownership.visible(principal, await self.state.list_sweeps(), lambda sweep: sweep.owner)
 
     def watch(self, sweep_id: str) -> AsyncIterator[sweep_pb2.Sweep]:
         return self.state.watch_sweep(sweep_id)
 
     async def tick(self) -> None:
         """Admit what the slots allow, then refresh every unfinished sweep (and report those whose cells ended)."""
-        async with self._ticking:
+        async with self._ticking, self.experiments.quota_lock:
             sweeps = [s for s in await self.state.list_sweeps() if s.status not in TERMINAL]
-            loads = []
+            loads, held = [], {}
             for sweep in sweeps:
-                cells = [await self._cell_experiment(sweep.id, cell) for cell in sweep.spec.cells]
+                cells = [await self._cell_experiment(sweep, cell) for cell in sweep.spec.cells]
+                held |= {e.id: e for e in cells if e.held and e.status not in TERMINAL}
                 loads.append(SweepLoad(
                     sweep.id, sweep.spec.priority, sweep.spec.max_running, sweep.created_at.ToNanoseconds(),
                     running=sum(1 for e in cells if not e.held and e.status not in TERMINAL),
                     held=tuple(e.id for e in cells if e.held and e.status not in TERMINAL)))
-            for experiment_id in admit(loads, self.slots):
+            usage = {owner: await self.experiments.usage(owner) for owner in {e.owner for e in held.values()}}
+            costs = {e.id: await self.experiments.cost(e.id, e.spec) for e in held.values()}
+
+            def fits(experiment_id: str) -> bool:
+                owner = held[experiment_id].owner
+                if why := quotas.problem(owner, usage[owner], costs[experiment_id], self.experiments.limits):
+                    log.info("sweep_cell_waits_for_quota", experiment_id=experiment_id, why=why)
+                    return False
+                usage[owner].add(costs[experiment_id])
+                return True
+
+            for experiment_id in admit(loads, self.slots, fits):
                 await self.experiments.release(experiment_id)
             for sweep in sweeps:
                 await self._refresh(sweep.id)
@@ -130,11 +156,11 @@ class Sweeps:
             except Exception:  # noqa: BLE001 - the next tick retries; NATS may be restarting
                 log.warning("sweep_tick_failed", exc_info=True)
 
-    async def _store(self, sweep_id: str, spec: sweep_pb2.SweepSpec) -> sweep_pb2.Sweep:
+    async def _store(self, sweep_id: str, spec: sweep_pb2.SweepSpec, owner: str) -> sweep_pb2.Sweep:
         """Create the sweep, or add the cells it lacks to the stored one (the latest priority, cap and report
         settings win); a sweep that gains cells runs again and its report is rendered anew."""
         sweep = sweep_pb2.Sweep(id=sweep_id, spec=spec, status=rec.EXPERIMENT_STATUS_GENERATING,
-                                created_at=now(), updated_at=now(),
+                                created_at=now(), updated_at=now(), owner=owner,
                                 cells=[sweep_pb2.SweepCellState(key=c.key, held=True,
                                                                 experiment_id=cell_experiment_id(sweep_id, c.key),
                                                                 status=rec.EXPERIMENT_STATUS_GENERATING)
@@ -145,6 +171,7 @@ class Sweeps:
             return sweep
 
         def merge(stored: sweep_pb2.Sweep) -> bool:
+            ownership.check(Principal(owner), stored.owner, f"sweep {sweep_id}")
             known = {cell.key for cell in stored.spec.cells}
             added = [i for i, cell in enumerate(spec.cells) if cell.key not in known]
             for i in added:
@@ -166,14 +193,15 @@ class Sweeps:
 
         return await self.state.update_sweep(sweep_id, merge)
 
-    async def _cell_experiment(self, sweep_id: str, cell: sweep_pb2.SweepCell) -> rec.Experiment:
-        """The cell's experiment, created held from the cell's completed spec if it does not exist yet."""
-        experiment_id = cell_experiment_id(sweep_id, cell.key)
+    async def _cell_experiment(self, sweep: sweep_pb2.Sweep, cell: sweep_pb2.SweepCell) -> rec.Experiment:
+        """The cell's experiment, created held (owned by the sweep's owner) from the cell's completed spec if it
+        does not exist yet."""
+        experiment_id = cell_experiment_id(sweep.id, cell.key)
         try:
             return await self.state.get_experiment(experiment_id)
         except NotFound:
-            return await self.experiments.create(experiment_id, cell.spec, f"cell {cell.key!r} of sweep {sweep_id}",
-                                                 sweep_id=sweep_id, held=True)
+            return await self.experiments.create(experiment_id, cell.spec, f"cell {cell.key!r} of sweep {sweep.id}",
+                                                 sweep_id=sweep.id, held=True, owner=sweep.owner)
 
     async def _refresh(self, sweep_id: str) -> None:
         """Copy the cells' statuses onto the sweep; once every cell ended, render and attach the report."""
