@@ -157,7 +157,9 @@ def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1,
             num_replicas=replicas,
         ),
         StreamConfig(name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">", HANDBACK_PREFIX[DLQ_STREAM] + ">"],
-                     duplicate_window=duplicate_window_s, max_age=dead_letter_max_age_s, num_replicas=replicas),
+                     # JetStream refuses a duplicate window longer than the stream's max_age
+                     duplicate_window=min(duplicate_window_s, dead_letter_max_age_s), max_age=dead_letter_max_age_s,
+                     num_replicas=replicas),
     ]
 
 

@@ -120,7 +120,8 @@ async def start_aggregator(folder: Path, **settings: Any) -> AsyncIterator[LoneA
     stop, bound = asyncio.Event(), asyncio.get_running_loop().create_future()
     service = asyncio.create_task(run_service("aggregator", config, _wire_with_tokens, stop=stop, bound=bound))
     port = await asyncio.wait_for(bound, 60)
-    bus = await EventBus.connect(nats_server.url, name="tests")
+    # the same retention as the aggregator's: every client that declares the streams sets it
+    bus = await EventBus.connect(nats_server.url, name="tests", dead_letter_max_age_s=config.dead_letter_max_age_s)
     state = await StateStore.open(bus.js)
     for published in (generator_catalogue(), trainer_catalogue(), evaluator_catalogue()):
         await state.put_catalogue(published)
