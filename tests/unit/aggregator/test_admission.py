@@ -43,3 +43,15 @@ def test_the_oldest_breaks_ties_and_cells_go_in_order() -> None:
 
 def test_an_empty_sweep_is_skipped() -> None:
     assert admit([load("done", 0, running=1), load("next", 1, created_at=9)], slots=2) == ["next-0"]
+
+
+def test_a_cell_that_does_not_fit_its_owners_quota_blocks_its_sweep_and_the_slot_goes_on() -> None:
+    asked: list[str] = []
+
+    def fits(experiment_id: str) -> bool:
+        asked.append(experiment_id)
+        return not experiment_id.startswith("full")
+
+    full, other = load("full", 3, priority=1), load("other", 3)
+    assert admit([full, other], slots=2, fits=fits) == ["other-0", "other-1"]
+    assert asked == ["full-0", "other-0", "other-1"]  # the blocked sweep is asked once, its next cells never
