@@ -76,6 +76,9 @@ async def platform(nats_url: str, tiny_model_dir: Path, tmp_path_factory: pytest
     sources = {"source_roots": f"{REPO}:{SHARED}:{tmp_path_factory.getbasetemp()}"}
     for name, (config_cls, wire) in SERVICES.items():
         extra = sources if issubclass(config_cls, SourceReadingConfig) else {}
+        if name == "aggregator":  # the whole session's experiments run as one user: no quotas (test_quotas.py)
+            extra = {**extra, "quota_experiments_in_flight": 0, "quota_gpu_hours_in_flight": 0,
+                     "quota_samples_per_experiment": 0}
         config = config_cls(nats_url=nats_url, grpc_port=0, data_dir=CACHE, shutdown_grace_s=2.0, ack_wait_s=30.0,
                             **extra)
         bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
