@@ -11,7 +11,7 @@ The cost of an experiment is an ESTIMATE read off its completed spec, before any
   `rows` (`dialogues` for Make Me Say games), else, for an `import` of a local file, its line count, else (a URL,
   not fetched at submit) 0; `of: <arm>` starts from that arm's rows. Steps that add rows (`mix`, the backdoor
   steps) are not counted, filters that drop rows are not subtracted;
-- samples = every arm's training rows + probe samples (`holdout.rows` per evaluated model);
+- samples = every arm's training rows + probe samples (`holdout.rows` per evaluated model, checkpoints included);
 - GPU hours = sum over the trained models (base model x arm x seed) of rows x epochs divided by the
   `quota_train_samples_per_gpu_hour` setting. Evaluation time is not counted (it is short beside training for
   the paper's suites). The throughput depends on the base model, the sequence lengths and the GPU: set it for
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from google.protobuf import json_format
 
 from selfaware.errors import QuotaExceeded
+from selfaware.plan import planned_models
 from selfaware.specs import arm_training, trained_seeds
 from selfaware.v1 import spec_pb2
 
@@ -75,14 +76,14 @@ def estimate(spec: spec_pb2.ExperimentSpec, limits: QuotaLimits, count_rows: Row
     rows: dict[str, int] = {}
 
     def arm_rows(name: str, seen: tuple[str, ...] = ()) -> int:
+        if name in seen or name not in arms:  # validation refuses both; the estimate must not loop on them
+            return 0
         if name not in rows:
-            rows[name] = 0 if name in seen or name not in arms else _recipe_rows(arms[name].data, count_rows,
-                                                                                lambda of: arm_rows(of, (*seen, name)))
+            rows[name] = _recipe_rows(arms[name].data, count_rows, lambda of: arm_rows(of, (*seen, name)))
         return rows[name]
 
     training = sum(arm_rows(arm.name) for arm in spec.arms)
-    models = len(spec.base_models) * (int(spec.evaluation.include_base_model)
-                                      + sum(len(trained_seeds(spec, arm)) for arm in spec.arms))
+    models = len(planned_models(spec))  # base models, trained models and evaluated checkpoints
     seen_samples = sum(arm_rows(arm.name) * max(arm_training(spec, arm).epochs, 1) * len(trained_seeds(spec, arm))
                        for arm in spec.arms) * len(spec.base_models)
     hours = seen_samples / limits.train_samples_per_gpu_hour if limits.train_samples_per_gpu_hour else 0.0
