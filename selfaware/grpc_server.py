@@ -33,8 +33,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from selfaware.errors import (DataError, FailedPrecondition, NotFound, PermissionDenied, QuotaExceeded, SpecError,
-                             TooLarge, Unavailable)
+from selfaware.errors import (
+    DataError,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    SpecError,
+    TooLarge,
+    Unavailable,
+)
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
 
