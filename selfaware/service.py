@@ -79,8 +79,8 @@ async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiri
                stop: asyncio.Event | None, bound: asyncio.Future[int] | None) -> None:
     runtime = await connect_runtime(config, name)
     wiring = await wire(config, runtime)
-    server, port, health = await start_server(config.grpc_host, config.grpc_port, wiring.servicers,
-                                              wiring.service_names)
+    server = await start_server(config, wiring.servicers, wiring.service_names)
+    port, health = server.port, server.health
     if wiring.catalogue is not None:
         await runtime.state.put_catalogue(wiring.catalogue)
     await runtime.bus.start()
