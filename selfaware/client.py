@@ -87,6 +87,10 @@ class Credentials:
         return grpc.aio.secure_channel(endpoint, ssl, options=list(options))
 
 
+#: No token, no TLS: a loopback server with auth_mode none (the in-process test fixtures).
+PLAINTEXT = Credentials()
+
+
 class Client:
     """The aggregator's experiment API at `endpoint` (host:port), with a token over TLS when given."""
 
@@ -232,7 +236,7 @@ async def _retrying(call: Callable[[], Awaitable[T]], backoff: Backoff, on_retry
 
 
 async def wait_serving(endpoint: str, timeout_s: float, service: str = "",
-                       credentials: Credentials = Credentials()) -> None:
+                       credentials: Credentials = PLAINTEXT) -> None:
     """Poll the standard health service until it says SERVING (raises TimeoutError); health needs no token, but
     a TLS server needs `credentials` with its CA."""
     deadline = asyncio.get_running_loop().time() + timeout_s

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ from selfaware.catalogue import complete
 from selfaware.cli.progress import follow, follow_sweep
 from selfaware.cli.results import print_catalogue, print_results, write_report
 from selfaware.cli.stack import LocalStack, StackError, local_catalogues
-from selfaware.client import Client
+from selfaware.client import Client, Credentials
 from selfaware.config import ConfigError, load_config, setting
 from selfaware.errors import FieldViolation, SpecError
 from selfaware.grpc_server import field_violations
@@ -43,6 +44,26 @@ class ClientConfig:
 
     endpoint: str = setting("127.0.0.1:50051", "the aggregator of a running deployment (host:port)")
     data_dir: Path = setting(Path("~/.cache/selfaware"), "cache for models and artifacts of the embedded stack")
+    token_file: str = setting("", "file holding the bearer token for --endpoint (`selfaware up` prints its own)")
+    ca_file: str = setting("", "PEM CA that signed --endpoint's certificate (empty: the system's CAs, or "
+                               "plaintext when no token is set either)")
+
+
+def _client(args: argparse.Namespace, config: ClientConfig) -> Client:
+    """A Client of --endpoint with the token and CA of the flags, else the env (SELFAWARE_TOKEN_FILE/CA_FILE)."""
+    token_file = getattr(args, "token_file", None) or config.token_file
+    ca_file = getattr(args, "ca_file", None) or config.ca_file
+    for flag, path in (("--token-file", token_file), ("--ca-file", ca_file)):
+        if path and not os.access(path, os.R_OK):
+            raise UsageError(f"{flag} {path}: cannot read the file")
+    try:
+        credentials = Credentials.from_files(Path(token_file) if token_file else None,
+                                             Path(ca_file) if ca_file else None)
+    except OSError as exc:
+        raise UsageError(f"--token-file {token_file}: {exc.strerror or exc}") from None
+    if token_file and not credentials.token:
+        raise UsageError(f"--token-file {token_file}: the file is empty")
+    return Client(args.endpoint or config.endpoint, credentials=credentials)
 
 
 class UsageError(Exception):
@@ -107,7 +128,7 @@ def _on_local_stack(config: ClientConfig, source_roots: str, action: Callable[[C
                           extra_env={"SELFAWARE_SOURCE_ROOTS": source_roots})
         console.print(f"stack up in {time.monotonic() - started:.1f} s")
         supervisor = asyncio.create_task(stack.supervise(notify=_supervisor_line))
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             work = asyncio.create_task(action(client))
             await asyncio.wait({work, supervisor}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():  # the supervisor gave up on a service: its StackError ends the run
@@ -190,7 +211,7 @@ def cmd_sweep(args: argparse.Namespace, config: ClientConfig) -> int:
 
     if args.endpoint:
         async def remote() -> int:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 return await work(client)
 
         return asyncio.run(remote())
@@ -226,8 +247,11 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
                           replicas={"trainer": args.trainers, "evaluator": args.evaluators})
         for name, port in stack.metrics_ports.items():
             console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
+        exports = " ".join(f"{k}={v}" for k, v in stack.client_env.items())
         await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
-            f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it"))
+            f"selfaware is up: aggregator at {stack.endpoint} (TLS, token required), NATS at {stack.nats_url}; "
+            f"Ctrl-C stops it\nto connect from another shell:\n  export {exports}\n"
+            f"  selfaware list --endpoint {stack.endpoint}", soft_wrap=True))
         # supervise returns only by raising StackError
         return 1
 
@@ -243,7 +267,7 @@ def _remote(action: Callable[[Client, argparse.Namespace], Awaitable[int]]
             ) -> Callable[[argparse.Namespace, ClientConfig], int]:
     def command(args: argparse.Namespace, config: ClientConfig) -> int:
         async def go() -> int:
-            async with Client(args.endpoint or config.endpoint) as client:
+            async with _client(args, config) as client:
                 return await action(client, args)
 
         return asyncio.run(go())
@@ -321,7 +345,7 @@ def _validate(args: argparse.Namespace, config: ClientConfig) -> int:
         return 0
     if args.endpoint:
         async def remote() -> tuple[list[FieldViolation], list[str]]:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 reply = await client.validate(spec)  # type: ignore[arg-type]
                 return [FieldViolation(v.field, v.description) for v in reply.violations], list(reply.jobs)
 
@@ -339,7 +363,7 @@ def _catalogue(args: argparse.Namespace, config: ClientConfig) -> int:
     """Every part the services offer, with its parameters and defaults: what a spec may name."""
     if args.endpoint:
         async def remote() -> list[cat.Catalogue]:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 return list((await client.catalogues()).catalogues)
 
         catalogues = asyncio.run(remote())
@@ -376,6 +400,8 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         if remote:
             p.add_argument("--endpoint", help="aggregator host:port (env SELFAWARE_ENDPOINT; default 127.0.0.1:50051)")
+            p.add_argument("--token-file", help="file holding the bearer token (env SELFAWARE_TOKEN_FILE)")
+            p.add_argument("--ca-file", help="PEM CA of the endpoint's certificate (env SELFAWARE_CA_FILE)")
         return p
 
     p = command("run", cmd_run, "run SPEC on an embedded local stack (NATS + the four services), then report")

@@ -96,6 +96,13 @@ class LocalStack:
             raise StackError("the stack has not started: no credentials yet")
         return self.tls.credentials()
 
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The env vars that point the `selfaware` CLI at this stack's token and CA."""
+        if self.tls is None:
+            raise StackError("the stack has not started: no credentials yet")
+        return {"SELFAWARE_TOKEN_FILE": str(self.tls.token_file), "SELFAWARE_CA_FILE": str(self.tls.ca_file)}
+
     def client(self) -> Client:
         """A Client of the stack's aggregator, as the local admin."""
         return Client(self.endpoint, credentials=self.credentials)
