@@ -40,7 +40,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from selfaware.auth import Principal, acting_as, current_principal
-from selfaware.config import ConfigError, ServiceConfig
+from selfaware.config import ServiceConfig, require
 from selfaware.errors import DataError, FailedPrecondition, NotFound, SpecError, TooLarge, Unavailable
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
@@ -237,10 +237,19 @@ def server_credentials(config: ServiceConfig) -> grpc.ServerCredentials | None:
     """TLS from the configured files (client certificates required when `tls_client_ca_file` is set)."""
     if not config.tls_cert_file:
         return None
-    pair = (Path(config.tls_key_file).read_bytes(), Path(config.tls_cert_file).read_bytes())
-    client_ca = Path(config.tls_client_ca_file).read_bytes() if config.tls_client_ca_file else None
+    pair = (read_setting_file(config, "tls_key_file"), read_setting_file(config, "tls_cert_file"))
+    client_ca = read_setting_file(config, "tls_client_ca_file") if config.tls_client_ca_file else None
     return grpc.ssl_server_credentials([pair], root_certificates=client_ca,
                                        require_client_auth=client_ca is not None)
+
+
+def read_setting_file(config: ServiceConfig, name: str) -> bytes:
+    """The file a setting names; a ConfigError naming the setting when it cannot be read."""
+    try:
+        return Path(getattr(config, name)).read_bytes()
+    except OSError as exc:
+        require(False, name, f"a readable file; {getattr(config, name)!r}: {exc.strerror or exc}")
+        raise  # not reached: require raised
 
 
 def verifier_for(config: ServiceConfig) -> Verifier | None:
@@ -249,7 +258,7 @@ def verifier_for(config: ServiceConfig) -> Verifier | None:
         try:
             return StaticTokens.load(Path(config.auth_tokens_file))
         except DataError as exc:
-            raise ConfigError(f"invalid config auth_tokens_file: {exc}") from None
+            require(False, "auth_tokens_file", f"a valid tokens file; {exc}")
     if config.auth_mode == "jwt":
         return JwtVerifier(config.auth_jwt_issuer, config.auth_jwt_audience, config.auth_jwks_url,
                            config.auth_roles_claim)

@@ -210,8 +210,6 @@ def test_auth_off_only_on_loopback_and_tokens_only_over_tls(keys: Keys) -> None:
         ServiceConfig(auth_mode="tokens", auth_tokens_file=str(keys.tls.tokens_file))
     with pytest.raises(ConfigError, match="auth_tokens_file"):
         config_of(keys, auth_tokens_file="")
-    with pytest.raises(ConfigError, match="auth_tokens_file"):
-        config_of(keys, auth_tokens_file=str(keys.tls.folder / "missing.yaml"))
     with pytest.raises(ConfigError, match="tls_key_file"):
         config_of(keys, tls_key_file="")
     with pytest.raises(ConfigError, match="auth_jwks_url"):
@@ -219,6 +217,13 @@ def test_auth_off_only_on_loopback_and_tokens_only_over_tls(keys: Keys) -> None:
     with pytest.raises(ConfigError, match="health_port"):
         config_of(keys, grpc_port=5000, health_port=5000)
     assert config_of(keys, grpc_host="0.0.0.0").auth_mode == "tokens"
+
+
+@pytest.mark.parametrize("name", ["auth_tokens_file", "tls_cert_file", "tls_key_file", "tls_client_ca_file"])
+async def test_a_missing_file_fails_the_start_naming_its_setting(keys: Keys, name: str) -> None:
+    with pytest.raises(ConfigError, match=f"invalid config {name} .*missing.pem"):
+        async with serving(config_of(keys, **{name: str(keys.tls.folder / "missing.pem")})):
+            pass
 
 
 # --- JWT against a JWKS served by a local HTTP server -------------------------------------------------------------
