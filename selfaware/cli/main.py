@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import os
 import signal
 import sys
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
+import yaml
 from rich.console import Console
 
 from selfaware.catalogue import complete
+from selfaware.cli.local_tls import token_entry, write_private
 from selfaware.cli.progress import follow, follow_sweep
 from selfaware.cli.results import print_catalogue, print_results, write_report
 from selfaware.cli.stack import LocalStack, StackError, local_catalogues
@@ -373,6 +376,27 @@ def _catalogue(args: argparse.Namespace, config: ClientConfig) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace, config: ClientConfig) -> int:
+    """Make a bearer token for a deployment's tokens file: the token goes to --token-file (0600, never printed),
+    the entry (its SHA-256, subject and roles) to stdout, to add under `tokens:` in the Secret's tokens.yaml."""
+    out = Path(args.token_file)
+    if out.exists():
+        raise UsageError(f"--token-file {out}: exists; a new token never overwrites one")
+    expires = None
+    if args.expires:
+        try:
+            expires = datetime.datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise UsageError(f"--expires {args.expires!r}: expected an ISO 8601 time, e.g. 2027-01-01T00:00:00Z") from None
+    token, entry = token_entry(args.subject, sorted(set(args.role)), expires)
+    try:
+        write_private(out, (token + "\n").encode())
+    except OSError as exc:
+        raise UsageError(f"--token-file {out}: {exc.strerror or exc}") from None
+    print(yaml.safe_dump([entry], sort_keys=False), end="")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad flags are bad input like any other: one line on stderr, exit 2 (argparse would add its usage)."""
 
@@ -443,6 +467,12 @@ def parser() -> argparse.ArgumentParser:
     p = command("sweep-watch", _remote(_sweep_watch), "follow a sweep until it ends, then fetch its report", True)
     p.add_argument("sweep_id")
     p.add_argument("--out", default="reports")
+    p = command("token", _token, "make a bearer token for a deployment (auth_mode tokens): writes the token to "
+                                 "--token-file, prints its tokens.yaml entry (a hash, never the token)")
+    p.add_argument("subject", help="who the token stands for: the owner of what it creates")
+    p.add_argument("--role", action="append", default=[], help="a role, e.g. admin (sees everything); repeatable")
+    p.add_argument("--token-file", required=True, help="where to write the token (mode 0600; must not exist)")
+    p.add_argument("--expires", help="when the token stops working, ISO 8601 (default: never)")
     dlq = sub.add_parser("dlq", help="the dead-letter stream: events no service could handle",
                          description="the dead-letter stream: events no service could handle")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")

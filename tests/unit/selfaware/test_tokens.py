@@ -86,3 +86,17 @@ def test_the_cli_reads_the_token_file_from_the_env(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("SELFAWARE_TOKEN_FILE", str(empty))
     assert main(["list", "--endpoint", "127.0.0.1:1"]) == 2
     assert "the file is empty" in capsys.readouterr().err
+
+
+def test_selfaware_token_writes_the_token_privately_and_prints_only_its_entry(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "alice.token"
+    assert main(["token", "alice", "--role", "admin", "--token-file", str(out)]) == 0
+    token = out.read_text().strip()
+    printed = capsys.readouterr().out
+    assert out.stat().st_mode & 0o777 == 0o600 and token not in printed
+    tokens_file = tmp_path / "tokens.yaml"
+    tokens_file.write_text("tokens:\n" + printed)
+    assert StaticTokens.load(tokens_file).verify(token) == Principal("alice", frozenset({ADMIN}))
+    assert main(["token", "bob", "--token-file", str(out)]) == 2  # never overwrites a token
+    assert out.read_text().strip() == token
