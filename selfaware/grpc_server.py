@@ -252,6 +252,13 @@ def read_setting_file(config: ServiceConfig, name: str) -> bytes:
         raise  # not reached: require raised
 
 
+def check_files(config: ServiceConfig) -> None:
+    """Read every file the security settings name (a ConfigError naming the first that fails), so that a
+    service started with a wrong path exits at once with one line instead of after connecting to NATS."""
+    server_credentials(config)
+    verifier_for(config)
+
+
 def verifier_for(config: ServiceConfig) -> Verifier | None:
     """The token verifier of `config.auth_mode` (None: authentication off, every call acts as LOCAL)."""
     if config.auth_mode == "tokens":
