@@ -33,6 +33,8 @@ import grpc
 import nats.errors
 import nats.js.errors
 import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -40,11 +42,11 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from selfaware.auth import Principal, acting_as, current_principal
-from selfaware.config import ServiceConfig, require
+from selfaware.config import ConfigError, ServiceConfig, require
 from selfaware.errors import DataError, FailedPrecondition, NotFound, SpecError, TooLarge, Unavailable
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
-from selfaware.tokens import InvalidToken, JwtVerifier, StaticTokens, Verifier
+from selfaware.tokens import InvalidToken, JwtVerifier, StaticTokens, Verifier, file_stamp
 
 log = structlog.get_logger(__name__)
 
@@ -234,13 +236,52 @@ async def start_server(config: ServiceConfig, adders: Sequence[tuple[Callable[..
 
 
 def server_credentials(config: ServiceConfig) -> grpc.ServerCredentials | None:
-    """TLS from the configured files (client certificates required when `tls_client_ca_file` is set)."""
+    """TLS from the configured files (client certificates required when `tls_client_ca_file` is set), re-read
+    when they change, so a renewed certificate (cert-manager rewrites its Secret) serves without a restart."""
     if not config.tls_cert_file:
         return None
-    pair = (read_setting_file(config, "tls_key_file"), read_setting_file(config, "tls_cert_file"))
-    client_ca = read_setting_file(config, "tls_client_ca_file") if config.tls_client_ca_file else None
-    return grpc.ssl_server_credentials([pair], root_certificates=client_ca,
-                                       require_client_auth=client_ca is not None)
+    files = CertificateFiles(config)
+    initial = files.load()
+    files.seen = files.stamp()
+    return grpc.dynamic_ssl_server_credentials(initial, files.changed,
+                                               require_client_authentication=bool(config.tls_client_ca_file))
+
+
+class CertificateFiles:
+    """The server's TLS files, and whether they changed since last read (gRPC asks at every new connection)."""
+
+    SETTINGS = ("tls_cert_file", "tls_key_file", "tls_client_ca_file")
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.paths = [Path(getattr(config, name)) for name in self.SETTINGS if getattr(config, name)]
+        self.seen: tuple[tuple[int, int, int], ...] = ()
+
+    def stamp(self) -> tuple[tuple[int, int, int], ...]:
+        return tuple(file_stamp(path) for path in self.paths)
+
+    def load(self) -> grpc.ServerCertificateConfiguration:
+        """The files as they are now; a ConfigError when one is unreadable or the key is not the certificate's
+        (e.g. read halfway through a rotation that replaces them one at a time)."""
+        pair = (read_setting_file(self.config, "tls_key_file"), read_setting_file(self.config, "tls_cert_file"))
+        require(_key_matches(*pair), "tls_key_file", "the private key of tls_cert_file's certificate")
+        client_ca = (read_setting_file(self.config, "tls_client_ca_file") if self.config.tls_client_ca_file
+                     else None)
+        return grpc.ssl_server_certificate_configuration([pair], root_certificates=client_ca)
+
+    def changed(self) -> grpc.ServerCertificateConfiguration | None:
+        """A new configuration when a file changed, else None (keep serving the one loaded)."""
+        try:
+            stamp = self.stamp()
+            if stamp == self.seen:
+                return None
+            loaded = self.load()
+        except (OSError, ConfigError) as exc:  # mid-rotation, or removed: keep the certificate in use
+            log.warning("tls_reload_failed", error=str(exc))
+            return None
+        self.seen = stamp
+        log.info("tls_reloaded")
+        return loaded
 
 
 def read_setting_file(config: ServiceConfig, name: str) -> bytes:
@@ -257,6 +298,16 @@ def check_files(config: ServiceConfig) -> None:
     service started with a wrong path exits at once with one line instead of after connecting to NATS."""
     server_credentials(config)
     verifier_for(config)
+
+
+def _key_matches(key_pem: bytes, cert_pem: bytes) -> bool:
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False
+    der, info = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(der, info) == cert.public_key().public_bytes(der, info)
 
 
 def verifier_for(config: ServiceConfig) -> Verifier | None:

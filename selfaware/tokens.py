@@ -23,12 +23,14 @@ import datetime
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import jwt
+import structlog
 import yaml
 
 from selfaware.auth import Principal
@@ -36,6 +38,7 @@ from selfaware.errors import DataError
 
 #: Signature algorithms a JWT may use (asymmetric only: an HS256 token signed with a public key is refused).
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+log = structlog.get_logger(__name__)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -64,16 +67,40 @@ class StaticToken:
 
 
 class StaticTokens:
-    """Tokens from a file of SHA-256 hashes (see the module docstring); compared in constant time."""
+    """Tokens from a file of SHA-256 hashes (see the module docstring); compared in constant time.
+
+    The file is re-read when it changes (checked at most every `RECHECK_S`), so a replaced Kubernetes Secret
+    adds or revokes tokens without a restart; a changed file that does not parse keeps the tokens in use."""
 
     blocking = False
+    RECHECK_S = 5.0
 
-    def __init__(self, tokens: Mapping[str, StaticToken]) -> None:
+    def __init__(self, tokens: Mapping[str, StaticToken], path: Path | None = None) -> None:
         self._tokens = dict(tokens)
+        self._path = path
+        self._stamp = file_stamp(path) if path else None
+        self._checked = time.monotonic()
 
     @classmethod
     def load(cls, path: Path) -> StaticTokens:
-        """Parse a tokens file; DataError names the file, the entry and the field at fault."""
+        """Read a tokens file (DataError naming the file, the entry and the field at fault)."""
+        return cls(cls.parse(path), path)
+
+    def _refresh(self) -> None:
+        if self._path is None or time.monotonic() - self._checked < self.RECHECK_S:
+            return
+        self._checked = time.monotonic()
+        try:
+            stamp = file_stamp(self._path)
+            if stamp != self._stamp:
+                self._tokens, self._stamp = self.parse(self._path), stamp
+                log.info("tokens_reloaded", path=str(self._path), tokens=len(self._tokens))
+        except (OSError, DataError) as exc:
+            log.warning("tokens_reload_failed", error=str(exc))
+
+    @staticmethod
+    def parse(path: Path) -> dict[str, StaticToken]:
+        """The entries of a tokens file by hash; DataError names the file, the entry and the field at fault."""
         try:
             document = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as exc:
@@ -100,9 +127,10 @@ class StaticTokens:
             if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
                 raise DataError(f"{where}.roles: expected a list of role names")
             tokens[digest] = StaticToken(subject, frozenset(roles), _expiry(entry.get("expires"), f"{where}.expires"))
-        return cls(tokens)
+        return tokens
 
     def verify(self, token: str) -> Principal:
+        self._refresh()
         digest = hash_token(token)
         found = next((entry for known, entry in self._tokens.items() if hmac.compare_digest(known, digest)), None)
         if found is None:
@@ -110,6 +138,12 @@ class StaticTokens:
         if found.expires is not None and found.expires <= datetime.datetime.now(datetime.UTC):
             raise InvalidToken("the token has expired")
         return Principal(found.subject, found.roles)
+
+
+def file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced or rewritten (a Kubernetes Secret swaps a symlink)."""
+    stat = Path(path).stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _expiry(value: Any, where: str) -> datetime.datetime | None:

@@ -226,6 +226,27 @@ async def test_a_missing_file_fails_the_start_naming_its_setting(keys: Keys, nam
             pass
 
 
+async def test_a_renewed_certificate_is_served_without_a_restart(keys: Keys, tmp_path: Path) -> None:
+    """cert-manager rewrites the Secret's files in place; the next connection gets the new certificate."""
+    first = generate(tmp_path / "tls", subject="alice")
+    config = config_of(keys, tls_cert_file=str(first.cert_file), tls_key_file=str(first.key_file))
+    old_ca = tmp_path / "old-ca.pem"
+    old_ca.write_bytes(first.ca_file.read_bytes())
+    async with serving(config) as (servers, _):
+        await wait_serving(endpoint(servers), 5, credentials=Credentials(ca_file=old_ca))
+        second = generate(tmp_path / "tls", subject="alice")  # a new CA and certificate, same paths
+        await wait_serving(endpoint(servers), 5, credentials=Credentials(ca_file=second.ca_file))
+        with pytest.raises(TimeoutError):
+            await wait_serving(endpoint(servers), 2, credentials=Credentials(ca_file=old_ca))
+
+
+async def test_a_key_that_is_not_the_certificates_fails_the_start(keys: Keys, tmp_path: Path) -> None:
+    other = generate(tmp_path / "other")
+    with pytest.raises(ConfigError, match="tls_key_file"):
+        async with serving(config_of(keys, tls_key_file=str(other.key_file))):
+            pass
+
+
 # --- JWT against a JWKS served by a local HTTP server -------------------------------------------------------------
 
 ISSUER, AUDIENCE = "https://issuer.test", "selfaware"

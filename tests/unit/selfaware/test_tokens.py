@@ -100,3 +100,19 @@ def test_selfaware_token_writes_the_token_privately_and_prints_only_its_entry(
     assert StaticTokens.load(tokens_file).verify(token) == Principal("alice", frozenset({ADMIN}))
     assert main(["token", "bob", "--token-file", str(out)]) == 2  # never overwrites a token
     assert out.read_text().strip() == token
+
+
+def test_a_changed_tokens_file_is_reread_and_a_broken_one_keeps_the_tokens_in_use(tmp_path: Path) -> None:
+    alice, alice_entry = token_entry("alice", [ADMIN])
+    bob, bob_entry = token_entry("bob", [])
+    path = tmp_path / "tokens.yaml"
+    write_tokens_file(path, [alice_entry])
+    tokens = StaticTokens.load(path)
+    tokens.RECHECK_S = 0.0
+    assert tokens.verify(alice).subject == "alice"
+    write_tokens_file(path, [bob_entry])  # alice revoked, bob added
+    assert tokens.verify(bob).subject == "bob"
+    with pytest.raises(InvalidToken):
+        tokens.verify(alice)
+    path.write_text("tokens: [\n")
+    assert tokens.verify(bob).subject == "bob"
