@@ -156,8 +156,13 @@ def is_loopback(host: str) -> bool:
 def require(ok: bool, field: str, expected: str) -> None:
     """Raise a ConfigError naming `field` (as flag and env var) unless `ok`."""
     if not ok:
-        flag = "--" + field.replace("_", "-")
-        raise ConfigError(f"invalid config {field} ({flag} / {ENV_PREFIX}{field.upper()}): expected {expected}")
+        raise config_error(field, expected)
+
+
+def config_error(field: str, expected: str) -> ConfigError:
+    """The ConfigError for a bad `field`, naming its flag and env var."""
+    flag = "--" + field.replace("_", "-")
+    return ConfigError(f"invalid config {field} ({flag} / {ENV_PREFIX}{field.upper()}): expected {expected}")
 
 
 def _parse(kind: Any, raw: str, name: str) -> Any:

@@ -42,7 +42,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from selfaware.auth import Principal, acting_as, current_principal
-from selfaware.config import ConfigError, ServiceConfig, require
+from selfaware.config import ConfigError, ServiceConfig, config_error, require
 from selfaware.errors import DataError, FailedPrecondition, NotFound, SpecError, TooLarge, Unavailable
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
@@ -289,8 +289,7 @@ def read_setting_file(config: ServiceConfig, name: str) -> bytes:
     try:
         return Path(getattr(config, name)).read_bytes()
     except OSError as exc:
-        require(False, name, f"a readable file; {getattr(config, name)!r}: {exc.strerror or exc}")
-        raise  # not reached: require raised
+        raise config_error(name, f"a readable file; {getattr(config, name)!r}: {exc.strerror or exc}") from None
 
 
 def check_files(config: ServiceConfig) -> None:
@@ -316,7 +315,7 @@ def verifier_for(config: ServiceConfig) -> Verifier | None:
         try:
             return StaticTokens.load(Path(config.auth_tokens_file))
         except DataError as exc:
-            require(False, "auth_tokens_file", f"a valid tokens file; {exc}")
+            raise config_error("auth_tokens_file", f"a valid tokens file; {exc}") from None
     if config.auth_mode == "jwt":
         return JwtVerifier(config.auth_jwt_issuer, config.auth_jwt_audience, config.auth_jwks_url,
                            config.auth_roles_claim)
@@ -347,6 +346,9 @@ class Authenticator(grpc.aio.ServerInterceptor):
         except InvalidToken as exc:
             log.info("rpc_unauthenticated", method=details.method, reason=str(exc))
             return _refusing(handler, str(exc))
+        except Exception:  # noqa: BLE001 - a verifier bug must not let the call through nor answer UNKNOWN
+            log.error("token_verification_failed", method=details.method, exc_info=True)
+            return _refusing(handler, "the token could not be verified")
         return _acting(handler, principal)
 
     async def _verify(self, metadata: Sequence[tuple[str, str | bytes]]) -> Principal:

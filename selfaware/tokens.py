@@ -177,7 +177,7 @@ class JwtVerifier:
             raise InvalidToken("the token has expired") from None
         except jwt.PyJWKClientConnectionError:
             raise InvalidToken("the issuer's keys could not be fetched") from None
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+        except (jwt.PyJWKClientError, jwt.PyJWKError, jwt.InvalidTokenError) as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from None
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:

@@ -295,7 +295,11 @@ async def test_jwt_valid_and_invalid_against_the_issuers_jwks(keys: Keys, issuer
                "wrong audience": issuer.token(aud="another-api"),
                "expired": issuer.token(exp=int(time.time()) - 60),
                "bad signature": issuer.token(key=other_key),
-               "no subject": issuer.token(sub=None)}
+               "no subject": issuer.token(sub=None),
+               "unknown key id": jwt.encode({"sub": "x"}, issuer.key, algorithm="RS256", headers={"kid": "k2"}),
+               "symmetric": jwt.encode({"sub": "x"}, "a-secret-of-32-bytes-or-more-....", algorithm="HS256",
+                                       headers={"kid": "k1"}),
+               "not a JWT": "a.b.c"}
     async with serving(config) as (servers, servicer):
         async with Client(endpoint(servers), token=issuer.token(), ca_file=keys.tls.ca_file) as client:
             await client.catalogues()
