@@ -38,12 +38,35 @@ class LocalTls:
     folder: Path
     subject: str
 
-    ca_file = property(lambda self: self.folder / "ca.pem")
-    ca_key_file = property(lambda self: self.folder / "ca-key.pem")
-    cert_file = property(lambda self: self.folder / "server.pem")
-    key_file = property(lambda self: self.folder / "server-key.pem")
-    token_file = property(lambda self: self.folder / "token")
-    tokens_file = property(lambda self: self.folder / "tokens.yaml")
+    @property
+    def ca_file(self) -> Path:
+        """The CA clients trust."""
+        return self.folder / "ca.pem"
+
+    @property
+    def ca_key_file(self) -> Path:
+        """Its key (tests issue more certificates)."""
+        return self.folder / "ca-key.pem"
+
+    @property
+    def cert_file(self) -> Path:
+        """Every service's certificate."""
+        return self.folder / "server.pem"
+
+    @property
+    def key_file(self) -> Path:
+        """Its key."""
+        return self.folder / "server-key.pem"
+
+    @property
+    def token_file(self) -> Path:
+        """The local admin's token."""
+        return self.folder / "token"
+
+    @property
+    def tokens_file(self) -> Path:
+        """The services' tokens file (hashes)."""
+        return self.folder / "tokens.yaml"
 
     def server_env(self) -> dict[str, str]:
         """The settings that make a service serve TLS and require the local tokens."""
