@@ -70,7 +70,7 @@ class Credentials:
     @classmethod
     def from_files(cls, token_file: Path | None = None, ca_file: Path | None = None, cert_file: Path | None = None,
                    key_file: Path | None = None) -> Credentials:
-        """Read the token from `token_file` (its first line; OSError if it cannot be read)."""
+        """Read the token from `token_file` (its content, surrounding whitespace dropped; OSError if unreadable)."""
         token = Path(token_file).read_text().strip() if token_file else None
         return cls(token or None, ca_file, cert_file, key_file)
 
