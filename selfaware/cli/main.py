@@ -387,7 +387,8 @@ def _token(args: argparse.Namespace, config: ClientConfig) -> int:
         try:
             expires = datetime.datetime.fromisoformat(args.expires)
         except ValueError:
-            raise UsageError(f"--expires {args.expires!r}: expected an ISO 8601 time, e.g. 2027-01-01T00:00:00Z") from None
+            raise UsageError(f"--expires {args.expires!r}: expected an ISO 8601 time, e.g. 2027-01-01T00:00:00Z"
+                             ) from None
     token, entry = token_entry(args.subject, sorted(set(args.role)), expires)
     try:
         write_private(out, (token + "\n").encode())

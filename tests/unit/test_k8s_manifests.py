@@ -488,7 +488,8 @@ def test_the_tokens_secret_example_holds_no_usable_token() -> None:
     kubernetes_validate.validate(example, K8S_VERSION, strict=True)
     listed = yaml.safe_load(example["stringData"]["tokens.yaml"])["tokens"]
     assert listed and all(not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]) for entry in listed)
-    assert "tokens.example.yaml" not in yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text())["resources"]
+    kustomization = yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text())
+    assert "tokens.example.yaml" not in kustomization["resources"]
 
 
 def declared_consumers(name: str) -> set[tuple[str, str]]:
