@@ -38,35 +38,17 @@ class LocalTls:
     folder: Path
     subject: str
 
-    @property
-    def ca_file(self) -> Path:
-        """The CA clients trust."""
-        return self.folder / "ca.pem"
+    ca_file: Path  # the CA clients trust
+    ca_key_file: Path  # its key (tests issue more certificates with it)
+    cert_file: Path  # every service's certificate, for 127.0.0.1, ::1 and localhost
+    key_file: Path
+    token_file: Path  # the local admin's token
+    tokens_file: Path  # the services' tokens file: the token's hash
 
-    @property
-    def ca_key_file(self) -> Path:
-        """Its key (tests issue more certificates)."""
-        return self.folder / "ca-key.pem"
-
-    @property
-    def cert_file(self) -> Path:
-        """Every service's certificate."""
-        return self.folder / "server.pem"
-
-    @property
-    def key_file(self) -> Path:
-        """Its key."""
-        return self.folder / "server-key.pem"
-
-    @property
-    def token_file(self) -> Path:
-        """The local admin's token."""
-        return self.folder / "token"
-
-    @property
-    def tokens_file(self) -> Path:
-        """The services' tokens file (hashes)."""
-        return self.folder / "tokens.yaml"
+    @classmethod
+    def at(cls, folder: Path, subject: str) -> LocalTls:
+        return cls(folder, subject, folder / "ca.pem", folder / "ca-key.pem", folder / "server.pem",
+                   folder / "server-key.pem", folder / "token", folder / "tokens.yaml")
 
     def server_env(self) -> dict[str, str]:
         """The settings that make a service serve TLS and require the local tokens."""
@@ -84,7 +66,7 @@ def generate(folder: Path, subject: str | None = None) -> LocalTls:
     subject = subject or _local_user()
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    tls = LocalTls(folder, subject)
+    tls = LocalTls.at(folder, subject)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "selfaware local CA")])
     now = datetime.datetime.now(datetime.UTC)
