@@ -18,7 +18,6 @@ from typing import Any
 
 from selfaware.cli.results import write_report
 from selfaware.cli.stack import LocalStack
-from selfaware.client import Client
 from selfaware.specs import load_spec_file, prepare
 from selfaware.v1 import records_pb2 as rec
 
@@ -81,7 +80,7 @@ async def run(spec_path: Path, data_dir: Path, report_dir: Path) -> dict[str, An
     try:
         await stack.start(data_dir, run_dir / "nats")
         stack_up = time.time()
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             submitted = time.time()
             experiment = await client.submit(spec)
             async for update in client.watch(experiment.id):

@@ -33,7 +33,8 @@ async def run(count: int = 10_000, seed: int = 0) -> dict[str, Any]:
             addresses = {name: stack.children[name].address for name in ("aggregator", "generator", "trainer",
                                                                          "evaluator")}
             started = time.monotonic()
-            tally = await fuzz(addresses, count, seed=seed, seeds={"selfaware.v1.ExperimentSpec": specs})
+            tally = await fuzz(addresses, count, seed=seed, seeds={"selfaware.v1.ExperimentSpec": specs},
+                               credentials=stack.credentials)
             elapsed = time.monotonic() - started
             alive = {name: child.process is not None and child.process.poll() is None
                      for name, child in stack.children.items()}

@@ -8,9 +8,10 @@ makes a retry of a submission that did reach the server return the same experime
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -43,15 +44,62 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
 
-class Client:
-    """The aggregator's experiment API at `endpoint` (host:port)."""
+#: gRPC's own reconnect backoff grows to 120 s; a restarted aggregator is back in seconds.
+RECONNECT_OPTIONS = (("grpc.initial_reconnect_backoff_ms", 250), ("grpc.min_reconnect_backoff_ms", 250),
+                     ("grpc.max_reconnect_backoff_ms", 2000))
 
-    def __init__(self, endpoint: str) -> None:
+
+@dataclass(frozen=True)
+class Credentials:
+    """How a client reaches a server: a bearer token, the CA that signed the server's certificate, and (mTLS) a
+    client certificate and key. Nothing set: a plaintext channel (a loopback server with auth_mode none)."""
+
+    token: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.token or self.ca_file or self.cert_file)
+
+    def __repr__(self) -> str:  # never show the token (logs, tracebacks)
+        return (f"Credentials(token={'<set>' if self.token else None}, ca_file={self.ca_file}, "
+                f"cert_file={self.cert_file})")
+
+    @classmethod
+    def from_files(cls, token_file: Path | None = None, ca_file: Path | None = None, cert_file: Path | None = None,
+                   key_file: Path | None = None) -> Credentials:
+        """Read the token from `token_file` (its content, surrounding whitespace dropped; OSError if unreadable)."""
+        token = Path(token_file).read_text().strip() if token_file else None
+        return cls(token or None, ca_file, cert_file, key_file)
+
+    def channel(self, endpoint: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        """A channel to `endpoint`: TLS with the token as call credentials, or plaintext when nothing is set."""
+        if not self.secure:
+            return grpc.aio.insecure_channel(endpoint, options=list(options))
+        ssl = grpc.ssl_channel_credentials(
+            root_certificates=Path(self.ca_file).read_bytes() if self.ca_file else None,
+            private_key=Path(self.key_file).read_bytes() if self.key_file else None,
+            certificate_chain=Path(self.cert_file).read_bytes() if self.cert_file else None)
+        if self.token:
+            ssl = grpc.composite_channel_credentials(ssl, grpc.access_token_call_credentials(self.token))
+        return grpc.aio.secure_channel(endpoint, ssl, options=list(options))
+
+
+#: No token, no TLS: a loopback server with auth_mode none (the in-process test fixtures).
+PLAINTEXT = Credentials()
+
+
+class Client:
+    """The aggregator's experiment API at `endpoint` (host:port), with a token over TLS when given."""
+
+    def __init__(self, endpoint: str, *, token: str | None = None, ca_file: Path | None = None,
+                 client_cert: Path | None = None, client_key: Path | None = None,
+                 credentials: Credentials | None = None) -> None:
         self.endpoint = endpoint
-        # gRPC's own reconnect backoff grows to 120 s; a restarted aggregator is back in seconds.
-        self.channel = grpc.aio.insecure_channel(endpoint, options=[("grpc.initial_reconnect_backoff_ms", 250),
-                                                                    ("grpc.min_reconnect_backoff_ms", 250),
-                                                                    ("grpc.max_reconnect_backoff_ms", 2000)])
+        self.credentials = credentials or Credentials(token, ca_file, client_cert, client_key)
+        self.channel = self.credentials.channel(endpoint, RECONNECT_OPTIONS)
         self.stub = aggregator_pb2_grpc.AggregatorServiceStub(self.channel)
 
     async def __aenter__(self) -> Client:
@@ -187,10 +235,12 @@ async def _retrying(call: Callable[[], Awaitable[T]], backoff: Backoff, on_retry
             await asyncio.sleep(delay)
 
 
-async def wait_serving(endpoint: str, timeout_s: float, service: str = "") -> None:
-    """Poll the standard health service until it says SERVING (raises TimeoutError)."""
+async def wait_serving(endpoint: str, timeout_s: float, service: str = "",
+                       credentials: Credentials = PLAINTEXT) -> None:
+    """Poll the standard health service until it says SERVING (raises TimeoutError); health needs no token, but
+    a TLS server needs `credentials` with its CA."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    async with grpc.aio.insecure_channel(endpoint) as channel:
+    async with credentials.channel(endpoint) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:

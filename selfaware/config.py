@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 import re
 import typing
@@ -54,6 +55,23 @@ class ServiceConfig:
     dead_letter_max_age_s: float = setting(7 * 24 * 3600.0, "seconds the dead-letter stream keeps a letter (with "
                                                             "its event's payload); every service declares the "
                                                             "stream, so give them all the same value")
+    # gRPC security (issue 13): see selfaware/tokens.py and docs/security.md.
+    auth_mode: str = setting("none", "who may call the gRPC APIs: none (only on a loopback grpc_host), tokens "
+                                     "(auth_tokens_file) or jwt (auth_jwt_*); tokens and jwt need TLS")
+    auth_tokens_file: str = setting("", "YAML file of static tokens' SHA-256 hashes with subject and roles "
+                                        "(auth_mode tokens)")
+    auth_jwt_issuer: str = setting("", "the issuer (iss) a JWT must name (auth_mode jwt)")
+    auth_jwt_audience: str = setting("", "the audience (aud) a JWT must name (auth_mode jwt)")
+    auth_jwks_url: str = setting("", "URL of the issuer's JWKS, the keys JWTs are checked against (auth_mode jwt)")
+    auth_roles_claim: str = setting("roles", "the JWT claim holding the caller's roles (a dotted path reaches "
+                                             "into nested claims, e.g. realm_access.roles)")
+    tls_cert_file: str = setting("", "PEM certificate (chain) the gRPC server presents; empty: plaintext")
+    tls_key_file: str = setting("", "PEM private key of tls_cert_file")
+    tls_client_ca_file: str = setting("", "PEM CA bundle: when set, clients must present a certificate it signed "
+                                          "(mTLS)")
+    grpc_reflection: bool = setting(True, "serve gRPC server reflection (no token needed)")
+    health_port: int = setting(0, "also serve grpc.health.v1 alone, in plaintext, on this port (0: off), for "
+                                  "kubelet gRPC probes, which can do neither TLS nor tokens")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
@@ -65,7 +83,32 @@ class ServiceConfig:
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
         require(self.dead_letter_max_age_s >= 1, "dead_letter_max_age_s", "at least 1 second")
         parse_consumer_limits(self.consumer_limits)
+        self._check_security()
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+
+    def _check_security(self) -> None:
+        """The settings' shapes only: the files are read when the server starts (`selfaware.grpc_server`), so a
+        config can be checked away from the machine that has them (tests/unit/test_k8s_manifests.py)."""
+        require(self.auth_mode in {"none", "tokens", "jwt"}, "auth_mode", "none|tokens|jwt")
+        require(self.auth_mode != "none" or is_loopback(self.grpc_host), "auth_mode",
+                f"tokens or jwt: grpc_host {self.grpc_host} is not a loopback address, and nothing unauthenticated "
+                "may listen on a network")
+        require(bool(self.tls_cert_file) == bool(self.tls_key_file), "tls_key_file",
+                "set together with tls_cert_file")
+        require(self.auth_mode == "none" or bool(self.tls_cert_file), "tls_cert_file",
+                f"a certificate: auth_mode {self.auth_mode} sends bearer tokens, never in plaintext")
+        require(not self.tls_client_ca_file or bool(self.tls_cert_file), "tls_client_ca_file",
+                "empty unless tls_cert_file is set (mTLS needs TLS)")
+        if self.auth_mode == "tokens":
+            require(bool(self.auth_tokens_file), "auth_tokens_file", "a tokens file (auth_mode tokens)")
+        if self.auth_mode == "jwt":
+            for name in ("auth_jwt_issuer", "auth_jwt_audience"):
+                require(bool(getattr(self, name)), name, "a value (auth_mode jwt)")
+            require(self.auth_jwks_url.startswith(("https://", "http://")), "auth_jwks_url",
+                    "an http(s) URL of the issuer's JWKS (auth_mode jwt)")
+        require(bool(self.auth_roles_claim), "auth_roles_claim", "a claim name")
+        require(0 <= self.health_port < 65536 and (self.health_port == 0 or self.health_port != self.grpc_port),
+                "health_port", "a port number other than grpc_port, or 0 for none")
 
     def limits(self) -> dict[str, ConsumerLimits]:
         """`consumer_limits` by durable consumer name (checked in `__post_init__`)."""
@@ -104,11 +147,26 @@ def _require_limit(ok: bool, part: str, why: str) -> None:
     require(ok, "consumer_limits", f"'<consumer>=concurrency:N,max_ack_pending:M;...'; in {part!r}: {why}")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or `localhost`) can only be reached from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def require(ok: bool, field: str, expected: str) -> None:
     """Raise a ConfigError naming `field` (as flag and env var) unless `ok`."""
     if not ok:
-        flag = "--" + field.replace("_", "-")
-        raise ConfigError(f"invalid config {field} ({flag} / {ENV_PREFIX}{field.upper()}): expected {expected}")
+        raise config_error(field, expected)
+
+
+def config_error(field: str, expected: str) -> ConfigError:
+    """The ConfigError for a bad `field`, naming its flag and env var."""
+    flag = "--" + field.replace("_", "-")
+    return ConfigError(f"invalid config {field} ({flag} / {ENV_PREFIX}{field.upper()}): expected {expected}")
 
 
 def _parse(kind: Any, raw: str, name: str) -> Any:

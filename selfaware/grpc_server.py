@@ -13,26 +13,37 @@ domain errors to status codes in one place:
 - Unavailable, and NATS being down or not answering in time -> UNAVAILABLE (clients may retry);
 - anything else -> INTERNAL, logged with its traceback.
 Status messages are cut to `MAX_MESSAGE_CHARS`, so no request makes a reply too large for gRPC's trailers.
+
+Security (issue 13): `start_server` serves TLS (or mTLS) from the configured files, and the `Authenticator`
+interceptor answers UNAUTHENTICATED to a call without a valid bearer token (health and reflection excepted) and
+runs the servicer method `acting_as` the verified principal; the `@rpc` log context names its subject.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import nats.errors
 import nats.js.errors
 import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from selfaware.auth import Principal, acting_as, current_principal
+from selfaware.config import ConfigError, ServiceConfig, config_error, require
 from selfaware.errors import (
     DataError,
     FailedPrecondition,
@@ -45,6 +56,7 @@ from selfaware.errors import (
 )
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
+from selfaware.tokens import InvalidToken, JwtVerifier, StaticTokens, Verifier, file_stamp
 
 log = structlog.get_logger(__name__)
 
@@ -140,7 +152,8 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
 
     def start(request: Any) -> float:
         experiment_id = getattr(request, "experiment_id", None)
-        bind_context(rpc=method.__name__, experiment_id=None if experiment_id is None else
+        bind_context(rpc=method.__name__, subject=current_principal().subject,
+                     experiment_id=None if experiment_id is None else
                      experiment_id if id_problem(experiment_id) is None else shown(experiment_id))
         return time.monotonic()
 
@@ -190,18 +203,207 @@ def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[tuple[
     return found
 
 
-async def start_server(host: str, port: int, adders: Sequence[tuple[Callable[..., None], Any]],
-                       service_names: Sequence[str]) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Start a grpc.aio server with the given servicers plus health and reflection; returns the bound port."""
-    server = grpc.aio.server()
+@dataclass
+class Servers:
+    """The main gRPC server and, with `health_port` set, the plaintext health-only one beside it."""
+
+    main: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    health_only: grpc.aio.Server | None = None
+    health_port: int = 0
+
+    async def stop(self, grace: float | None) -> None:
+        if self.health_only is not None:
+            await self.health_only.stop(grace)
+        await self.main.stop(grace)
+
+
+async def start_server(config: ServiceConfig, adders: Sequence[tuple[Callable[..., None], Any]],
+                       service_names: Sequence[str]) -> Servers:
+    """Start a grpc.aio server with the given servicers plus health and (unless off) reflection, with TLS and
+    bearer-token authentication as `config` says, and the plaintext health port if one is set."""
+    verifier = verifier_for(config)
+    server = grpc.aio.server(interceptors=[Authenticator(verifier)] if verifier is not None else [])
     for add, servicer in adders:
         add(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if config.grpc_reflection:
+        reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    address = f"{config.grpc_host}:{config.grpc_port}"
+    credentials = server_credentials(config)
+    bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    servers = Servers(server, bound, health_servicer)
+    if config.health_port:
+        # The same HealthServicer, so both ports always say the same; nothing else is served there.
+        servers.health_only = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, servers.health_only)
+        servers.health_port = servers.health_only.add_insecure_port(f"{config.grpc_host}:{config.health_port}")
+        await servers.health_only.start()
     await server.start()
     for name in [*service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, health_servicer
+    return servers
+
+
+def server_credentials(config: ServiceConfig) -> grpc.ServerCredentials | None:
+    """TLS from the configured files (client certificates required when `tls_client_ca_file` is set), re-read
+    when they change, so a renewed certificate (cert-manager rewrites its Secret) serves without a restart."""
+    if not config.tls_cert_file:
+        return None
+    files = CertificateFiles(config)
+    initial = files.load()
+    files.seen = files.stamp()
+    return grpc.dynamic_ssl_server_credentials(initial, files.changed,
+                                               require_client_authentication=bool(config.tls_client_ca_file))
+
+
+class CertificateFiles:
+    """The server's TLS files, and whether they changed since last read (gRPC asks at every new connection)."""
+
+    SETTINGS = ("tls_cert_file", "tls_key_file", "tls_client_ca_file")
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.paths = [Path(getattr(config, name)) for name in self.SETTINGS if getattr(config, name)]
+        self.seen: tuple[tuple[int, int, int], ...] = ()
+
+    def stamp(self) -> tuple[tuple[int, int, int], ...]:
+        return tuple(file_stamp(path) for path in self.paths)
+
+    def load(self) -> grpc.ServerCertificateConfiguration:
+        """The files as they are now; a ConfigError when one is unreadable or the key is not the certificate's
+        (e.g. read halfway through a rotation that replaces them one at a time)."""
+        pair = (read_setting_file(self.config, "tls_key_file"), read_setting_file(self.config, "tls_cert_file"))
+        require(_key_matches(*pair), "tls_key_file", "the private key of tls_cert_file's certificate")
+        client_ca = (read_setting_file(self.config, "tls_client_ca_file") if self.config.tls_client_ca_file
+                     else None)
+        return grpc.ssl_server_certificate_configuration([pair], root_certificates=client_ca)
+
+    def changed(self) -> grpc.ServerCertificateConfiguration | None:
+        """A new configuration when a file changed, else None (keep serving the one loaded)."""
+        try:
+            stamp = self.stamp()
+            if stamp == self.seen:
+                return None
+            loaded = self.load()
+        except (OSError, ConfigError) as exc:  # mid-rotation, or removed: keep the certificate in use
+            log.warning("tls_reload_failed", error=str(exc))
+            return None
+        self.seen = stamp
+        log.info("tls_reloaded")
+        return loaded
+
+
+def read_setting_file(config: ServiceConfig, name: str) -> bytes:
+    """The file a setting names; a ConfigError naming the setting when it cannot be read."""
+    try:
+        return Path(getattr(config, name)).read_bytes()
+    except OSError as exc:
+        raise config_error(name, f"a readable file; {getattr(config, name)!r}: {exc.strerror or exc}") from None
+
+
+def check_files(config: ServiceConfig) -> None:
+    """Read every file the security settings name (a ConfigError naming the first that fails), so that a
+    service started with a wrong path exits at once with one line instead of after connecting to NATS."""
+    server_credentials(config)
+    verifier_for(config)
+
+
+def _key_matches(key_pem: bytes, cert_pem: bytes) -> bool:
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False
+    der, info = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(der, info) == cert.public_key().public_bytes(der, info)
+
+
+def verifier_for(config: ServiceConfig) -> Verifier | None:
+    """The token verifier of `config.auth_mode` (None: authentication off, every call acts as LOCAL)."""
+    if config.auth_mode == "tokens":
+        try:
+            return StaticTokens.load(Path(config.auth_tokens_file))
+        except DataError as exc:
+            raise config_error("auth_tokens_file", f"a valid tokens file; {exc}") from None
+    if config.auth_mode == "jwt":
+        return JwtVerifier(config.auth_jwt_issuer, config.auth_jwt_audience, config.auth_jwks_url,
+                           config.auth_roles_claim)
+    return None
+
+
+#: Services any caller may use without a token: health (probes, load balancers) and reflection (grpcurl).
+OPEN_SERVICES = (f"/{health.SERVICE_NAME}/", f"/{reflection.SERVICE_NAME}/", "/grpc.reflection.v1.ServerReflection/")
+
+
+class Authenticator(grpc.aio.ServerInterceptor):
+    """Verify the caller's bearer token and run the servicer method acting as its principal.
+
+    Why wrap the handler rather than set the principal here: `intercept_service` returns before the method
+    runs, so the principal is bound around the method's own call (and a stream's whole iteration), in the task
+    that runs it. A call without a valid token is answered UNAUTHENTICATED and never reaches the servicer."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(OPEN_SERVICES):
+            return handler
+        try:
+            principal = await self._verify(details.invocation_metadata or ())
+        except InvalidToken as exc:
+            log.info("rpc_unauthenticated", method=details.method, reason=str(exc))
+            return _refusing(handler, str(exc))
+        except Exception:  # noqa: BLE001 - a verifier bug must not let the call through nor answer UNKNOWN
+            log.error("token_verification_failed", method=details.method, exc_info=True)
+            return _refusing(handler, "the token could not be verified")
+        return _acting(handler, principal)
+
+    async def _verify(self, metadata: Sequence[tuple[str, str | bytes]]) -> Principal:
+        values = [v for k, v in metadata if k == "authorization"]
+        if not values:
+            raise InvalidToken("no bearer token (metadata 'authorization: Bearer <token>')")
+        scheme, _, token = str(values[0]).partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("the authorization metadata is not 'Bearer <token>'")
+        if self.verifier.blocking:
+            return await asyncio.to_thread(self.verifier.verify, token.strip())
+        return self.verifier.verify(token.strip())
+
+
+def _acting(handler: Any, principal: Principal) -> Any:
+    if handler.unary_unary is not None:
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with acting_as(principal):
+                return await inner(request, context)
+
+        return handler._replace(unary_unary=unary)
+    if handler.unary_stream is not None:
+        inner_stream = handler.unary_stream
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            with acting_as(principal):
+                async for item in inner_stream(request, context):
+                    yield item
+
+        return handler._replace(unary_stream=stream)
+    raise TypeError("only unary and server-streaming RPCs are served")  # the API has no client streams
+
+
+def _refusing(handler: Any, reason: str) -> Any:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+        yield  # an async generator, as the handler it replaces
+
+    if handler.unary_stream is not None:
+        return handler._replace(unary_stream=refuse_stream)
+    return handler._replace(unary_unary=refuse)

@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2
 from selfaware import metrics
 from selfaware.bus import EventBus
 from selfaware.config import ConfigError, ServiceConfig, load_config
-from selfaware.grpc_server import start_server
+from selfaware.grpc_server import check_files, start_server
 from selfaware.logs import configure_logging
 from selfaware.state import StateStore
 from selfaware.store import ArtifactStore
@@ -79,8 +79,8 @@ async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiri
                stop: asyncio.Event | None, bound: asyncio.Future[int] | None) -> None:
     runtime = await connect_runtime(config, name)
     wiring = await wire(config, runtime)
-    server, port, health = await start_server(config.grpc_host, config.grpc_port, wiring.servicers,
-                                              wiring.service_names)
+    server = await start_server(config, wiring.servicers, wiring.service_names)
+    port, health = server.port, server.health
     if wiring.catalogue is not None:
         await runtime.state.put_catalogue(wiring.catalogue)
     await runtime.bus.start()
@@ -132,6 +132,7 @@ def service_main(name: str, config_cls: type[C], wire: Callable[[C, Runtime], Aw
         return 0
     try:
         config = load_config(config_cls, args, prog=prog)
+        check_files(config)  # TLS and tokens files: before anything connects
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from google.protobuf import descriptor as _d
 from google.protobuf import json_format, message_factory
 from google.protobuf.message import Message
 
+from selfaware.client import PLAINTEXT, Credentials
 from selfaware.grpc_server import field_violations
 from selfaware.v1 import (
     aggregator_pb2,
@@ -283,14 +284,14 @@ def schedule(count: int, seed: int) -> Iterator[tuple[Rpc, random.Random]]:
 
 
 async def fuzz(addresses: Mapping[str, str], count: int, seed: int = 0,
-               seeds: Mapping[str, list[Message]] | None = None) -> Tally:
+               seeds: Mapping[str, list[Message]] | None = None, credentials: Credentials = PLAINTEXT) -> Tally:
     """Send `count` generated requests to the servers at `addresses` (service -> host:port); tally the outcomes.
 
     A submission that is accepted is cancelled at once, so that the fuzz run does not start real training.
     """
     documented = failed_precondition_documented()
     tally = Tally()
-    channels = {name: grpc.aio.insecure_channel(address, options=[("grpc.max_send_message_length", 64 * 2**20)])
+    channels = {name: credentials.channel(address, options=[("grpc.max_send_message_length", 64 * 2**20)])
                 for name, address in addresses.items()}
     try:
         for rpc, rng in schedule(count, seed):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import os
 import signal
 import sys
 import time
@@ -17,13 +19,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
+import yaml
 from rich.console import Console
 
 from selfaware.catalogue import complete
+from selfaware.cli.local_tls import token_entry, write_private
 from selfaware.cli.progress import follow, follow_sweep
 from selfaware.cli.results import print_catalogue, print_results, write_report
 from selfaware.cli.stack import LocalStack, StackError, local_catalogues
-from selfaware.client import Client
+from selfaware.client import Client, Credentials
 from selfaware.config import ConfigError, load_config, setting
 from selfaware.errors import FieldViolation, SpecError
 from selfaware.grpc_server import field_violations
@@ -43,6 +47,26 @@ class ClientConfig:
 
     endpoint: str = setting("127.0.0.1:50051", "the aggregator of a running deployment (host:port)")
     data_dir: Path = setting(Path("~/.cache/selfaware"), "cache for models and artifacts of the embedded stack")
+    token_file: str = setting("", "file holding the bearer token for --endpoint (`selfaware up` prints its own)")
+    ca_file: str = setting("", "PEM CA that signed --endpoint's certificate (empty: the system's CAs, or "
+                               "plaintext when no token is set either)")
+
+
+def _client(args: argparse.Namespace, config: ClientConfig) -> Client:
+    """A Client of --endpoint with the token and CA of the flags, else the env (SELFAWARE_TOKEN_FILE/CA_FILE)."""
+    token_file = getattr(args, "token_file", None) or config.token_file
+    ca_file = getattr(args, "ca_file", None) or config.ca_file
+    for flag, path in (("--token-file", token_file), ("--ca-file", ca_file)):
+        if path and not os.access(path, os.R_OK):
+            raise UsageError(f"{flag} {path}: cannot read the file")
+    try:
+        credentials = Credentials.from_files(Path(token_file) if token_file else None,
+                                             Path(ca_file) if ca_file else None)
+    except OSError as exc:
+        raise UsageError(f"--token-file {token_file}: {exc.strerror or exc}") from None
+    if token_file and not credentials.token:
+        raise UsageError(f"--token-file {token_file}: the file is empty")
+    return Client(args.endpoint or config.endpoint, credentials=credentials)
 
 
 class UsageError(Exception):
@@ -107,7 +131,7 @@ def _on_local_stack(config: ClientConfig, source_roots: str, action: Callable[[C
                           extra_env={"SELFAWARE_SOURCE_ROOTS": source_roots})
         console.print(f"stack up in {time.monotonic() - started:.1f} s")
         supervisor = asyncio.create_task(stack.supervise(notify=_supervisor_line))
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             work = asyncio.create_task(action(client))
             await asyncio.wait({work, supervisor}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():  # the supervisor gave up on a service: its StackError ends the run
@@ -190,7 +214,7 @@ def cmd_sweep(args: argparse.Namespace, config: ClientConfig) -> int:
 
     if args.endpoint:
         async def remote() -> int:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 return await work(client)
 
         return asyncio.run(remote())
@@ -226,8 +250,11 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
                           replicas={"trainer": args.trainers, "evaluator": args.evaluators})
         for name, port in stack.metrics_ports.items():
             console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
+        exports = " ".join(f"{k}={v}" for k, v in stack.client_env.items())
         await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
-            f"selfaware is up: aggregator at {stack.endpoint}, NATS at {stack.nats_url}; Ctrl-C stops it"))
+            f"selfaware is up: aggregator at {stack.endpoint} (TLS, token required), NATS at {stack.nats_url}; "
+            f"Ctrl-C stops it\nto connect from another shell:\n  export {exports}\n"
+            f"  selfaware list --endpoint {stack.endpoint}", soft_wrap=True))
         # supervise returns only by raising StackError
         return 1
 
@@ -243,7 +270,7 @@ def _remote(action: Callable[[Client, argparse.Namespace], Awaitable[int]]
             ) -> Callable[[argparse.Namespace, ClientConfig], int]:
     def command(args: argparse.Namespace, config: ClientConfig) -> int:
         async def go() -> int:
-            async with Client(args.endpoint or config.endpoint) as client:
+            async with _client(args, config) as client:
                 return await action(client, args)
 
         return asyncio.run(go())
@@ -321,7 +348,7 @@ def _validate(args: argparse.Namespace, config: ClientConfig) -> int:
         return 0
     if args.endpoint:
         async def remote() -> tuple[list[FieldViolation], list[str]]:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 reply = await client.validate(spec)  # type: ignore[arg-type]
                 return [FieldViolation(v.field, v.description) for v in reply.violations], list(reply.jobs)
 
@@ -339,13 +366,35 @@ def _catalogue(args: argparse.Namespace, config: ClientConfig) -> int:
     """Every part the services offer, with its parameters and defaults: what a spec may name."""
     if args.endpoint:
         async def remote() -> list[cat.Catalogue]:
-            async with Client(args.endpoint) as client:
+            async with _client(args, config) as client:
                 return list((await client.catalogues()).catalogues)
 
         catalogues = asyncio.run(remote())
     else:
         catalogues = local_catalogues()
     print_catalogue(catalogues, console)
+    return 0
+
+
+def _token(args: argparse.Namespace, config: ClientConfig) -> int:
+    """Make a bearer token for a deployment's tokens file: the token goes to --token-file (0600, never printed),
+    the entry (its SHA-256, subject and roles) to stdout, to add under `tokens:` in the Secret's tokens.yaml."""
+    out = Path(args.token_file)
+    if out.exists():
+        raise UsageError(f"--token-file {out}: exists; a new token never overwrites one")
+    expires = None
+    if args.expires:
+        try:
+            expires = datetime.datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise UsageError(f"--expires {args.expires!r}: expected an ISO 8601 time, e.g. 2027-01-01T00:00:00Z"
+                             ) from None
+    token, entry = token_entry(args.subject, sorted(set(args.role)), expires)
+    try:
+        write_private(out, (token + "\n").encode())
+    except OSError as exc:
+        raise UsageError(f"--token-file {out}: {exc.strerror or exc}") from None
+    print(yaml.safe_dump([entry], sort_keys=False), end="")
     return 0
 
 
@@ -376,6 +425,8 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         if remote:
             p.add_argument("--endpoint", help="aggregator host:port (env SELFAWARE_ENDPOINT; default 127.0.0.1:50051)")
+            p.add_argument("--token-file", help="file holding the bearer token (env SELFAWARE_TOKEN_FILE)")
+            p.add_argument("--ca-file", help="PEM CA of the endpoint's certificate (env SELFAWARE_CA_FILE)")
         return p
 
     p = command("run", cmd_run, "run SPEC on an embedded local stack (NATS + the four services), then report")
@@ -417,6 +468,12 @@ def parser() -> argparse.ArgumentParser:
     p = command("sweep-watch", _remote(_sweep_watch), "follow a sweep until it ends, then fetch its report", True)
     p.add_argument("sweep_id")
     p.add_argument("--out", default="reports")
+    p = command("token", _token, "make a bearer token for a deployment (auth_mode tokens): writes the token to "
+                                 "--token-file, prints its tokens.yaml entry (a hash, never the token)")
+    p.add_argument("subject", help="who the token stands for: the owner of what it creates")
+    p.add_argument("--role", action="append", default=[], help="a role, e.g. admin (sees everything); repeatable")
+    p.add_argument("--token-file", required=True, help="where to write the token (mode 0600; must not exist)")
+    p.add_argument("--expires", help="when the token stops working, ISO 8601 (default: never)")
     dlq = sub.add_parser("dlq", help="the dead-letter stream: events no service could handle",
                          description="the dead-letter stream: events no service could handle")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")

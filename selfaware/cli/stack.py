@@ -2,7 +2,9 @@
 
 `selfaware run` and `selfaware up` use it. Children run in their own process group, so Ctrl-C reaches only the
 CLI, which then stops them in order: SIGTERM to every service (each drains or hands back its work), then NATS.
-Each child logs JSON to `<run dir>/logs/<name>.log`. While the stack is up, `supervise()` restarts a child that
+Each child logs JSON to `<run dir>/logs/<name>.log`. Every service serves TLS and requires a token: the stack
+makes its own CA, certificate and admin token under `<run dir>/tls/` (`selfaware.cli.local_tls`), and
+`client()` / `credentials` are what a caller needs. While the stack is up, `supervise()` restarts a child that
 dies (nats-server too, on the same port and file store), with backoff; see `selfaware.cli.supervisor`.
 """
 
@@ -22,8 +24,9 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from selfaware.cli.local_tls import LocalTls, generate
 from selfaware.cli.supervisor import Child, Ready, RestartPolicy, StackError, Supervisor
-from selfaware.client import wait_serving
+from selfaware.client import Client, Credentials, wait_serving
 from selfaware.service import PRINT_CATALOGUE
 from selfaware.v1 import catalogue_pb2 as cat
 
@@ -76,6 +79,8 @@ class LocalStack:
     #: one port inherited from the environment by every child.
     metrics: bool = False
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    #: The stack's CA, server certificate and admin token (made by `start`).
+    tls: LocalTls | None = None
     _env: dict[str, str] = field(default_factory=dict, repr=False)
     _supervisor: Supervisor | None = field(default=None, repr=False)
 
@@ -83,6 +88,24 @@ class LocalStack:
     def processes(self) -> dict[str, subprocess.Popen[bytes]]:
         """The children's current processes (a restart replaces one)."""
         return {name: child.process for name, child in self.children.items() if child.process is not None}
+
+    @property
+    def credentials(self) -> Credentials:
+        """The admin token and CA that reach the stack's services (for raw channels: `credentials.channel`)."""
+        if self.tls is None:
+            raise StackError("the stack has not started: no credentials yet")
+        return self.tls.credentials()
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The env vars that point the `selfaware` CLI at this stack's token and CA."""
+        if self.tls is None:
+            raise StackError("the stack has not started: no credentials yet")
+        return {"SELFAWARE_TOKEN_FILE": str(self.tls.token_file), "SELFAWARE_CA_FILE": str(self.tls.ca_file)}
+
+    def client(self) -> Client:
+        """A Client of the stack's aggregator, as the local admin."""
+        return Client(self.endpoint, credentials=self.credentials)
 
     def log_path(self, name: str) -> Path:
         return self.run_dir / "logs" / f"{name}.log"
@@ -104,7 +127,8 @@ class LocalStack:
         `trainer-1` ... `trainer-3`, each on its own gRPC port and log file, sharing the work queue and the data
         dir. A service that runs once is the child named after it."""
         await self.start_nats(store_dir)
-        self._env = {**os.environ, **(extra_env or {}), "SELFAWARE_NATS_URL": self.nats_url,
+        self.tls = generate(self.run_dir / "tls")
+        self._env = {**os.environ, **(extra_env or {}), **self.tls.server_env(), "SELFAWARE_NATS_URL": self.nats_url,
                      "SELFAWARE_DATA_DIR": str(data_dir), "SELFAWARE_LOG_FORMAT": "json",
                      "SELFAWARE_LOG_LEVEL": log_level}
         counts = dict(replicas or {})
@@ -152,7 +176,7 @@ class LocalStack:
         if self.metrics:
             self.metrics_ports[name] = free_port()
         self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
-                    lambda timeout_s: wait_serving(endpoint, timeout_s),
+                    lambda timeout_s: wait_serving(endpoint, timeout_s, credentials=self.credentials),
                     {**self._env, "SELFAWARE_GRPC_PORT": str(port),
                      "SELFAWARE_METRICS_PORT": str(self.metrics_ports.get(name, 0))})
 

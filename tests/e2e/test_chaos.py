@@ -147,7 +147,7 @@ async def run_once(root: Path, spec: dict[str, Any], chaos: bool) -> Outcome:
     await stack.start(root / "data", root / "nats", extra_env=FAST, replicas={"trainer": 2} if chaos else None)
     supervising = asyncio.create_task(stack.supervise(RestartPolicy(initial_backoff_s=0.2)))
     try:
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             experiment = await client.submit(spec_from_dict(spec), idempotency_key=f"chaos-{chaos}")
             kills = await monkey(stack, client, experiment.id, random.Random(SEED)) if chaos else []
             await until(client, experiment.id, lambda e, jobs: e.status in TERMINAL, timeout_s=900)
@@ -193,13 +193,16 @@ async def poison_and_replay(stack: LocalStack) -> None:
                                  headers={"Nats-Msg-Id": "chaos-poison"})
     await nc.close()
     deadline = time.monotonic() + 60
+    files = stack.client_env  # the stack's admin token and CA
+    remote = ["--endpoint", stack.endpoint, "--token-file", files["SELFAWARE_TOKEN_FILE"],
+              "--ca-file", files["SELFAWARE_CA_FILE"]]
     while True:
-        listed = await asyncio.to_thread(cli, "dlq", "list", "--endpoint", stack.endpoint)
+        listed = await asyncio.to_thread(cli, "dlq", "list", *remote)
         if "adapter.ready" in listed.stdout:
             break
         assert time.monotonic() < deadline, f"the poison message never reached the DLQ: {listed.stdout}{listed.stderr}"
         await asyncio.sleep(0.5)
-    replayed = await asyncio.to_thread(cli, "dlq", "replay", "--all", "--endpoint", stack.endpoint)
+    replayed = await asyncio.to_thread(cli, "dlq", "replay", "--all", *remote)
     assert replayed.returncode == 0, replayed.stderr
 
 

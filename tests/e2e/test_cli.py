@@ -21,8 +21,9 @@ from tests.service.conftest import tiny_spec_dict
 SELFAWARE = [sys.executable, "-m", "selfaware.cli.main"]
 
 
-def run_cli(*args: str, timeout: float = 60, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SELFAWARE_DATA_DIR": str(CACHE)}
+def run_cli(*args: str, timeout: float = 60, cwd: Path = REPO, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SELFAWARE_DATA_DIR": str(CACHE), **(env or {})}
     return subprocess.run([*SELFAWARE, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
@@ -129,6 +130,17 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def exported_credentials(up: subprocess.Popen[str]) -> dict[str, str]:
+    """The `export SELFAWARE_TOKEN_FILE=... SELFAWARE_CA_FILE=...` line `selfaware up` prints after "up"."""
+    for _ in range(5):
+        line = up.stdout.readline().strip()  # type: ignore[union-attr]
+        if line.startswith("export "):
+            found = dict(item.split("=", 1) for item in line.removeprefix("export ").split())
+            assert set(found) == {"SELFAWARE_TOKEN_FILE", "SELFAWARE_CA_FILE"}, line
+            return found
+    raise AssertionError("selfaware up printed no export line")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, stop: signal.Signals) -> None:
@@ -156,10 +168,13 @@ def test_up_serves_remote_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path, s
             for name, url in metrics.items():
                 text = urllib.request.urlopen(url, timeout=10).read().decode()
                 assert f'service="{name.split("-")[0]}"' in text and "selfaware_handlers_in_flight{" in text, text[:500]
+        connect = exported_credentials(up)  # `up` says what to export: its token and CA
         endpoint = f"127.0.0.1:{port}"
-        listed = run_cli("list", "--endpoint", endpoint)
-        assert listed.returncode == 0 and listed.stdout == ""
-        missing = run_cli("report", "no-such-experiment", "--endpoint", endpoint)
+        anonymous = run_cli("list", "--endpoint", endpoint, "--ca-file", connect["SELFAWARE_CA_FILE"])
+        assert anonymous.returncode == 1 and "UNAUTHENTICATED" in anonymous.stderr, anonymous.stderr
+        listed = run_cli("list", "--endpoint", endpoint, env=connect)
+        assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+        missing = run_cli("report", "no-such-experiment", "--endpoint", endpoint, env=connect)
         assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
     finally:
         up.send_signal(stop)

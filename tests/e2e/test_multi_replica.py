@@ -184,7 +184,7 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
     nc = await nats.connect(stack.nats_url)
     sampling: asyncio.Task[None] | None = None
     try:
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             sweep_id, experiment_ids = await submit_sweep(client, spec, GRID)
             watcher = Watcher(client, nc.jetstream(), experiment_ids)
             sampling = asyncio.create_task(watcher.run())

@@ -20,9 +20,9 @@ import pytest
 
 from selfaware.bus import DLQ_PREFIX, DLQ_STREAM
 from selfaware.cli.stack import LocalStack, RestartPolicy, StackError, free_port
-from selfaware.client import wait_serving
+from selfaware.client import Credentials, wait_serving
 from selfaware.v1 import events_pb2 as ev
-from tests.e2e.test_cli import SELFAWARE, run_cli
+from tests.e2e.test_cli import SELFAWARE, exported_credentials, run_cli
 
 QUICK = RestartPolicy(initial_backoff_s=0.05, max_backoff_s=0.2, stable_after_s=5.0, max_quick_failures=3,
                       ready_timeout_s=10.0)
@@ -123,6 +123,7 @@ def stack_up(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         while "selfaware is up" not in line:
             assert time.monotonic() < deadline and up.poll() is None, "selfaware up did not come up"
             line = up.stdout.readline()  # type: ignore[union-attr]
+        exported_credentials(up)
         yield f"127.0.0.1:{port}", tmp_path / "data" / "up"
     finally:
         up.send_signal(signal.SIGINT)
@@ -186,10 +187,12 @@ async def letters_of(nats_url: str, payload: bytes, timeout_s: float = 60, not_i
 @pytest.mark.slow
 async def test_up_brings_back_killed_services_and_nats_and_keeps_working(stack_up: tuple[str, Path]) -> None:
     endpoint, run_dir = stack_up
+    tls = run_dir / "tls"
+    remote = ("--endpoint", endpoint, "--token-file", str(tls / "token"), "--ca-file", str(tls / "ca.pem"))
     nats_url = f"nats://{latest(run_dir, 'nats', 'child_started')['address']}"
     payload = await poison(nats_url)
     [first] = await letters_of(nats_url, payload)
-    listed = await asyncio.to_thread(run_cli, "dlq", "list", "--endpoint", endpoint)
+    listed = await asyncio.to_thread(run_cli, "dlq", "list", *remote)
     assert listed.returncode == 0 and f"{first}  " in listed.stdout, listed.stdout + listed.stderr
     assert "selfaware.events.experiment.submitted  generator-experiment-submitted" in listed.stdout
 
@@ -198,12 +201,13 @@ async def test_up_brings_back_killed_services_and_nats_and_keeps_working(stack_u
         exited = latest(run_dir, child, "child_exited")
         assert exited["exit"] == "signal SIGKILL" and ready["restarts"] == 1, exited
         if child != "nats":
-            await wait_serving(str(ready["address"]), timeout_s=5)  # gRPC health SERVING on the same port
+            await wait_serving(str(ready["address"]), timeout_s=5,
+                               credentials=Credentials(ca_file=tls / "ca.pem"))  # gRPC health SERVING on the same port
 
     # The stack still works: the aggregator answers, and NATS kept its file store (the letter is still there).
-    assert (await asyncio.to_thread(run_cli, "list", "--endpoint", endpoint)).returncode == 0
+    assert (await asyncio.to_thread(run_cli, "list", *remote)).returncode == 0
     assert await letters_of(nats_url, payload) == [first]
-    replayed = await asyncio.to_thread(run_cli, "dlq", "replay", "--all", "--endpoint", endpoint)
+    replayed = await asyncio.to_thread(run_cli, "dlq", "replay", "--all", *remote)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert f"{first} replayed on selfaware.events.experiment.submitted" in replayed.stdout
     # The replayed poison reached the (restarted) generator again, which dead-lettered it again; the replayed

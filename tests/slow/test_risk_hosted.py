@@ -29,7 +29,6 @@ import structlog
 import yaml
 
 from selfaware.cli.stack import LocalStack
-from selfaware.client import Client
 from selfaware.specs import resolve_paths, spec_from_dict
 from selfaware.store import ArtifactStore
 from selfaware.v1 import records_pb2 as rec
@@ -112,7 +111,7 @@ async def outcome(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
         await stack_up
         spec = spec_from_dict(sized(example, tiny_model_dir, facade_url))
         resolve_paths(spec, EXAMPLE.parent)
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             submitted = await client.submit(spec, idempotency_key="risk-hosted")
             async for _ in client.watch(submitted.id):
                 pass  # the stream ends once the experiment has

@@ -13,6 +13,8 @@ KEDA's ScaledObjects are checked STRUCTURALLY, not against KEDA's CRD schema: no
 would pass). `test_keda_scaled_objects_have_the_shape_keda_accepts` checks the fields KEDA's ScaledObject and its
 `nats-jetstream` trigger accept (keda.sh docs, pkg/scalers/nats_jetstream_scaler.go), and validates the embedded
 HPA `behavior` strictly with kubernetes-validate as part of an autoscaling/v2 HorizontalPodAutoscaler.
+cert-manager's Issuers and Certificates likewise (`test_cert_manager_issues_the_grpc_certificate_every_service_
+mounts`), against the fields of cert-manager.io/v1 (cert-manager.io/docs/reference/api-docs).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ KUSTOMIZATIONS = {
     "overlays/production": Sizing("gpu-8b", 16 * GB, nats_servers=3, max_pods=4),
 }
 KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+CERT_MANAGER_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate")}
 
 Doc = dict[str, Any]
 
@@ -121,8 +124,8 @@ def config_of(name: str, workload: Doc, docs: list[Doc]) -> ServiceConfig:
 def test_every_document_validates_strictly(docs: list[Doc]) -> None:
     failures = []
     for doc in docs:
-        if (doc["apiVersion"], doc["kind"]) in KEDA_KINDS:
-            continue  # no schema ships for KEDA: test_keda_scaled_objects_have_the_shape_keda_accepts
+        if (doc["apiVersion"], doc["kind"]) in KEDA_KINDS | CERT_MANAGER_KINDS:
+            continue  # no schema ships for KEDA or cert-manager: checked structurally below
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -202,9 +205,11 @@ def test_services_listen_on_all_interfaces_and_probe_their_env_port(docs: list[D
         config = config_of(name, deployment, docs)
         assert config.grpc_host == "0.0.0.0", name
         kinds = ("startupProbe", "readinessProbe", "livenessProbe")
+        # kubelet's gRPC probes do neither TLS nor tokens: they ask the plaintext, health-only port
         probe_ports = {kind: container(deployment)[kind]["grpc"]["port"] for kind in kinds}
-        assert probe_ports == dict.fromkeys(kinds, config.grpc_port), name
+        assert config.health_port and probe_ports == dict.fromkeys(kinds, config.health_port), name
         assert container(deployment)["ports"] == [{"name": "grpc", "containerPort": config.grpc_port},
+                                                  {"name": "health", "containerPort": config.health_port},
                                                   {"name": "metrics", "containerPort": config.metrics_port}], name
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert services[name]["spec"]["selector"].items() <= pod_labels.items(), name
@@ -414,6 +419,77 @@ def test_keda_scaled_objects_have_the_shape_keda_accepts(kustomization: str, doc
             assert all(isinstance(v, str) for v in metadata.values()), f"{name}: trigger metadata are strings"
             assert int(metadata["lagThreshold"]) >= 1 and int(metadata["activationLagThreshold"]) >= 0, name
             assert metadata["account"] == "$G", name  # NATS's global account: the servers define no accounts
+
+
+# --- cert-manager and the gRPC security settings -------------------------------------------------------------------
+
+#: The fields of cert-manager.io/v1 Issuer and Certificate these manifests may use (cert-manager's API reference).
+ISSUER_SPEC = {"selfSigned", "ca", "acme", "vault", "venafi"}
+CERTIFICATE_SPEC = {"commonName", "dnsNames", "ipAddresses", "uris", "emailAddresses", "otherNames", "secretName",
+                    "secretTemplate", "duration", "renewBefore", "renewBeforePercentage", "usages", "privateKey",
+                    "issuerRef", "isCA", "subject", "literalSubject", "keystores", "revisionHistoryLimit",
+                    "additionalOutputFormats", "encodeUsagesInRequest", "nameConstraints"}
+PRIVATE_KEY = {"algorithm", "encoding", "size", "rotationPolicy"}
+ISSUER_REF = {"name", "kind", "group"}
+KEY_USAGES = {"signing", "digital signature", "content commitment", "key encipherment", "key agreement",
+              "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth",
+              "client auth", "code signing", "email protection", "s/mime", "ipsec end system", "ipsec tunnel",
+              "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc"}
+
+
+def hours(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)h", duration)
+    assert match, f"durations here are whole hours, not {duration!r}"
+    return float(match.group(1))
+
+
+def secret_mounts(workload: Doc) -> dict[str, str]:
+    """Secret name -> mount path of the workload's container."""
+    volumes = {v["name"]: v["secret"]["secretName"] for v in workload["spec"]["template"]["spec"]["volumes"]
+               if "secret" in v}
+    return {volumes[m["name"]]: m["mountPath"] for m in container(workload)["volumeMounts"] if m["name"] in volumes}
+
+
+def test_cert_manager_issues_the_grpc_certificate_every_service_mounts(docs: list[Doc]) -> None:
+    """Structural (see the module docstring): a self-signed root makes the CA, the CA issues the services'
+    certificate for every name a client dials, and every service serves TLS from it and requires tokens."""
+    issuers, certificates = of_kind(docs, "Issuer"), of_kind(docs, "Certificate")
+    for name, issuer in issuers.items():
+        assert set(issuer) == {"apiVersion", "kind", "metadata", "spec"} and len(issuer["spec"]) == 1, name
+        assert issuer["spec"].keys() <= ISSUER_SPEC, name
+    for name, certificate in certificates.items():
+        spec = certificate["spec"]
+        assert spec.keys() <= CERTIFICATE_SPEC and spec["privateKey"].keys() <= PRIVATE_KEY, name
+        assert spec["issuerRef"].keys() <= ISSUER_REF and spec["issuerRef"]["kind"] == "Issuer", name
+        assert set(spec.get("usages", [])) <= KEY_USAGES, name
+        assert spec["issuerRef"]["name"] in issuers, name
+    by_secret = {c["spec"]["secretName"]: c for c in certificates.values()}
+    server = certificates["selfaware-grpc"]["spec"]
+    ca_issuer = issuers[server["issuerRef"]["name"]]["spec"]
+    ca = by_secret[ca_issuer["ca"]["secretName"]]["spec"]
+    assert ca["isCA"] is True and "selfSigned" in issuers[ca["issuerRef"]["name"]]["spec"]
+    assert not server.get("isCA") and "server auth" in server["usages"]
+    assert hours(server["duration"]) > hours(server["renewBefore"]) > 0
+    namespace = of_kind(docs, "Service")["aggregator"]["metadata"]["namespace"]
+    for name, workload in of_kind(docs, "Deployment").items():
+        names = {name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"}
+        assert names | {"localhost"} <= set(server["dnsNames"]), name
+        config = config_of(name, workload, docs)
+        mounts = secret_mounts(workload)
+        assert config.auth_mode == "tokens" and not config.tls_client_ca_file, name
+        assert {config.tls_cert_file, config.tls_key_file} == {f"{mounts[server['secretName']]}/tls.crt",
+                                                              f"{mounts[server['secretName']]}/tls.key"}, name
+        assert config.auth_tokens_file == f"{mounts['selfaware-tokens']}/tokens.yaml", name
+
+
+def test_the_tokens_secret_example_holds_no_usable_token() -> None:
+    """The committed example shows the shape; its placeholders fail loudly if applied unchanged."""
+    example = yaml.safe_load((K8S_DIR / "base" / "tokens.example.yaml").read_text())
+    kubernetes_validate.validate(example, K8S_VERSION, strict=True)
+    listed = yaml.safe_load(example["stringData"]["tokens.yaml"])["tokens"]
+    assert listed and all(not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]) for entry in listed)
+    kustomization = yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text())
+    assert "tokens.example.yaml" not in kustomization["resources"]
 
 
 def declared_consumers(name: str) -> set[tuple[str, str]]:
