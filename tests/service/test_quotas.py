@@ -95,7 +95,7 @@ async def test_a_sweep_cell_waits_for_its_owners_room(tmp_path: Path, spec: dict
         await agg.call("CancelExperiment", pb.CancelExperimentRequest(experiment_id=sweep.cells[0].experiment_id),
                        "owner")
         watched = agg.stub.WatchSweep(pb.WatchSweepRequest(sweep_id=sweep.id),
-                                      metadata=(("authorization", "Bearer alice-token"),), timeout=30)
+                                      metadata=(("authorization", f"Bearer {agg.tokens['owner']}"),), timeout=30)
         async for update in watched:
             if not update.cells[1].held:
                 watched.cancel()
