@@ -182,6 +182,9 @@ class Client:
     async def replay_dead_letter(self, seq: int) -> pb.ReplayDeadLetterResponse:
         return await self.stub.ReplayDeadLetter(pb.ReplayDeadLetterRequest(seq=seq))
 
+    async def purge_dead_letters(self, experiment_id: str) -> pb.PurgeDeadLettersResponse:
+        return await self.stub.PurgeDeadLetters(pb.PurgeDeadLettersRequest(experiment_id=experiment_id))
+
 
 async def _reconnecting(open_stream: Callable[[], AsyncIterator[M]], *, key: Callable[[M], str],
                        ended: Callable[[M], bool], backoff: Backoff, on_retry: OnRetry | None) -> AsyncIterator[M]:

@@ -340,6 +340,12 @@ async def _dlq_replay(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _dlq_purge(client: Client, args: argparse.Namespace) -> int:
+    purged = await client.purge_dead_letters(args.experiment_id)
+    print(f"{purged.purged} dead letters of {args.experiment_id} purged")
+    return 0
+
+
 def _validate(args: argparse.Namespace, config: ClientConfig) -> int:
     """Structure offline; semantics against a deployment (--endpoint) or the services installed here."""
     spec = _spec(args.spec)
@@ -476,7 +482,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--expires", help="when the token stops working, ISO 8601 (default: never)")
     dlq = sub.add_parser("dlq", help="the dead-letter stream: events no service could handle",
                          description="the dead-letter stream: events no service could handle")
-    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay}")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="{list,replay,purge}")
     p = command("list", _remote(_dlq_list), "list the dead letters, oldest first", True, dlq_sub)
     p.add_argument("--limit", type=_count(1000), default=100, help="at most this many (default 100, at most 1000)")
     p = command("replay", _remote(_dlq_replay), "republish dead letters on their original subjects (handlers are "
@@ -484,6 +490,9 @@ def parser() -> argparse.ArgumentParser:
                 dlq_sub)
     p.add_argument("seq", nargs="?", help="the letter's sequence number, from `dlq list`")
     p.add_argument("--all", action="store_true", help="replay every letter (up to 1000)")
+    p = command("purge", _remote(_dlq_purge), "delete an experiment's dead letters and their payloads (its owner "
+                                              "or an admin)", True, dlq_sub)
+    p.add_argument("experiment_id")
     return top
 
 

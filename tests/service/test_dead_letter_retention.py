@@ -13,6 +13,7 @@ import nats
 import pytest
 
 from selfaware.bus import DLQ_STREAM, EventBus
+from selfaware.cli.main import main as cli_main
 from selfaware.specs import spec_from_dict
 from selfaware.v1 import aggregator_pb2 as pb
 from selfaware.v1 import events_pb2 as ev
@@ -75,7 +76,8 @@ async def test_an_aggregator_sets_the_retention_it_is_configured_with(tmp_path: 
         assert (await agg.bus.js.stream_info(DLQ_STREAM)).config.max_age == 3600.0
 
 
-async def test_purge_removes_one_experiments_letters(tmp_path: Path, spec: dict[str, Any]) -> None:
+async def test_purge_removes_one_experiments_letters(tmp_path: Path, spec: dict[str, Any],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     async with start_aggregator(tmp_path) as agg:
         purged_id, kept_id = await new_experiment(agg, spec), await new_experiment(agg, spec)
         for experiment_id in (purged_id, purged_id, kept_id):
@@ -86,6 +88,14 @@ async def test_purge_removes_one_experiments_letters(tmp_path: Path, spec: dict[
         assert [s.letter.experiment_id for s in left.letters] == [kept_id] and left.total == 1
         again = await agg.call("PurgeDeadLetters", pb.PurgeDeadLettersRequest(experiment_id=purged_id), "owner")
         assert again.purged == 0
+        # the CLI's `dlq purge`, as the admin, over the same TLS and token layer
+        token_file = tmp_path / "admin-token"
+        token_file.write_text(agg.tokens["admin"])
+        argv = ["dlq", "purge", kept_id, "--endpoint", agg.endpoint, "--token-file", str(token_file),
+                "--ca-file", str(tmp_path / "tls" / "ca.pem")]
+        assert await asyncio.to_thread(cli_main, argv) == 0
+        assert f"1 dead letters of {kept_id} purged" in capsys.readouterr().out
+        assert (await agg.call("ListDeadLetters", pb.ListDeadLettersRequest(), "admin")).total == 0
 
 
 async def test_forged_letters_fail_nothing_and_are_logged(tmp_path: Path, spec: dict[str, Any],
