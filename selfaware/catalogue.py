@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from selfaware.errors import FieldViolation
 from selfaware.params import check_params, struct_to_dict, to_value
 from selfaware.sources import unreadable
-from selfaware.specs import arm_training, size_violations, structural_violations, with_defaults
+from selfaware.specs import arm_training, gate_violations, structural_violations, with_defaults
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import spec_pb2
 
@@ -94,8 +94,8 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
     researcher fixes a spec in one round.
     """
     merged = with_defaults(spec)
-    if too_large := size_violations(merged):
-        return merged, too_large  # before the checks that walk it and probe every source it names
+    if turned_away := gate_violations(merged):
+        return merged, turned_away  # before the checks that walk it and probe every source it names
     bad = structural_violations(merged)
     offer = Offer(catalogues)
     names = {"arm": [a.name for a in merged.arms], "endpoint": [e.name for e in merged.endpoints]}
