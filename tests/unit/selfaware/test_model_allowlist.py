@@ -4,10 +4,10 @@ the field named, and again when a service loads a model; and no load runs a mode
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from selfaware.catalogue import complete
 from selfaware.model_allowlist import (
@@ -37,9 +37,9 @@ def _spec(*models: dict) -> spec_pb2.ExperimentSpec:
 
 def test_the_default_allows_the_tiny_model_and_every_example_base_model() -> None:
     allowed = parse_allowed(DEFAULT_ALLOWED)
-    names = {model["name"] for path in EXAMPLES for model in (yaml.safe_load(path.read_text()) or {}).get(
-        "base_models", []) if "name" in model and "path" not in model}
-    assert "HuggingFaceTB/SmolLM2-135M-Instruct" in names or not names
+    names = {name for path in EXAMPLES
+             for name in re.findall(r"name: ([\w.-]+/[\w.-]+|gpt-[\w.-]+)", path.read_text())}  # sweeps' too
+    assert {"HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen2.5-7B-Instruct", "gpt-4o-2024-08-06"} <= names
     for name in names | {"HuggingFaceTB/SmolLM2-135M-Instruct"}:
         assert model_problem(spec_pb2.BaseModel(name=name), allowed, "trainer") is None, name
     for name in ("evil/backdoored-llama", "meta-llama/Llama-3.2-3B-Instruct-but-not", "../x", ""):
