@@ -180,9 +180,18 @@ def reference_violations(spec: Message) -> list[FieldViolation]:
             for path, text in _strings(spec, "") for name in reference_names(text) if not SECRET_NAME.match(name)]
 
 
-#: Proto field names shown as the YAML spells them; repeated messages keyed by name in the YAML.
-_RENAMED = {"import_uri": "import"}
+#: Proto field names shown as the YAML spells them (`data.generate: NAME`, `data.params`, `data.import`); fields
+#: whose name the YAML leaves out (an arm's attributes are its scalar keys); repeated messages keyed by name.
+_RENAMED = {"import_uri": "import", "generator": "generate"}
+_FLATTENED = ("attributes", "generate")
 _BY_NAME = ("arms", "endpoints")
+
+
+def _segment(message: Message, field: str) -> str:
+    """The YAML name of `message`'s `field`: a step's parameters sit under the step's name (`steps[0].mix`)."""
+    if field in ("params", "value") and message.DESCRIPTOR.name == "RecipeStep":
+        return getattr(message, "name", "") or field
+    return _RENAMED.get(field, field)
 
 
 def _strings(message: Message, path: str) -> Iterator[tuple[str, str]]:
@@ -191,11 +200,13 @@ def _strings(message: Message, path: str) -> Iterator[tuple[str, str]]:
         for key, value in message.fields.items():
             yield from _value_strings(value, f"{path}.{key}")
         return
+    if isinstance(message, struct_pb2.Value):
+        yield from _value_strings(message, path)
+        return
     for field, value in message.ListFields():
-        name = _RENAMED.get(field.name, field.name)
-        where = f"{path}.{name}" if path else name
+        name = _segment(message, field.name)
+        where = path if field.name in _FLATTENED else f"{path}.{name}" if path else name
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            where = path if field.name == "attributes" else where  # an arm's attributes are its scalar keys
             for key, item in value.items():
                 if isinstance(item, str):
                     yield f"{where}.{key}", item

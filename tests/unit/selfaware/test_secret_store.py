@@ -107,6 +107,13 @@ def _spec(**changes: object) -> dict:
     ("arms.a.note", {"arms": {"a": {"data": {"import": "/x.jsonl"}, "note": "hf_" + "a" * 34}}}, "hf_" + "a" * 34),
     ("evaluation.suites[0].params.questions",
      {"evaluation": {"suites": [{"heldout": {"questions": "https://h/q?access_token=abc123xyz"}}]}}, "abc123xyz"),
+    ("arms.a.data.steps[0].mix.source", {"arms": {"a": {"data": {"import": "/x", "steps": [
+        {"mix": {"source": "https://h/x?sig=abcdef123"}}]}}}}, "abcdef123"),
+    ("arms.a.data.steps[0].sample", {"arms": {"a": {"data": {"import": "/x", "steps": [
+        {"sample": "ghp_" + "c" * 36}]}}}}, "c" * 36),
+    ("arms.a.data.params.tasks_file", {"arms": {"a": {"data": {"generate": "g", "params": {
+        "tasks_file": "https://u:pw12345@h/t"}}}}}, "pw12345"),
+    ("arms.a.data.generate", {"arms": {"a": {"data": {"generate": "AKIAABCDEFGHIJKLMNOP"}}}}, "AKIAABCDEFGHIJKLMNOP"),
     ("endpoints.judge.base_url",
      {"endpoints": {"judge": {"base_url": "https://h/v1?api_key=sk-" + "b" * 30, "model": "m"}}}, "b" * 30),
 ])
