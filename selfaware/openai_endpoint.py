@@ -84,7 +84,8 @@ class EndpointOptions:
         if not self.api_key_env:
             raise ValueError("api_key_env: must name an environment variable")
         if self.api_key_file is not None and not self.api_key_file:
-            raise ValueError("api_key_file: must be a path or None")
+            raise ValueError("api_key_file: must name a secret or be None")
+        secret_store().check_key_source(self.api_key_env, self.api_key_file)  # before a client is built
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency: must be at least 1")
         if self.timeout_s <= 0:
@@ -208,10 +209,7 @@ def api_key(options: EndpointOptions) -> str:
     Raises:
         SecretError: the secret is unknown or empty, or the variable is not one the service allows.
     """
-    store = secret_store()
-    if options.api_key_file is not None:
-        return store.key_file(options.api_key_file, "api_key_file")
-    key = store.key_from_env(options.api_key_env, "api_key_env")
+    key = secret_store().endpoint_key(options.api_key_env, options.api_key_file)
     if key:
         return key
     log.warning("openai_no_api_key", api_key_env=options.api_key_env, base_url=options.base_url,

@@ -100,23 +100,38 @@ class SecretStore:
             return self.value(whole["name"], field)
         return INNER_REF.sub(lambda m: self.value(m["name"], field), value)
 
-    def key_from_env(self, variable: str, field: str) -> str:
-        """The value of the environment variable `variable` an endpoint names, if the store allows it."""
-        if self.key_envs is not None and variable not in self.key_envs and not variable.startswith(ENV_PREFIX):
-            allowed = ", ".join(self.key_envs) or "none"
-            raise SecretError(f"{field}: {variable!r} is not a key variable this service reads; use one of "
-                              f"{allowed}, a {ENV_PREFIX}<NAME> variable, or api_key_file naming a secret "
-                              f"(setting api_key_envs)")
-        return os.environ.get(variable, "").strip()
+    @property
+    def trusting(self) -> bool:
+        """Outside any service: no folder and no list, so a key file may be any path."""
+        return self.folder is None and self.key_envs is None
 
-    def key_file(self, name: str, field: str) -> str:
-        """An endpoint's key from `api_key_file`: a secret's name (or, in the trusting store, any path)."""
-        if self.folder is None and self.key_envs is None and not SECRET_NAME.match(name):
+    def check_key_source(self, api_key_env: str, api_key_file: str | None) -> None:
+        """Refuse an endpoint key source the store does not allow, before anything is read: a key file that is
+        not a secret's name, or a variable off the list (`SecretError`, a ValueError, naming the field)."""
+        if api_key_file is not None:
+            name = api_key_file.removeprefix("secret:")
+            if not self.trusting and not SECRET_NAME.match(name):
+                raise SecretError(f"api_key_file: {api_key_file[:100]!r} is not a secret name; name a file in this "
+                                  f"service's secrets folder (setting secrets_dir), not a path")
+        elif self.key_envs is not None and api_key_env not in self.key_envs and \
+                not api_key_env.startswith(ENV_PREFIX):
+            allowed = ", ".join(self.key_envs) or "none"
+            raise SecretError(f"api_key_env: {api_key_env[:100]!r} is not a key variable this service reads; use one "
+                              f"of {allowed}, a {ENV_PREFIX}<NAME> variable, or api_key_file naming a secret "
+                              f"(setting api_key_envs)")
+
+    def endpoint_key(self, api_key_env: str, api_key_file: str | None) -> str:
+        """An endpoint's key: the secret `api_key_file` names (in the trusting store, a file at any path), else
+        the variable `api_key_env` ("" when unset)."""
+        self.check_key_source(api_key_env, api_key_file)
+        if api_key_file is None:
+            return os.environ.get(api_key_env, "").strip()
+        if self.trusting and not SECRET_NAME.match(api_key_file.removeprefix("secret:")):
             try:
-                return _non_empty(Path(name).read_text(), field, name)
+                return _non_empty(Path(api_key_file).read_text(), "api_key_file", api_key_file)
             except OSError as err:
-                raise SecretError(f"{field}: cannot read {name} ({err.strerror})") from None
-        return self.value(name.removeprefix("secret:"), field)
+                raise SecretError(f"api_key_file: cannot read {api_key_file} ({err.strerror})") from None
+        return self.value(api_key_file.removeprefix("secret:"), "api_key_file")
 
 
 def _non_empty(text: str, field: str, name: str) -> str:
