@@ -16,9 +16,10 @@ from pathlib import Path
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from selfaware.errors import FieldViolation
+from selfaware.model_allowlist import model_problem
 from selfaware.params import check_params, struct_to_dict, to_value
 from selfaware.sources import unreadable
-from selfaware.specs import arm_training, size_violations, structural_violations, with_defaults
+from selfaware.specs import arm_training, gate_violations, structural_violations, with_defaults
 from selfaware.v1 import catalogue_pb2 as cat
 from selfaware.v1 import spec_pb2
 
@@ -94,8 +95,8 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
     researcher fixes a spec in one round.
     """
     merged = with_defaults(spec)
-    if too_large := size_violations(merged):
-        return merged, too_large  # before the checks that walk it and probe every source it names
+    if turned_away := gate_violations(merged):
+        return merged, turned_away  # before the checks that walk it and probe every source it names
     bad = structural_violations(merged)
     offer = Offer(catalogues)
     names = {"arm": [a.name for a in merged.arms], "endpoint": [e.name for e in merged.endpoints]}
@@ -104,6 +105,7 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
         if model.path and not _is_model_dir(model.path):
             bad.append(FieldViolation(f"base_models[{i}].path",
                                       f"{model.path!r} is not a Hugging Face model directory (no config.json)"))
+    bad += _model_violations(merged, catalogues)
     default_backend = offer.find("training_backend", merged.training.backend, "training.backend", bad)
     if default_backend is not None:
         _params(default_backend, merged.training.params, "training.params", names, bad)
@@ -123,6 +125,18 @@ def complete(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]
         if entry is not None:
             _params(entry, instance.params, f"evaluation.suites[{i}].params", names, bad)
     return merged, _unique(bad)
+
+
+def _model_violations(spec: spec_pb2.ExperimentSpec, catalogues: Sequence[cat.Catalogue]) -> list[FieldViolation]:
+    """Base models off the `allowed_base_models` a loading service (trainer, evaluator) publishes; one violation
+    per field, from the first service that refuses it."""
+    bad: dict[str, str] = {}
+    for published in catalogues:
+        for i, model in enumerate(spec.base_models):
+            if published.allowed_base_models and (
+                    problem := model_problem(model, published.allowed_base_models, published.service)):
+                bad.setdefault(f"base_models[{i}].{problem[0]}", problem[1])
+    return [FieldViolation(field, why) for field, why in bad.items()]
 
 
 def _recipe(recipe: spec_pb2.Recipe, where: str, offer: Offer, names: dict[str, list[str]],

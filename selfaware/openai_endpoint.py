@@ -6,8 +6,9 @@ both capped) and when it gives up are explicit here. Every other 4xx fails at on
 
 Calls are async; `run` runs a batch of them concurrently (at most `max_concurrency` requests in flight) on a
 private event loop the endpoint owns, so synchronous callers (the generator's recipes run in a worker thread)
-reuse HTTP connections. The API key is never part of a spec: it is read from `api_key_file` (a mounted secret)
-or the environment variable `api_key_env`.
+reuse HTTP connections. The API key is never part of a spec: `api_key_file` names a secret of the service's
+secret store (selfaware/secret_store.py: a file in its `secrets_dir` or `SELFAWARE_SECRET_<NAME>`), or
+`api_key_env` one of the environment variables the service allows (setting `api_key_envs`).
 
 The generator's model-written data uses this module. The evaluator's `openai` engine
 (`services/evaluator/engines/openai_engine.py`) shares its errors, key lookup, retry delay, error text and
@@ -17,12 +18,10 @@ gather; it keeps its own options and retry loop (LoRA loading, per-model hints).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
@@ -31,6 +30,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
 from selfaware.errors import PermanentError, SelfawareError
+from selfaware.secret_store import secret_store
 from selfaware.v1 import spec_pb2
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ class EndpointOptions:
     model: str = ""
     #: Environment variable that holds the key.
     api_key_env: str = "OPENAI_API_KEY"
-    #: File that holds the key (e.g. a Kubernetes secret); wins over `api_key_env` when set.
+    #: The secret that holds the key (a file in the service's `secrets_dir`); wins over `api_key_env` when set.
     api_key_file: str | None = None
     #: Most HTTP requests in flight at once.
     max_concurrency: int = 8
@@ -84,7 +84,8 @@ class EndpointOptions:
         if not self.api_key_env:
             raise ValueError("api_key_env: must name an environment variable")
         if self.api_key_file is not None and not self.api_key_file:
-            raise ValueError("api_key_file: must be a path or None")
+            raise ValueError("api_key_file: must name a secret or be None")
+        secret_store().check_key_source(self.api_key_env, self.api_key_file)  # before a client is built
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency: must be at least 1")
         if self.timeout_s <= 0:
@@ -199,16 +200,16 @@ class OpenAIEndpoint:
 
 
 def api_key(options: EndpointOptions) -> str:
-    """The key from `api_key_file`, else `api_key_env`, else "EMPTY" (local servers need none)."""
-    if options.api_key_file is not None:
-        try:
-            key = Path(options.api_key_file).read_text().strip()
-        except OSError as error:
-            raise ValueError(f"api_key_file: cannot read {options.api_key_file}: {error}") from error
-        if not key:
-            raise ValueError(f"api_key_file: {options.api_key_file} is empty")
-        return key
-    key = os.environ.get(options.api_key_env, "").strip()
+    """The key from the secret `api_key_file` names, else the variable `api_key_env` (if the service's secret
+    store allows it), else "EMPTY" (local servers need none).
+
+    Why restricted: a spec chooses both the variable or file and the `base_url` the key is sent to, so without
+    the store's limits a spec could send the service's NATS password or HF_TOKEN to its own server.
+
+    Raises:
+        SecretError: the secret is unknown or empty, or the variable is not one the service allows.
+    """
+    key = secret_store().endpoint_key(options.api_key_env, options.api_key_file)
     if key:
         return key
     log.warning("openai_no_api_key", api_key_env=options.api_key_env, base_url=options.base_url,

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from selfaware.errors import DataError, TooLarge
 from selfaware.ids import shown
 from selfaware.redact import redact
+from selfaware.secret_store import WHOLE_REF, is_reference, placeholder, secret_store
 from selfaware.source_http import fetch_url
 from selfaware.source_policy import KNOWN_SCHEMES, SourcePolicy, host_problem, source_policy
 
@@ -62,10 +63,19 @@ def join_uri(base: str, name: str) -> str:
 
 def unreadable(uri: str) -> str | None:
     """Why `uri` cannot be read, or None when it may be: a readable regular file or folder under the roots
-    (a folder: suite `questions`), or an http(s) URL whose scheme, and host if literal, the policy allows."""
+    (a folder: suite `questions`), or an http(s) URL whose scheme, and host if literal, the policy allows.
+
+    A secret reference is checked as far as it can be without the secret (which only the fetching service
+    has): `secret:<name>` not at all, a uri holding `${secret:<name>}` by its scheme and host."""
     policy = source_policy()
     if not uri.strip():
         return "is empty; give a local path or an http(s) URL"
+    if WHOLE_REF.match(uri):
+        return None
+    if is_reference(uri):
+        uri = placeholder(uri)
+        if not is_url(uri):
+            return _scheme_problem(uri, policy)
     if problem := _scheme_problem(uri, policy):
         return problem
     if is_url(uri):
@@ -82,20 +92,23 @@ def unreadable(uri: str) -> str | None:
 
 
 def read_uri(uri: str) -> bytes:
-    """The bytes at `uri` under the current policy; a failure is a `DataError` (`TooLarge` over the cap)
-    or `Unavailable` (a server down or slow) naming it."""
+    """The bytes at `uri` under the current policy, its secret references resolved from the current secret
+    store first; a failure is a `DataError` (`TooLarge` over the cap, `SecretError` for an unknown secret) or
+    `Unavailable` (a server down or slow) naming `uri` as given, never the resolved secret."""
     policy = source_policy()
+    name = _name(uri)
+    uri = secret_store().resolve(uri, name)
     if problem := _scheme_problem(uri, policy):
-        raise DataError(f"{_name(uri)}: {problem}")
+        raise DataError(f"{name}: {problem}")
     if is_url(uri):
-        return fetch_url(uri, _name(uri), policy)
-    fd, size = _open_local(uri, policy, folders=False)
+        return fetch_url(uri, name, policy)
+    fd, size = _open_local(uri, policy, folders=False, name=name)
     with os.fdopen(fd, "rb") as handle:  # type: ignore[arg-type] - never None for files
         if size > policy.max_bytes:
-            raise TooLarge(f"{_name(uri)}: {size} bytes is over the {policy.max_bytes}-byte cap on sources")
+            raise TooLarge(f"{name}: {size} bytes is over the {policy.max_bytes}-byte cap on sources")
         data = handle.read(policy.max_bytes + 1)  # the file may have grown since fstat
     if len(data) > policy.max_bytes:
-        raise TooLarge(f"{_name(uri)}: over the {policy.max_bytes}-byte cap on sources")
+        raise TooLarge(f"{name}: over the {policy.max_bytes}-byte cap on sources")
     return data
 
 
@@ -120,13 +133,15 @@ class _Opened(NamedTuple):
     size: int
 
 
-def _open_local(uri: str, policy: SourcePolicy, folders: bool) -> _Opened:
+def _open_local(uri: str, policy: SourcePolicy, folders: bool, name: str | None = None) -> _Opened:
     """Open a local source without blocking: a FIFO or a device is refused after `open` returns at once
-    (O_NONBLOCK), before anything is read; one message covers every way a path can fail."""
+    (O_NONBLOCK), before anything is read; one message covers every way a path can fail. Errors call the
+    source `name` (default: `uri` as shown)."""
+    name = name or _name(uri)
     path = str(local_path(uri))
     if "\0" in path:
-        raise DataError(f"{_name(uri)}: a path cannot contain a NUL byte")
-    refused = DataError(f"{_name(uri)}: cannot read: it does not exist, is not a readable regular file, or is "
+        raise DataError(f"{name}: a path cannot contain a NUL byte")
+    refused = DataError(f"{name}: cannot read: it does not exist, is not a readable regular file, or is "
                         f"not allowed{policy.describe_roots()}")
     try:
         real = os.path.realpath(path)

@@ -31,6 +31,13 @@ from google.protobuf.message import Message
 
 from selfaware.errors import FieldViolation, SpecError
 from selfaware.params import to_value
+from selfaware.secret_store import (
+    SECRET_NAME,
+    WHOLE_REF,
+    credential_violations,
+    placeholder,
+    reference_violations,
+)
 from selfaware.sources import is_url, uri_scheme
 from selfaware.v1 import spec_pb2
 
@@ -466,10 +473,16 @@ def size_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
     return bad
 
 
+def gate_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
+    """What turns a spec away before any other check: a cap it is over, a literal credential it carries (alone,
+    so that no other message repeats the value), a secret reference with a bad name."""
+    return size_violations(spec) or credential_violations(spec) or reference_violations(spec)
+
+
 def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
-    """Every problem found without any service's catalogue (run after `with_defaults`); a spec over a cap gets
-    only those violations (`size_violations`)."""
-    if bad := size_violations(spec):
+    """Every problem found without any service's catalogue (run after `with_defaults`); a spec over a cap or
+    holding a credential gets only those violations (`gate_violations`)."""
+    if bad := gate_violations(spec):
         return bad
     bad = []
 
@@ -494,9 +507,10 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
         if source == "of":
             check(arm.data.of in names and arm.data.of != arm.name, f"{where}.data.of",
                   f"no other arm named {arm.data.of!r}; the spec has: {', '.join(names)}")
-        if source == "import_uri" and not is_url(arm.data.import_uri):
-            check(not uri_scheme(arm.data.import_uri) or uri_scheme(arm.data.import_uri) == "file",
-                  f"{where}.data.import", "use a local path or an http(s) or file URL")
+        if source == "import_uri" and not is_url(placeholder(arm.data.import_uri)):
+            scheme = uri_scheme(arm.data.import_uri)
+            check(not scheme or scheme == "file" or bool(WHOLE_REF.match(arm.data.import_uri)),
+                  f"{where}.data.import", "use a local path, an http(s) or file URL, or secret:<name>")
         for i, step in enumerate(arm.data.steps):
             check(bool(step.name), f"{where}.data.steps[{i}]", "a step needs a name")
         check(arm.attributes.get(TRAIN_ATTRIBUTE, "true") in ("true", "false"), f"{where}.{TRAIN_ATTRIBUTE}",
@@ -529,6 +543,12 @@ def structural_violations(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]
         check(1 <= endpoint.max_concurrency <= 1024, f"{where}.max_concurrency", "must be 1..1024")
         check(0 < endpoint.timeout_s <= 3600, f"{where}.timeout_s", "must be in (0, 3600]")
         check(endpoint.max_retries <= 100, f"{where}.max_retries", "must be at most 100")
+        check(bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", endpoint.api_key_env)), f"{where}.api_key_env",
+              "must be an environment variable's name (the service allows OPENAI_API_KEY and SELFAWARE_SECRET_*, "
+              "setting api_key_envs)")
+        check(not endpoint.api_key_file or bool(SECRET_NAME.match(endpoint.api_key_file.removeprefix("secret:"))),
+              f"{where}.api_key_file", "must name a secret in the service's secrets folder (a file name, no path; "
+                                       "docs/spec.md, Secrets)")
     if spec.evaluation.endpoint:
         check(spec.evaluation.endpoint in endpoints, "evaluation.endpoint",
               f"no endpoint named {spec.evaluation.endpoint!r}; the spec has: {', '.join(endpoints) or 'none'}")

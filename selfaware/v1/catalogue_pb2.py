@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cselfaware/v1/catalogue.proto\x12\x0cselfaware.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n\tCatalogue\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x18.selfaware.v1.Capability\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd8\x01\n\nCapability\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x03(\x0b\x32\x17.selfaware.v1.ParamSpec\x12\x11\n\tshorthand\x18\x05 \x01(\t\x12\x30\n\x04info\x18\x06 \x03(\x0b\x32\".selfaware.v1.Capability.InfoEntry\x1a+\n\tInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\tParamSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\'\n\x07\x64\x65\x66\x61ult\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x03min\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\tB\x06\n\x04_minB\x06\n\x04_maxb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cselfaware/v1/catalogue.proto\x12\x0cselfaware.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x01\n\tCatalogue\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x18.selfaware.v1.Capability\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x61llowed_base_models\x18\x05 \x03(\t\"\xd8\x01\n\nCapability\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x03(\x0b\x32\x17.selfaware.v1.ParamSpec\x12\x11\n\tshorthand\x18\x05 \x01(\t\x12\x30\n\x04info\x18\x06 \x03(\x0b\x32\".selfaware.v1.Capability.InfoEntry\x1a+\n\tInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\tParamSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\'\n\x07\x64\x65\x66\x61ult\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x03min\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\tB\x06\n\x04_minB\x06\n\x04_maxb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAPABILITY_INFOENTRY']._loaded_options = None
   _globals['_CAPABILITY_INFOENTRY']._serialized_options = b'8\001'
   _globals['_CATALOGUE']._serialized_start=110
-  _globals['_CATALOGUE']._serialized_end=253
-  _globals['_CAPABILITY']._serialized_start=256
-  _globals['_CAPABILITY']._serialized_end=472
-  _globals['_CAPABILITY_INFOENTRY']._serialized_start=429
-  _globals['_CAPABILITY_INFOENTRY']._serialized_end=472
-  _globals['_PARAMSPEC']._serialized_start=475
-  _globals['_PARAMSPEC']._serialized_end=645
+  _globals['_CATALOGUE']._serialized_end=282
+  _globals['_CAPABILITY']._serialized_start=285
+  _globals['_CAPABILITY']._serialized_end=501
+  _globals['_CAPABILITY_INFOENTRY']._serialized_start=458
+  _globals['_CAPABILITY_INFOENTRY']._serialized_end=501
+  _globals['_PARAMSPEC']._serialized_start=504
+  _globals['_PARAMSPEC']._serialized_end=674
 # @@protoc_insertion_point(module_scope)

@@ -11,16 +11,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Catalogue(_message.Message):
-    __slots__ = ("service", "version", "capabilities", "published_at")
+    __slots__ = ("service", "version", "capabilities", "published_at", "allowed_base_models")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_BASE_MODELS_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: str
     capabilities: _containers.RepeatedCompositeFieldContainer[Capability]
     published_at: _timestamp_pb2.Timestamp
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    allowed_base_models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., allowed_base_models: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Capability(_message.Message):
     __slots__ = ("kind", "name", "description", "params", "shorthand", "info")

@@ -24,8 +24,10 @@ NEEDS_ENDPOINT = frozenset({"openai"})
 
 
 def catalogue(config: EvaluatorConfig | None = None) -> cat.Catalogue:
-    """The evaluator's catalogue; `config` sets the shard capacity it publishes (None: the default settings)."""
-    shard = {SHARD_CAPACITY_INFO: str((config or EvaluatorConfig()).vllm_max_loras)}
+    """The evaluator's catalogue; `config` sets the shard capacity and the base models it publishes (None: the
+    default settings)."""
+    config = config or EvaluatorConfig()
+    shard = {SHARD_CAPACITY_INFO: str(config.vllm_max_loras)}
     suites = []
     for name in SUITES.names():
         suite = SUITES.get(name)()
@@ -34,7 +36,9 @@ def catalogue(config: EvaluatorConfig | None = None) -> cat.Catalogue:
     engines = [capability("engine", name, _first_line(ENGINES.get(name).__doc__),
                           info=shard | ({"needs_endpoint": "true"} if name in NEEDS_ENDPOINT else {}))
                for name in ENGINES.names()]
-    return build_catalogue("evaluator", suites + engines)
+    published = build_catalogue("evaluator", suites + engines)
+    published.allowed_base_models.extend(config.allowed_models())
+    return published
 
 
 def _first_line(doc: str | None) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from selfaware.config import require, setting
+from selfaware.model_allowlist import BaseModelsConfig
 from selfaware.plan import DEFAULT_MAX_LORAS
+from selfaware.secret_store import SecretsConfig
 from selfaware.source_policy import SourceReadingConfig
 from services.evaluator.engines import PROFILES, EngineProfile, OptionError, resolve_profile
 
@@ -21,7 +23,7 @@ _PROFILE_HELP = "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values())
 
 
 @dataclass(frozen=True)
-class EvaluatorConfig(SourceReadingConfig):
+class EvaluatorConfig(SourceReadingConfig, SecretsConfig, BaseModelsConfig):
     """The evaluator: measures behaviour and self-reports of the base model and every adapter (reading the
     suites' question files under its `source_*` settings).
 

@@ -26,6 +26,7 @@ import structlog
 from selfaware.bus import Delivery, HandBack
 from selfaware.errors import Cancelled, DataError
 from selfaware.jobs import JobRun
+from selfaware.model_allowlist import check_base_model
 from selfaware.models import resolve_base_model
 from selfaware.plan import DATASET_JOB, eval_job
 from selfaware.service import Runtime
@@ -157,6 +158,7 @@ class EvaluatorHandlers:
         if spec.evaluation.engine == "openai":
             options = convert.endpoint_options(spec, spec.evaluation.endpoint, base)
             return str(options["model"]), options
+        check_base_model(base, self.config.allowed_models(), "evaluator")
         return await asyncio.to_thread(resolve_base_model, base, self.config.data_dir), None
 
     async def _endpoints(self, spec: spec_pb2.ExperimentSpec, stack: contextlib.AsyncExitStack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfaware.metrics import watch_gpus
+from selfaware.secret_store import use_secret_store
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.source_policy import use_source_policy
 from selfaware.v1 import evaluator_pb2, evaluator_pb2_grpc
@@ -15,6 +16,7 @@ from services.evaluator.servicer import EvaluatorServicer
 
 async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
     use_source_policy(config.source_policy())  # the suites' question files are judged by it
+    use_secret_store(config.secret_store())  # secret references and endpoint keys resolve from it
     watch_gpus()
     engines = EnginePool(config)
     EvaluatorHandlers(config, runtime, engines).declare()

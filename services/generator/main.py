@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selfaware.secret_store import use_secret_store
 from selfaware.service import Runtime, Wiring, service_main
 from selfaware.source_policy import use_source_policy
 from selfaware.v1 import generator_pb2, generator_pb2_grpc
@@ -13,6 +14,7 @@ from services.generator.servicer import GeneratorServicer
 
 async def wire(config: GeneratorConfig, runtime: Runtime) -> Wiring:
     use_source_policy(config.source_policy())  # every source this process reads is judged by it
+    use_secret_store(config.secret_store())  # secret references and endpoint keys resolve from it
     GeneratorHandlers(config, runtime).declare()
     return Wiring(
         servicers=[(generator_pb2_grpc.add_GeneratorServiceServicer_to_server,

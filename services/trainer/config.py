@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selfaware.config import ServiceConfig, require, setting
+from selfaware.config import require, setting
+from selfaware.model_allowlist import BaseModelsConfig
+from selfaware.secret_store import SecretsConfig
 
 
 @dataclass(frozen=True)
-class TrainerConfig(ServiceConfig):
+class TrainerConfig(SecretsConfig, BaseModelsConfig):
     """The trainer: fine-tunes one adapter per (policy, seed)."""
 
     grpc_port: int = setting(50053, "gRPC port")

@@ -16,6 +16,7 @@ import structlog
 from selfaware.bus import Delivery
 from selfaware.errors import DataError, NotFound
 from selfaware.jobs import JobRun
+from selfaware.model_allowlist import check_base_model
 from selfaware.models import resolve_base_model
 from selfaware.plan import planned_models, train_job
 from selfaware.service import Runtime
@@ -75,6 +76,7 @@ class TrainerHandlers:
                     await self._announce(event, reused.adapter)
                 return
             rows = convert.parse_rows(await self.rt.store.get_bytes(event.train))
+            check_base_model(spec.base_models[model.base_index], self.config.allowed_models(), "trainer")
             base = await asyncio.to_thread(resolve_base_model, spec.base_models[model.base_index],
                                            self.config.data_dir)
             # One scratch directory per attempt: a worker that lost its lease never deletes its successor's.

@@ -38,8 +38,9 @@ class HfEngine:
         placement = hf_placement(options, torch.cuda.is_available())
         #: Every tensor the engine makes goes here, beside the model's weights.
         self._device = torch.device(placement.device)
-        self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, placement.dtype)).to(self._device)
+        self._tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, placement.dtype),
+                                                    trust_remote_code=False).to(self._device)
         self._model: PreTrainedModel | PeftModel | None = base.eval()
         self._pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
         eos = base.generation_config.eos_token_id

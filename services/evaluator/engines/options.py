@@ -123,6 +123,7 @@ class VllmOptions:
             "max_num_batched_tokens": self.max_num_batched_tokens,
             "max_model_len": self.max_model_len,
             "seed": self.seed,
+            "trust_remote_code": False,  # a base model's own Python never runs (selfaware/model_allowlist.py)
         }
         return {name: value for name, value in arguments.items() if value is not None}
 

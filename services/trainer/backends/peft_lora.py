@@ -64,7 +64,7 @@ class PeftLoraBackend(TrainingBackend):
         place = placement(options, torch.cuda.is_available())
         if self.threads:
             torch.set_num_threads(self.threads)
-        tokenizer = AutoTokenizer.from_pretrained(job.base_model)
+        tokenizer = AutoTokenizer.from_pretrained(job.base_model, trust_remote_code=False)
         encoded = [encode_chat(tokenizer, r["messages"], i) for i, r in enumerate(job.rows)]
         rows, data_metrics = fit_rows(encoded, options.max_tokens_per_row)
         log.info("rows_encoded", rows=len(rows), **data_metrics)
@@ -225,11 +225,12 @@ def load_base(path: str, place: Placement, options: PeftOptions) -> Any:
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                           bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, quantization_config=quantization,
-                                                     device_map=place.device_map or {"": 0})
+                                                     device_map=place.device_map or {"": 0}, trust_remote_code=False)
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if place.device_map:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map=place.device_map)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(place.device)
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map=place.device_map,
+                                                    trust_remote_code=False)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=False).to(place.device)
 
 
 def lora_config(job: TrainingJob) -> Any:
