@@ -25,7 +25,6 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from selfaware.cli.stack import LocalStack
-from selfaware.client import Client
 from selfaware.specs import spec_from_dict
 from selfaware.status import TERMINAL
 from selfaware.v1 import records_pb2 as rec
@@ -136,7 +135,7 @@ async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, 
     stack = LocalStack(root / "run")
     await stack.start(root / "data", root / "nats", log_level="debug", extra_env=planted)
     try:
-        async with Client(stack.endpoint) as client:
+        async with stack.client() as client:
             submitted = await client.submit(spec_from_dict(secret_spec(risky_dataset, questions_dir, tiny_model_dir)))
             deadline = time.monotonic() + 900
             while (final := await client.get(submitted.id)).experiment.status not in TERMINAL:
