@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from selfaware.errors import PermanentError
 
@@ -51,6 +52,14 @@ class ServiceConfig:
                                        "max_ack_pending:64' (';' between consumers): concurrency is handlers per "
                                        "replica, max_ack_pending (default 1024) is unacked messages cluster-wide")
     metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off), on grpc_host like gRPC")
+    # NATS credentials and TLS (issue 13 item 3, docs/nats-permissions.md): never in nats_url, which is logged.
+    nats_user: str = setting("", "this service's NATS user (empty: anonymous, a local NATS without accounts); with "
+                                 "a user the service does not create streams and buckets, it checks them "
+                                 "(`python -m selfaware.provision` creates them)")
+    nats_password_file: str = setting("", "file holding nats_user's password (a mounted Kubernetes Secret)")
+    nats_tls_ca_file: str = setting("", "CA certificates that sign the NATS servers' certificates: TLS to NATS")
+    nats_tls_cert_file: str = setting("", "client certificate for mutual TLS to NATS (with nats_tls_key_file)")
+    nats_tls_key_file: str = setting("", "private key of nats_tls_cert_file")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
@@ -61,11 +70,30 @@ class ServiceConfig:
         require(self.max_deliver >= 1, "max_deliver", "at least 1")
         require(self.ack_wait_s >= 3, "ack_wait_s", "at least 3 seconds")
         parse_consumer_limits(self.consumer_limits)
+        check_nats_access(self)
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
 
     def limits(self) -> dict[str, ConsumerLimits]:
         """`consumer_limits` by durable consumer name (checked in `__post_init__`)."""
         return parse_consumer_limits(self.consumer_limits)
+
+
+def check_nats_access(config: ServiceConfig) -> None:
+    """NATS credentials come from nats_user and a password file, never from the URL (service.py logs the URL);
+    a user needs its password file, TLS files must exist, and a client certificate needs its key."""
+    for url in config.nats_url.split(","):
+        parts = urlsplit(url.strip())
+        require(parts.username is None and parts.password is None, "nats_url",
+                "a URL without credentials (set nats_user and nats_password_file)")
+    require(bool(config.nats_user) == bool(config.nats_password_file), "nats_password_file",
+            "a password file together with nats_user (both or neither)")
+    require(re.fullmatch(r"[A-Za-z0-9_-]*", config.nats_user) is not None, "nats_user",
+            "letters, digits, '_' or '-' (it names the user's inbox, _INBOX_<user>)")
+    require(bool(config.nats_tls_cert_file) == bool(config.nats_tls_key_file), "nats_tls_key_file",
+            "a key together with nats_tls_cert_file (both or neither)")
+    for name in ("nats_password_file", "nats_tls_ca_file", "nats_tls_cert_file", "nats_tls_key_file"):
+        path = getattr(config, name)
+        require(not path or Path(path).is_file(), name, f"an existing file, got {path!r}")
 
 
 @dataclasses.dataclass(frozen=True)

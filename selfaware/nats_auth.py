@@ -11,8 +11,13 @@ token (`ids.ID` allows no dot), and the kind names the stage that owns it (`data
 `eval`: evaluator, `report`: aggregator). So `$KV.selfaware-state.job.*.train.>` is exactly the trainer's jobs. The
 aggregator plans and closes every job, so it writes all of `job.>`.
 
-Draft: services do not connect with these credentials yet (`server_config` is used by a service test only), and the
-stream and bucket creation each service does at start is still allowed (see the doc's "Open points").
+Why no service may create or update a stream: `STREAM.UPDATE` rewrites a stream's limits (`max_age`,
+`max_msgs_per_subject` on the state bucket), which destroys state without any key permission. One provisioning
+user (`PROVISION_USER`, `selfaware.provision`) creates the streams and buckets; services only read their info.
+
+Why each user has an inbox of its own: replies (KV values, fetched events, API answers) arrive on the
+requester's inbox; with one shared `_INBOX.>` every service could read every other's. Services connect with
+`inbox_prefix=_INBOX_<user>` (`bus.connect_options`) and may subscribe to that only.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS
+from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS, inbox_prefix
 from selfaware.plan import DATASET_JOB
+from selfaware.provision import STREAMS
 from selfaware.state import STATE_BUCKET
 from selfaware.store import ARTIFACTS_BUCKET
 from selfaware.v1 import events_pb2 as ev
@@ -33,6 +39,8 @@ KV = f"$KV.{STATE_BUCKET}"
 KV_STREAM = f"KV_{STATE_BUCKET}"
 OBJ_STREAM = f"OBJ_{ARTIFACTS_BUCKET}"
 EVENTS_PREFIX = "selfaware.events."
+#: The user that creates and updates the streams and buckets (and nothing else).
+PROVISION_USER = "provision"
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,11 @@ def _consumer_subjects(durable: str, event_type: type) -> list[str]:
 
 
 def _common_publish(service: str) -> list[str]:
-    """What every service does at start and while running: declare the streams and buckets (`service.start`),
-    publish its catalogue, read the state bucket and watch it (KV watches are ordered consumers), and read and
-    write the content-addressed Object Store."""
-    subjects = [f"{API}.INFO"]
-    for stream in (EVENTS_STREAM, DLQ_STREAM, KV_STREAM, OBJ_STREAM):
-        subjects += [f"{API}.STREAM.CREATE.{stream}", f"{API}.STREAM.UPDATE.{stream}", f"{API}.STREAM.INFO.{stream}"]
+    """What every service does at start and while running: check the streams and open the buckets
+    (`service.connect_runtime`: STREAM.INFO only, `selfaware.provision` creates them), publish its catalogue,
+    read the state bucket and watch it (KV watches are ordered consumers), and read and write the
+    content-addressed Object Store."""
+    subjects = [f"{API}.INFO"] + [f"{API}.STREAM.INFO.{stream}" for stream in STREAMS]
     for stream in (KV_STREAM, OBJ_STREAM):
         subjects += [f"{API}.STREAM.MSG.GET.{stream}", f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>",
                      f"{API}.CONSUMER.CREATE.{stream}", f"{API}.CONSUMER.CREATE.{stream}.>",
@@ -121,22 +128,43 @@ def permissions(service: str) -> dict[str, object]:
     publish += list(grant.extra_publish)
     # allow_responses: ordered consumers (KV watches, Object Store reads) answer the server's flow-control
     # requests on their reply subjects (`$JS.FC.>`)
-    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": ["_INBOX.>"]},
+    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": [_inbox(service)]},
             "allow_responses": True}
 
 
-def new_passwords(services: tuple[str, ...] = tuple(GRANTS)) -> dict[str, str]:
-    """A fresh random password per service (for a local stack; Kubernetes reads them from a secret)."""
-    return {service: secrets.token_urlsafe(24) for service in services}
+def provision_permissions() -> dict[str, object]:
+    """The provisioning user's block: create, update and read the streams (the KV and Object Store buckets are
+    streams too), nothing else."""
+    publish = [f"{API}.INFO"] + [f"{API}.STREAM.{op}.{stream}" for stream in STREAMS
+                                 for op in ("CREATE", "UPDATE", "INFO")]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": [_inbox(PROVISION_USER)]}}
+
+
+def user_permissions(user: str) -> dict[str, object]:
+    """The `permissions` block of a service's user or of the provisioning user."""
+    return provision_permissions() if user == PROVISION_USER else permissions(user)
+
+
+def _inbox(user: str) -> str:
+    return inbox_prefix(user) + ".>"
+
+
+USERS = (*GRANTS, PROVISION_USER)
+
+
+def new_passwords(users: tuple[str, ...] = USERS) -> dict[str, str]:
+    """A fresh random password per user (for a local stack; Kubernetes reads them from a secret)."""
+    return {user: secrets.token_urlsafe(24) for user in users}
 
 
 def server_config(passwords: Mapping[str, str], *, admin_password: str | None = None, port: int = 4222,
                   store_dir: str = "", host: str = "127.0.0.1") -> str:
-    """A nats-server config with JetStream and one user per service (and an unrestricted `admin` user when
-    `admin_password` is given: provisioning and tests). nats-server's config format accepts JSON, so the values
-    are written with `json.dumps`, which quotes subjects such as `$JS.API.>` correctly."""
-    users = [{"user": service, "password": password, "permissions": permissions(service)}
-             for service, password in passwords.items()]
+    """A nats-server config with JetStream and one user per entry of `passwords` (a service or the provisioning
+    user), and an unrestricted `admin` user when `admin_password` is given (the local operator: the embedded
+    stack's CLI and tests). nats-server's config format accepts JSON, so the values are written with
+    `json.dumps`, which quotes subjects such as `$JS.API.>` correctly. No user means no anonymous access."""
+    users = [{"user": user, "password": password, "permissions": user_permissions(user)}
+             for user, password in passwords.items()]
     if admin_password is not None:
         users.append({"user": "admin", "password": admin_password})
     config: dict[str, object] = {"host": host, "port": port, "authorization": {"users": users}}
