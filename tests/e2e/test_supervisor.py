@@ -186,7 +186,8 @@ async def letters_of(nats_url: str, payload: bytes, timeout_s: float = 60, not_i
 @pytest.mark.slow
 async def test_up_brings_back_killed_services_and_nats_and_keeps_working(stack_up: tuple[str, Path]) -> None:
     endpoint, run_dir = stack_up
-    nats_url = f"nats://{latest(run_dir, 'nats', 'child_started')['address']}"
+    admin = (run_dir / "nats-auth" / "admin.password").read_text().strip()  # the stack's local operator
+    nats_url = f"nats://admin:{admin}@{latest(run_dir, 'nats', 'child_started')['address']}"
     payload = await poison(nats_url)
     [first] = await letters_of(nats_url, payload)
     listed = await asyncio.to_thread(run_cli, "dlq", "list", "--endpoint", endpoint)

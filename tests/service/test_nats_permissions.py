@@ -23,6 +23,7 @@ from selfaware.bus import (
     Delivery,
     EventBus,
     NotProvisioned,
+    connect_options,
     inbox_prefix,
 )
 from selfaware.config import ConfigError, ServiceConfig
@@ -115,8 +116,9 @@ def test_credentials_in_the_url_are_rejected_and_a_user_needs_its_password_file(
     assert "hunter2" not in str(caught.value)
     with pytest.raises(ConfigError, match="nats_password_file"):
         ServiceConfig(nats_user="generator")
-    with pytest.raises(ConfigError, match="nats_password_file"):
-        ServiceConfig(nats_user="generator", nats_password_file=str(tmp_path / "absent"))
+    absent = ServiceConfig(nats_user="generator", nats_password_file=str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match="nats_password_file"):  # read when the service connects
+        connect_options(absent)
     with pytest.raises(ConfigError, match="nats_tls_key_file"):
         ServiceConfig(nats_tls_cert_file=str(tmp_path))
 
