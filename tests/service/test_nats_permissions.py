@@ -357,3 +357,25 @@ async def test_an_experiment_runs_with_every_service_on_its_own_user(
         await admin.close()
     assert not [r.getMessage() for r in caplog.records if "permissions violation" in r.getMessage().lower()]
     assert final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED, final.experiment.error
+
+
+async def test_the_kubernetes_users_file_takes_its_passwords_from_the_env(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/k8s/base/nats-auth.conf (generated, no secret in it) on a real nats-server: each user logs in with
+    the password of its env var (a Secret in the pod), nobody anonymously."""
+    from selfaware.nats_auth import k8s_authorization, password_env
+
+    for user in USERS:
+        monkeypatch.setenv(password_env(user), f"pw-{user}")
+    (tmp_path / "nats-auth.conf").write_text(k8s_authorization())
+    server = NatsProcess(tmp_path / "store", config=tmp_path / "nats-auth.conf")
+    server.start()
+    try:
+        nc = await nats.connect(server.url, user="trainer", password="pw-trainer", inbox_prefix=inbox_prefix("trainer"))
+        await nc.close()
+        for login in ({}, {"user": "trainer", "password": "$TRAINER_NATS_PASSWORD"}):
+            with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+                await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2,
+                                   **login)
+    finally:
+        server.stop()
