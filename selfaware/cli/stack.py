@@ -2,10 +2,12 @@
 
 `selfaware run` and `selfaware up` use it. Children run in their own process group, so Ctrl-C reaches only the
 CLI, which then stops them in order: SIGTERM to every service (each drains or hands back its work), then NATS.
-Each child logs JSON to `<run dir>/logs/<name>.log`. NATS has no anonymous access: every service connects
-as its own user (replicas share their service's), with the permissions of `selfaware.nats_auth`; the passwords
-are generated per start and kept in mode-0600 files under `<run dir>/nats-auth`. While the stack is up, `supervise()` restarts a child that
+Each child logs JSON to `<run dir>/logs/<name>.log`. While the stack is up, `supervise()` restarts a child that
 dies (nats-server too, on the same port and file store), with backoff; see `selfaware.cli.supervisor`.
+
+NATS has no anonymous access: every service connects as its own user (replicas share their service's), with the
+permissions of `selfaware.nats_auth`, after the provisioning user has created the streams and buckets; the
+passwords are generated per start and kept in mode-0600 files under `<run dir>/nats-auth`.
 """
 
 from __future__ import annotations
