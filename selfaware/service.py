@@ -146,5 +146,9 @@ def service_main(name: str, config_cls: type[C], wire: Callable[[C, Runtime], Aw
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     configure_logging(name, config.log_level, config.log_format)
-    asyncio.run(run_service(name, config, wire))
+    try:
+        asyncio.run(run_service(name, config, wire))
+    except provision.NotProvisioned as exc:  # one clear line (the streams and the fix), not a traceback
+        log.error("nats_not_provisioned", error=str(exc))
+        return 1
     return 0

@@ -379,3 +379,23 @@ async def test_the_kubernetes_users_file_takes_its_passwords_from_the_env(tmp_pa
                                    **login)
     finally:
         server.stop()
+
+
+def test_the_provisioning_command_runs_as_the_provisioning_user_only(secured: Secured) -> None:
+    """`python -m selfaware.provision` (the Kubernetes Job's command): exit 0 as `provision` (idempotent on the
+    provisioned server), exit 1 with the refused subject logged as a service's user."""
+    import os
+    import subprocess
+    import sys
+
+    def run(user: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SELFAWARE_NATS_URL": secured.url, "SELFAWARE_NATS_USER": user,
+               "SELFAWARE_NATS_PASSWORD_FILE": str(secured.files[user]), "SELFAWARE_LOG_FORMAT": "json"}
+        return subprocess.run([sys.executable, "-m", "selfaware.provision"], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    ok = run(PROVISION_USER)
+    assert ok.returncode == 0 and "nats_provisioned" in ok.stdout + ok.stderr, ok.stdout + ok.stderr
+    refused_run = run("generator")
+    assert refused_run.returncode == 1
+    assert "permissions violation for publish to" in (refused_run.stdout + refused_run.stderr).lower()
