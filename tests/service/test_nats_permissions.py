@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,17 +47,21 @@ KV = "$KV.selfaware-state"
 class Secured:
     """A nats-server with the generated users (and `admin`), their password files, and connect helpers."""
 
-    def __init__(self, folder: Path, provisioned: bool = True) -> None:
+    def __init__(self, folder: Path, tls: dict[str, Path] | None = None) -> None:
         self.passwords = new_passwords() | {"admin": "admin-secret"}
         self.files = {}
         for user, password in self.passwords.items():
             self.files[user] = folder / f"{user}.password"
             self.files[user].write_text(password + "\n")
         config = folder / "nats.conf"
-        config.write_text(server_config({k: v for k, v in self.passwords.items() if k != "admin"},
-                                        admin_password=self.passwords["admin"]))
+        text = server_config({k: v for k, v in self.passwords.items() if k != "admin"},
+                             admin_password=self.passwords["admin"])
+        self.tls = tls
+        if tls is not None:  # TLS required from every client, as in the production overlay
+            text = json.dumps(json.loads(text) | {"tls": {"cert_file": str(tls["tls.crt"]),
+                                                          "key_file": str(tls["tls.key"])}})
+        config.write_text(text)
         self.server = NatsProcess(folder / "store", config=config)
-        self.provisioned = provisioned
 
     @property
     def url(self) -> str:
@@ -74,8 +79,9 @@ class Secured:
             if violations is not None:
                 violations.append(str(exc))
 
+        tls = {} if self.tls is None else {"tls": ssl.create_default_context(cafile=str(self.tls["ca.crt"]))}
         return await nats.connect(self.url, name=user, error_cb=on_error, allow_reconnect=False,
-                                  **self.login(user))
+                                  **self.login(user), **tls)
 
     async def admin(self) -> EventBus:
         return await EventBus.connect(self.url, name="admin", options=self.login("admin"), provision=False)
@@ -399,3 +405,32 @@ def test_the_provisioning_command_runs_as_the_provisioning_user_only(secured: Se
     refused_run = run("generator")
     assert refused_run.returncode == 1
     assert "permissions violation for publish to" in (refused_run.stdout + refused_run.stderr).lower()
+
+
+
+async def test_a_service_reaches_nats_over_tls_with_the_ca_setting(tmp_path: Path) -> None:
+    """A nats-server that requires TLS (as in the production overlay): the generator starts on its user with
+    `nats_tls_ca_file`; a client that does not trust the CA cannot connect."""
+    from tests.service.conftest import SERVICES
+    from tests.tls_files import write_tls_files
+
+    secure = Secured(tmp_path, tls=write_tls_files(tmp_path / "tls"))
+    secure.server.start()
+    try:
+        nc = await secure.connect(PROVISION_USER)
+        await provision(nc.jetstream())
+        await nc.close()
+        config_cls, wire = SERVICES["generator"]
+        config = config_cls(grpc_port=0, data_dir=tmp_path / "data", shutdown_grace_s=1.0,
+                            nats_tls_ca_file=str(tmp_path / "tls" / "ca.crt"), **secure.settings("generator"))
+        stop = asyncio.Event()
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(run_service("generator", config, wire, stop=stop, bound=bound))
+        await asyncio.wait_for(bound, 60)
+        stop.set()
+        await task
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await nats.connect(secure.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2,
+                               tls=ssl.create_default_context(), **secure.login("generator"))
+    finally:
+        secure.server.stop()

@@ -174,29 +174,13 @@ def nats_server_accepts(docs: list[Doc], folder: Path) -> subprocess.CompletedPr
     """`nats-server -t` (test the config and exit) on the NATS pod's config as mounted, the /etc/nats paths moved
     under `folder`, with throwaway TLS files where the pod mounts its certificate, and the pod's env (dummy
     passwords for the Secret references)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.tls_files import write_tls_files
 
     text, path, files = nats_config(docs)
     root = folder / "etc-nats"
-    (root / "tls").mkdir(parents=True)
+    write_tls_files(root / "tls")
     for name, content in files.items():
         (root / name).write_text(content.replace("/etc/nats", str(root)))
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nats")])
-    import datetime
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    (root / "tls" / "tls.crt").write_bytes(pem)
-    (root / "tls" / "ca.crt").write_bytes(pem)
-    (root / "tls" / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                             serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
     nats_set = of_kind(docs, "StatefulSet")["nats"]
     env = {e["name"]: e.get("value", "dummy") for e in container(nats_set)["env"]} | {"POD_NAME": "nats-0"}
     binary = Path(sys.executable).parent / "nats-server"
