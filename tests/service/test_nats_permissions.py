@@ -434,3 +434,12 @@ async def test_a_service_reaches_nats_over_tls_with_the_ca_setting(tmp_path: Pat
                                tls=ssl.create_default_context(), **secure.login("generator"))
     finally:
         secure.server.stop()
+
+
+def test_an_id_is_one_subject_token_so_job_wildcards_select_one_stage() -> None:
+    """The per-service job grants (`job.*.train.>`) rely on an experiment id never holding a `.` (nor a subject
+    wildcard): `selfaware.ids.ID` is the rule; docs/nats-permissions.md, "Key layout"."""
+    from selfaware.ids import ID, id_problem
+
+    for bad in ("a.b", "x.train", "*", ">", "a b"):
+        assert not ID.fullmatch(bad) and id_problem(bad), bad
