@@ -201,20 +201,20 @@ def connect_options(config: ServiceConfig) -> dict[str, Any]:
     """`nats.connect` keyword arguments for `config`'s NATS user (its password read from its file, never from the
     URL) and TLS (the CA that signs the servers' certificates, and a client certificate for mutual TLS)."""
     options: dict[str, Any] = {"inbox_prefix": inbox_prefix(config.nats_user)}
-    field = "nats_password_file"
+    setting_name = "nats_password_file"
     try:
         if config.nats_user:
             options["user"] = config.nats_user
             options["password"] = Path(config.nats_password_file).read_text().strip()
         if config.nats_tls_ca_file:
-            field = "nats_tls_ca_file"
+            setting_name = "nats_tls_ca_file"
             context = ssl.create_default_context(cafile=config.nats_tls_ca_file)
             if config.nats_tls_cert_file:
-                field = "nats_tls_cert_file"
+                setting_name = "nats_tls_cert_file"
                 context.load_cert_chain(config.nats_tls_cert_file, config.nats_tls_key_file)
             options["tls"] = context
     except (OSError, ssl.SSLError) as exc:
-        require(False, field, f"a readable file ({type(exc).__name__}: {exc.strerror or exc})")
+        require(False, setting_name, f"a readable file ({type(exc).__name__}: {exc.strerror or exc})")
     return options
 
 
