@@ -24,10 +24,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def measure(nats_url: str, events: int, interval_s: float) -> dict[str, Any]:
+async def measure(nats_url: str, events: int, interval_s: float, login: dict[str, str]) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     received: dict[int, int] = {}
-    bus = await EventBus.connect(nats_url, name="bench-latency")
+    bus = await EventBus.connect(nats_url, name="bench-latency", options=login)
 
     async def handler(event: ev.ExperimentCancelled, delivery: Delivery) -> None:
         if event.experiment_id == f"bench-{run}":
@@ -63,6 +63,6 @@ async def run(events: int = 2000, interval_s: float = 0.005) -> dict[str, Any]:
         stack = LocalStack(Path(tmp))
         try:
             url = await stack.start_nats(Path(tmp) / "nats")
-            return await measure(url, events, interval_s)
+            return await measure(url, events, interval_s, stack.nats_connect_options())
         finally:
             stack.stop()

@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -60,7 +62,7 @@ from google.protobuf.message import DecodeError, Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from selfaware import metrics
-from selfaware.config import ConsumerLimits
+from selfaware.config import ConsumerLimits, ServiceConfig, require
 from selfaware.errors import Cancelled, PermanentError
 from selfaware.logs import bind_context
 from selfaware.redact import redact
@@ -163,6 +165,65 @@ def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1,
     ]
 
 
+class NotProvisioned(RuntimeError):
+    """A stream or bucket is missing and this service may not create it (it runs with a NATS user)."""
+
+
+#: What to do about a missing stream, in every NotProvisioned message.
+PROVISION_FIX = ("run the provisioning step first (`python -m selfaware.provision` with a NATS user allowed to "
+                 "create streams; the nats-provision Job on Kubernetes; the embedded stack does it itself): a "
+                 "service that connects with a nats_user only checks the streams and buckets")
+
+
+async def check_streams(js: Any, names: list[str]) -> None:
+    """Raise NotProvisioned naming every stream of `names` that does not exist (one STREAM.INFO each)."""
+    missing = []
+    for name in names:
+        try:
+            await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            missing.append(name)
+    if missing:
+        raise NotProvisioned(f"NATS stream{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing: "
+                             f"{PROVISION_FIX}")
+
+
+async def create_streams(js: Any, replicas: int = 1, dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> None:
+    """Create the streams, or update them to the current config (a changed replica count or dead-letter retention
+    included)."""
+    for config in stream_configs(replicas=replicas, dead_letter_max_age_s=dead_letter_max_age_s):
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
+
+
+def inbox_prefix(user: str) -> str:
+    """Each NATS user's replies come to an inbox of its own, so its subscribe permission can be just that."""
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
+def connect_options(config: ServiceConfig) -> dict[str, Any]:
+    """`nats.connect` keyword arguments for `config`'s NATS user (its password read from its file, never from the
+    URL) and TLS (the CA that signs the servers' certificates, and a client certificate for mutual TLS)."""
+    options: dict[str, Any] = {"inbox_prefix": inbox_prefix(config.nats_user)}
+    setting_name = "nats_password_file"
+    try:
+        if config.nats_user:
+            options["user"] = config.nats_user
+            options["password"] = Path(config.nats_password_file).read_text().strip()
+        if config.nats_tls_ca_file:
+            setting_name = "nats_tls_ca_file"
+            context = ssl.create_default_context(cafile=config.nats_tls_ca_file)
+            if config.nats_tls_cert_file:
+                setting_name = "nats_tls_cert_file"
+                context.load_cert_chain(config.nats_tls_cert_file, config.nats_tls_key_file)
+            options["tls"] = context
+    except (OSError, ssl.SSLError) as exc:
+        require(False, setting_name, f"a readable file ({type(exc).__name__}: {exc.strerror or exc})")
+    return options
+
+
 async def _settle(action: str, call: Callable[[], Awaitable[Any]]) -> bool:
     """Run one ack, nak, term, heartbeat or publish; a failure is logged (the message redelivers after ack_wait)."""
     try:
@@ -178,9 +239,10 @@ class EventBus:
 
     def __init__(self, nc: nats.NATS, *, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
                  consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1,
-                 dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> None:
+                 dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S, provision: bool = True) -> None:
         self.nc = nc
         self.replicas, self.dead_letter_max_age_s = replicas, dead_letter_max_age_s
+        self.provision = provision
         self.js = nc.jetstream()
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
@@ -196,23 +258,28 @@ class EventBus:
     @classmethod
     async def connect(cls, url: str, *, name: str, max_deliver: int = 4, ack_wait_s: float = DEFAULT_ACK_WAIT_S,
                       consumer_limits: Mapping[str, ConsumerLimits] | None = None, replicas: int = 1,
-                      dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S) -> EventBus:
+                      dead_letter_max_age_s: float = DEAD_LETTER_MAX_AGE_S, options: Mapping[str, Any] | None = None,
+                      provision: bool = True) -> EventBus:
         """Connect and make sure the streams exist (idempotent, safe for every replica to call); `replicas`:
-        copies of each stream on a NATS cluster."""
-        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        copies of each stream on a NATS cluster. `options`: credentials and TLS (`connect_options`). With
+        `provision` off the bus only checks that the streams exist (NotProvisioned otherwise)."""
+        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                **dict(options or {}))
         bus = cls(nc, max_deliver=max_deliver, ack_wait_s=ack_wait_s, consumer_limits=consumer_limits,
-                  replicas=replicas, dead_letter_max_age_s=dead_letter_max_age_s)
-        await bus.ensure_streams()
+                  replicas=replicas, dead_letter_max_age_s=dead_letter_max_age_s, provision=provision)
+        try:
+            await bus.ensure_streams()
+        except BaseException:
+            await nc.close()
+            raise
         return bus
 
     async def ensure_streams(self) -> None:
-        """Create the streams, or update them to the current config (a changed replica count or dead-letter
-        retention included)."""
-        for config in stream_configs(replicas=self.replicas, dead_letter_max_age_s=self.dead_letter_max_age_s):
-            try:
-                await self.js.add_stream(config)
-            except nats.js.errors.BadRequestError:
-                await self.js.update_stream(config)
+        """Create or update the streams (`create_streams`), or with `provision` off check that they exist."""
+        if self.provision:
+            await create_streams(self.js, self.replicas, self.dead_letter_max_age_s)
+        else:
+            await check_streams(self.js, [config.name for config in stream_configs()])
 
     async def publish(self, event: Message, *, msg_id: str) -> bool:
         """Publish `event` on its subject with `msg_id` for deduplication; False if JetStream saw it already."""

@@ -16,6 +16,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from selfaware.errors import PermanentError
 
@@ -72,6 +73,14 @@ class ServiceConfig:
     grpc_reflection: bool = setting(True, "serve gRPC server reflection (no token needed)")
     health_port: int = setting(0, "also serve grpc.health.v1 alone, in plaintext, on this port (0: off), for "
                                   "kubelet gRPC probes, which can do neither TLS nor tokens")
+    # NATS credentials and TLS (issue 13 item 3, docs/nats-permissions.md): never in nats_url, which is logged.
+    nats_user: str = setting("", "this service's NATS user (empty: anonymous, a local NATS without accounts); with "
+                                 "a user the service does not create streams and buckets, it checks them "
+                                 "(`python -m selfaware.provision` creates them)")
+    nats_password_file: str = setting("", "file holding nats_user's password (a mounted Kubernetes Secret)")
+    nats_tls_ca_file: str = setting("", "CA certificates that sign the NATS servers' certificates: TLS to NATS")
+    nats_tls_cert_file: str = setting("", "client certificate for mutual TLS to NATS (with nats_tls_key_file)")
+    nats_tls_key_file: str = setting("", "private key of nats_tls_cert_file")
 
     def __post_init__(self) -> None:
         require(self.log_level in {"debug", "info", "warning", "error"}, "log_level", "debug|info|warning|error")
@@ -84,6 +93,7 @@ class ServiceConfig:
         require(self.dead_letter_max_age_s >= 1, "dead_letter_max_age_s", "at least 1 second")
         parse_consumer_limits(self.consumer_limits)
         self._check_security()
+        check_nats_access(self)
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
 
     def _check_security(self) -> None:
@@ -113,6 +123,22 @@ class ServiceConfig:
     def limits(self) -> dict[str, ConsumerLimits]:
         """`consumer_limits` by durable consumer name (checked in `__post_init__`)."""
         return parse_consumer_limits(self.consumer_limits)
+
+
+def check_nats_access(config: ServiceConfig) -> None:
+    """NATS credentials come from nats_user and a password file, never from the URL (service.py logs the URL);
+    a user needs its password file and a client certificate its key. Checked for shape only: the files are read
+    when the service connects (`bus.connect_options`), so a config can be checked where they are not mounted."""
+    for url in config.nats_url.split(","):
+        parts = urlsplit(url.strip())
+        require(parts.username is None and parts.password is None, "nats_url",
+                "a URL without credentials (set nats_user and nats_password_file)")
+    require(bool(config.nats_user) == bool(config.nats_password_file), "nats_password_file",
+            "a password file together with nats_user (both or neither)")
+    require(re.fullmatch(r"[A-Za-z0-9_-]*", config.nats_user) is not None, "nats_user",
+            "letters, digits, '_' or '-' (it names the user's inbox, _INBOX_<user>)")
+    require(bool(config.nats_tls_cert_file) == bool(config.nats_tls_key_file), "nats_tls_key_file",
+            "a key together with nats_tls_cert_file (both or neither)")
 
 
 @dataclasses.dataclass(frozen=True)

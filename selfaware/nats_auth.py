@@ -11,8 +11,13 @@ token (`ids.ID` allows no dot), and the kind names the stage that owns it (`data
 `eval`: evaluator, `report`: aggregator). So `$KV.selfaware-state.job.*.train.>` is exactly the trainer's jobs. The
 aggregator plans and closes every job, so it writes all of `job.>`.
 
-Draft: services do not connect with these credentials yet (`server_config` is used by a service test only), and the
-stream and bucket creation each service does at start is still allowed (see the doc's "Open points").
+Why no service may create or update a stream: `STREAM.UPDATE` rewrites a stream's limits (`max_age`,
+`max_msgs_per_subject` on the state bucket), which destroys state without any key permission. One provisioning
+user (`PROVISION_USER`, `selfaware.provision`) creates the streams and buckets; services only read their info.
+
+Why each user has an inbox of its own: replies (KV values, fetched events, API answers) arrive on the
+requester's inbox; with one shared `_INBOX.>` every service could read every other's. Services connect with
+`inbox_prefix=_INBOX_<user>` (`bus.connect_options`) and may subscribe to that only.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS
+from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS, inbox_prefix
 from selfaware.plan import DATASET_JOB
+from selfaware.provision import STREAMS
 from selfaware.state import STATE_BUCKET
 from selfaware.store import ARTIFACTS_BUCKET
 from selfaware.v1 import events_pb2 as ev
@@ -33,6 +39,8 @@ KV = f"$KV.{STATE_BUCKET}"
 KV_STREAM = f"KV_{STATE_BUCKET}"
 OBJ_STREAM = f"OBJ_{ARTIFACTS_BUCKET}"
 EVENTS_PREFIX = "selfaware.events."
+#: The user that creates and updates the streams and buckets (and nothing else).
+PROVISION_USER = "provision"
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,11 @@ def _consumer_subjects(durable: str, event_type: type) -> list[str]:
 
 
 def _common_publish(service: str) -> list[str]:
-    """What every service does at start and while running: declare the streams and buckets (`service.start`),
-    publish its catalogue, read the state bucket and watch it (KV watches are ordered consumers), and read and
-    write the content-addressed Object Store."""
-    subjects = [f"{API}.INFO"]
-    for stream in (EVENTS_STREAM, DLQ_STREAM, KV_STREAM, OBJ_STREAM):
-        subjects += [f"{API}.STREAM.CREATE.{stream}", f"{API}.STREAM.UPDATE.{stream}", f"{API}.STREAM.INFO.{stream}"]
+    """What every service does at start and while running: check the streams and open the buckets
+    (`service.connect_runtime`: STREAM.INFO only, `selfaware.provision` creates them), publish its catalogue,
+    read the state bucket and watch it (KV watches are ordered consumers), and read and write the
+    content-addressed Object Store."""
+    subjects = [f"{API}.INFO"] + [f"{API}.STREAM.INFO.{stream}" for stream in STREAMS]
     for stream in (KV_STREAM, OBJ_STREAM):
         subjects += [f"{API}.STREAM.MSG.GET.{stream}", f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>",
                      f"{API}.CONSUMER.CREATE.{stream}", f"{API}.CONSUMER.CREATE.{stream}.>",
@@ -121,24 +128,75 @@ def permissions(service: str) -> dict[str, object]:
     publish += list(grant.extra_publish)
     # allow_responses: ordered consumers (KV watches, Object Store reads) answer the server's flow-control
     # requests on their reply subjects (`$JS.FC.>`)
-    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": ["_INBOX.>"]},
+    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": [_inbox(service)]},
             "allow_responses": True}
 
 
-def new_passwords(services: tuple[str, ...] = tuple(GRANTS)) -> dict[str, str]:
-    """A fresh random password per service (for a local stack; Kubernetes reads them from a secret)."""
-    return {service: secrets.token_urlsafe(24) for service in services}
+def provision_permissions() -> dict[str, object]:
+    """The provisioning user's block: create, update and read the streams (the KV and Object Store buckets are
+    streams too), nothing else."""
+    publish = [f"{API}.INFO"] + [f"{API}.STREAM.{op}.{stream}" for stream in STREAMS
+                                 for op in ("CREATE", "UPDATE", "INFO")]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": [_inbox(PROVISION_USER)]}}
+
+
+def user_permissions(user: str) -> dict[str, object]:
+    """The `permissions` block of a service's user or of the provisioning user."""
+    return provision_permissions() if user == PROVISION_USER else permissions(user)
+
+
+def _inbox(user: str) -> str:
+    return inbox_prefix(user) + ".>"
+
+
+USERS = (*GRANTS, PROVISION_USER)
+
+
+def new_passwords(users: tuple[str, ...] = USERS) -> dict[str, str]:
+    """A fresh random password per user (for a local stack; Kubernetes reads them from a secret)."""
+    return {user: secrets.token_urlsafe(24) for user in users}
 
 
 def server_config(passwords: Mapping[str, str], *, admin_password: str | None = None, port: int = 4222,
                   store_dir: str = "", host: str = "127.0.0.1") -> str:
-    """A nats-server config with JetStream and one user per service (and an unrestricted `admin` user when
-    `admin_password` is given: provisioning and tests). nats-server's config format accepts JSON, so the values
-    are written with `json.dumps`, which quotes subjects such as `$JS.API.>` correctly."""
-    users = [{"user": service, "password": password, "permissions": permissions(service)}
-             for service, password in passwords.items()]
-    if admin_password is not None:
-        users.append({"user": "admin", "password": admin_password})
-    config: dict[str, object] = {"host": host, "port": port, "authorization": {"users": users}}
+    """A nats-server config with JetStream and one user per entry of `passwords` (a service or the provisioning
+    user), and an unrestricted `admin` user when `admin_password` is given (the local operator: the embedded
+    stack's CLI and tests). nats-server's config format accepts JSON, so the values are written with
+    `json.dumps`, which quotes subjects such as `$JS.API.>` correctly. No user means no anonymous access."""
+    config: dict[str, object] = {"host": host, "port": port, "authorization": _authorization(passwords, admin_password)}
     config["jetstream"] = {"store_dir": store_dir} if store_dir else {}
     return json.dumps(config, indent=2) + "\n"
+
+
+def _authorization(passwords: Mapping[str, str], admin_password: str | None = None) -> dict[str, object]:
+    users: list[dict[str, object]] = [{"user": user, "password": password, "permissions": user_permissions(user)}
+                                      for user, password in passwords.items()]
+    if admin_password is not None:
+        users.append({"user": "admin", "password": admin_password})
+    return {"users": users}
+
+
+def password_env(user: str) -> str:
+    """The env var the NATS pods read `user`'s password from (Kubernetes: a `secretKeyRef`)."""
+    return f"{user.upper()}_NATS_PASSWORD"
+
+
+#: The first lines of the generated Kubernetes file.
+K8S_HEADER = """# Generated by `python -m selfaware.nats_auth > deploy/k8s/base/nats-auth.conf` from selfaware/nats_auth.py
+# (docs/nats-permissions.md explains every line; tests/unit/test_k8s_manifests.py fails when it is stale).
+# One user per service and the provisioning user; each password is an env var of the NATS pod, filled from the
+# Secret `nats-users` (nats.yaml). No anonymous access.
+"""
+
+
+def k8s_authorization() -> str:
+    """The `authorization` block for Kubernetes: the passwords are env-var references (`$GENERATOR_NATS_PASSWORD`,
+    resolved by nats-server when it reads the file), so the file holds no secret."""
+    text = json.dumps({"authorization": _authorization({u: "$" + password_env(u) for u in USERS})}, indent=2)
+    for user in USERS:  # a quoted "$VAR" would be a literal string
+        text = text.replace(json.dumps("$" + password_env(user)), "$" + password_env(user))
+    return K8S_HEADER + text + "\n"
+
+
+if __name__ == "__main__":
+    print(k8s_authorization(), end="")

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import structlog
 from grpc_health.v1 import health_pb2
 
-from selfaware import metrics
-from selfaware.bus import EventBus
+from selfaware import metrics, provision
+from selfaware.bus import EventBus, connect_options
 from selfaware.config import ConfigError, ServiceConfig, load_config
 from selfaware.grpc_server import check_files, start_server
 from selfaware.logs import configure_logging
@@ -58,12 +58,22 @@ class Wiring:
 
 
 async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
-    """Connect to NATS and open the state bucket and the artifact store."""
+    """Connect to NATS as `config.nats_user` and open the state bucket and the artifact store. A service with a
+    NATS user may not create streams (`selfaware.provision`): it checks them all first and fails naming the
+    missing ones; an anonymous one (a NATS without accounts) creates them."""
+    create = not config.nats_user
     bus = await EventBus.connect(config.nats_url, name=name, max_deliver=config.max_deliver,
                                  ack_wait_s=config.ack_wait_s, consumer_limits=config.limits(),
-                                 replicas=config.nats_replicas, dead_letter_max_age_s=config.dead_letter_max_age_s)
-    state = await StateStore.open(bus.js, config.nats_replicas)
-    store = await ArtifactStore.open(bus.js, config.data_dir / "artifacts", config.nats_replicas)
+                                 replicas=config.nats_replicas, dead_letter_max_age_s=config.dead_letter_max_age_s,
+                                 options=connect_options(config), provision=create)
+    try:
+        if not create:
+            await provision.check(bus.js)
+        state = await StateStore.open(bus.js, config.nats_replicas, create=create)
+        store = await ArtifactStore.open(bus.js, config.data_dir / "artifacts", config.nats_replicas, create=create)
+    except BaseException:
+        await bus.close()
+        raise
     return Runtime(bus, state, store)
 
 
@@ -86,7 +96,8 @@ async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiri
     await runtime.bus.start()
     names = [*wiring.service_names, ""]
     watching = asyncio.create_task(runtime.bus.watch_health(lambda ok: _report_health(health, names, ok)))
-    log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url)
+    log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url,
+             nats_user=config.nats_user or None, nats_tls=bool(config.nats_tls_ca_file))
     if bound is not None:
         bound.set_result(port)
     stop = stop or asyncio.Event()
@@ -137,5 +148,9 @@ def service_main(name: str, config_cls: type[C], wire: Callable[[C, Runtime], Aw
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     configure_logging(name, config.log_level, config.log_format)
-    asyncio.run(run_service(name, config, wire))
+    try:
+        asyncio.run(run_service(name, config, wire))
+    except provision.NotProvisioned as exc:  # one clear line (the streams and the fix), not a traceback
+        log.error("nats_not_provisioned", error=str(exc))
+        return 1
     return 0

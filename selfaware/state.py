@@ -46,9 +46,11 @@ class StateStore:
         self._kv, self._js = kv, js
 
     @classmethod
-    async def open(cls, js: object, replicas: int = 1) -> StateStore:
-        """Open (creating if needed) the state bucket; every service may call this. `replicas`: copies on a NATS
-        cluster, used when the bucket is created (an existing bucket keeps its own)."""
+    async def open(cls, js: object, replicas: int = 1, create: bool = True) -> StateStore:
+        """Open (creating if needed and `create`) the state bucket; every service may call this. `replicas`:
+        copies on a NATS cluster, used when the bucket is created (an existing bucket keeps its own)."""
+        if not create:  # a service on its own NATS user: `selfaware.provision` created it
+            return cls(await js.key_value(STATE_BUCKET), js)  # type: ignore[attr-defined]
         try:
             kv = await js.create_key_value(KeyValueConfig(bucket=STATE_BUCKET, history=16,  # type: ignore[attr-defined]
                                                           replicas=replicas))

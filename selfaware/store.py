@@ -68,9 +68,11 @@ class ArtifactStore:
         self.cache_dir = cache_dir
 
     @classmethod
-    async def open(cls, js: object, cache_dir: Path, replicas: int = 1) -> ArtifactStore:
-        """Open (creating if needed) the artifacts bucket; every service may call this. `replicas`: copies on a
-        NATS cluster, used when the bucket is created (an existing bucket keeps its own)."""
+    async def open(cls, js: object, cache_dir: Path, replicas: int = 1, create: bool = True) -> ArtifactStore:
+        """Open (creating if needed and `create`) the artifacts bucket; every service may call this. `replicas`:
+        copies on a NATS cluster, used when the bucket is created (an existing bucket keeps its own)."""
+        if not create:  # a service on its own NATS user: `selfaware.provision` created it
+            return cls(await js.object_store(ARTIFACTS_BUCKET), cache_dir)  # type: ignore[attr-defined]
         try:
             obs = await js.create_object_store(ARTIFACTS_BUCKET, config=ObjectStoreConfig(  # type: ignore[attr-defined]
                 description="selfaware datasets, adapters, evaluation records and reports, by sha256",

@@ -6,6 +6,10 @@ Each child logs JSON to `<run dir>/logs/<name>.log`. Every service serves TLS an
 makes its own CA, certificate and admin token under `<run dir>/tls/` (`selfaware.cli.local_tls`), and
 `client()` / `credentials` are what a caller needs. While the stack is up, `supervise()` restarts a child that
 dies (nats-server too, on the same port and file store), with backoff; see `selfaware.cli.supervisor`.
+
+NATS has no anonymous access: every service connects as its own user (replicas share their service's), with the
+permissions of `selfaware.nats_auth`, after the provisioning user has created the streams and buckets; the
+passwords are generated per start and kept in mode-0600 files under `<run dir>/nats-auth`.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats
 from google.protobuf import json_format
 
+from selfaware import nats_auth, provision
+from selfaware.bus import inbox_prefix
 from selfaware.cli.local_tls import LocalTls, generate
 from selfaware.cli.supervisor import Child, Ready, RestartPolicy, StackError, Supervisor
 from selfaware.client import Client, Credentials, wait_serving
@@ -81,7 +88,11 @@ class LocalStack:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     #: The stack's CA, server certificate and admin token (made by `start`).
     tls: LocalTls | None = None
+    #: Serve nats-server's monitoring endpoints (its connections and their users) on this loopback port; 0: off.
+    nats_monitor_port: int = 0
     _env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: The NATS users' password files (`start_nats`): one per service, the provisioning user and `admin`.
+    _nats_passwords: dict[str, Path] = field(default_factory=dict, repr=False)
     _supervisor: Supervisor | None = field(default=None, repr=False)
 
     @property
@@ -175,21 +186,47 @@ class LocalStack:
         endpoint = f"127.0.0.1:{port}"
         if self.metrics:
             self.metrics_ports[name] = free_port()
-        self._spawn(name, [sys.executable, "-m", f"services.{name.split('-')[0]}"], endpoint,
+        service = name.split("-")[0]
+        self._spawn(name, [sys.executable, "-m", f"services.{service}"], endpoint,
                     lambda timeout_s: wait_serving(endpoint, timeout_s, credentials=self.credentials),
                     {**self._env, "SELFAWARE_GRPC_PORT": str(port),
-                     "SELFAWARE_METRICS_PORT": str(self.metrics_ports.get(name, 0))})
+                     "SELFAWARE_METRICS_PORT": str(self.metrics_ports.get(name, 0)),
+                     "SELFAWARE_NATS_USER": service,
+                     "SELFAWARE_NATS_PASSWORD_FILE": str(self._nats_passwords[service])})
 
     async def start_nats(self, store_dir: Path) -> str:
-        """Start nats-server with JetStream on a free loopback port; returns its URL."""
+        """Start nats-server with JetStream on a free loopback port, one user per service, the provisioning user
+        and the local operator `admin` (no anonymous access), and provision the streams and buckets; returns its
+        URL."""
         nats_port = free_port()
         store_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
-                             "-sd", str(store_dir)], f"127.0.0.1:{nats_port}",
+        folder = self.run_dir / "nats-auth"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        passwords = nats_auth.new_passwords((*nats_auth.USERS, "admin"))
+        for user, password in passwords.items():
+            self._nats_passwords[user] = _write_private(folder / f"{user}.password", password + "\n")
+        admin = passwords.pop("admin")
+        config = _write_private(folder / "nats.conf", nats_auth.server_config(
+            passwords, admin_password=admin, port=nats_port, store_dir=str(store_dir)))
+        monitor = ["-m", str(self.nats_monitor_port)] if self.nats_monitor_port else []
+        self._spawn("nats", [nats_server_binary(), "-c", str(config), *monitor], f"127.0.0.1:{nats_port}",
                     lambda timeout_s: wait_port(nats_port, timeout_s))
         self.nats_url = f"nats://127.0.0.1:{nats_port}"
         await self._wait_ready("nats", timeout_s=20.0)
+        nc = await nats.connect(self.nats_url, **self.nats_connect_options(nats_auth.PROVISION_USER))
+        try:
+            await provision.provision(nc.jetstream())
+        finally:
+            await nc.close()
         return self.nats_url
+
+    def nats_connect_options(self, user: str = "admin") -> dict[str, str]:
+        """`nats.connect` keyword arguments for one of the stack's NATS users: `admin` (everything: the CLI, tests
+        and benchmarks that read the stores), a service's or the provisioning user's."""
+        if user not in self._nats_passwords:
+            raise StackError(f"no NATS user {user!r} on this stack (users: {', '.join(self._nats_passwords)})")
+        return {"user": user, "password": self._nats_passwords[user].read_text().strip(),
+                "inbox_prefix": inbox_prefix(user)}
 
     async def supervise(self, policy: RestartPolicy | None = None,
                         notify: Callable[[str], None] = lambda line: None,
@@ -244,6 +281,14 @@ class LocalStack:
                     os.killpg(processes[name].pid, signal.SIGKILL)
                     codes[name] = processes[name].wait()
         return codes
+
+
+def _write_private(path: Path, text: str) -> Path:
+    """Write a secret to a file only its owner may read (mode 0600 from the start, never world-readable)."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+    return path
 
 
 async def wait_port(port: int, timeout_s: float) -> None:

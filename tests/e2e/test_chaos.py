@@ -153,7 +153,7 @@ async def run_once(root: Path, spec: dict[str, Any], chaos: bool) -> Outcome:
             await until(client, experiment.id, lambda e, jobs: e.status in TERMINAL, timeout_s=900)
             final = await client.get(experiment.id)
             report = json.loads((await client.report(experiment.id)).json)
-        records, duplicates = await read_records(stack.nats_url, root / "reader", list(final.jobs))
+        records, duplicates = await read_records(stack, root / "reader", list(final.jobs))
         if chaos:
             await poison_and_replay(stack)
     finally:
@@ -165,9 +165,9 @@ async def run_once(root: Path, spec: dict[str, Any], chaos: bool) -> Outcome:
                    kills)
 
 
-async def read_records(nats_url: str, cache: Path, jobs: list[rec.Job]
+async def read_records(stack: LocalStack, cache: Path, jobs: list[rec.Job]
                        ) -> tuple[dict[tuple[str, str], tuple[Any, ...]], int]:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_connect_options())
     store = await ArtifactStore.open(nc.jetstream(), cache)
     records: dict[tuple[str, str], tuple[Any, ...]] = {}
     duplicates = 0
@@ -188,7 +188,7 @@ def scores_of(report: dict[str, Any]) -> dict[str, Any]:
 
 async def poison_and_replay(stack: LocalStack) -> None:
     """A message no handler can decode lands in the DLQ; `dlq list` shows it and `dlq replay` resends it."""
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_connect_options())
     await nc.jetstream().publish("selfaware.events.adapter.ready", b"\xff not a protobuf",
                                  headers={"Nats-Msg-Id": "chaos-poison"})
     await nc.close()

@@ -181,7 +181,7 @@ async def test_replicas_share_the_work_once_scale_and_survive_a_kill(tmp_path: P
     stack = LocalStack(tmp_path / "run")
     await stack.start(tmp_path / "data", tmp_path / "nats", extra_env=ENV, replicas={"evaluator": EVALUATORS})
     supervising = asyncio.create_task(stack.supervise(RestartPolicy(initial_backoff_s=0.2)))
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_connect_options())
     sampling: asyncio.Task[None] | None = None
     try:
         async with stack.client() as client:

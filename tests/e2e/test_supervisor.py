@@ -189,7 +189,8 @@ async def test_up_brings_back_killed_services_and_nats_and_keeps_working(stack_u
     endpoint, run_dir = stack_up
     tls = run_dir / "tls"
     remote = ("--endpoint", endpoint, "--token-file", str(tls / "token"), "--ca-file", str(tls / "ca.pem"))
-    nats_url = f"nats://{latest(run_dir, 'nats', 'child_started')['address']}"
+    admin = (run_dir / "nats-auth" / "admin.password").read_text().strip()  # the stack's local operator
+    nats_url = f"nats://admin:{admin}@{latest(run_dir, 'nats', 'child_started')['address']}"
     payload = await poison(nats_url)
     [first] = await letters_of(nats_url, payload)
     listed = await asyncio.to_thread(run_cli, "dlq", "list", *remote)

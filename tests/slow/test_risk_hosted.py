@@ -119,7 +119,7 @@ async def outcome(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
             succeeded = final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED
             report = json.loads((await client.report(submitted.id)).json) if succeeded else {}
         jobs = {j.key: j for j in final.jobs}
-        records = await _records(stack.nats_url, root / "reader", jobs)
+        records = await _records(stack, root / "reader", jobs)
         api = openai.OpenAI(base_url=facade_url, api_key="unused", max_retries=0, timeout=60)
         listed = api.fine_tuning.jobs.list(limit=100).data
         checkpoints = {j.id: sorted(api.fine_tuning.jobs.checkpoints.list(j.id, limit=100).data,
@@ -140,8 +140,8 @@ async def outcome(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
                 stop_server(process)
 
 
-async def _records(nats_url: str, cache: Path, jobs: dict[str, rec.Job]) -> dict[str, list[rec.EvalRecord]]:
-    nc = await nats.connect(nats_url)
+async def _records(stack: LocalStack, cache: Path, jobs: dict[str, rec.Job]) -> dict[str, list[rec.EvalRecord]]:
+    nc = await nats.connect(stack.nats_url, **stack.nats_connect_options())
     try:
         store = await ArtifactStore.open(nc.jetstream(), cache)
         return {key: [r for ref in job.chunks for r in rec.RecordChunk.FromString(await store.get_bytes(ref)).records]

@@ -75,6 +75,8 @@ KUSTOMIZATIONS = {
     "overlays/production": Sizing("gpu-8b", 16 * GB, nats_servers=3, max_pods=4),
 }
 KEDA_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+#: cert-manager's kinds (gRPC certificates in the base, TLS to NATS in production): no schema ships with
+#: kubernetes-validate either; they are checked structurally below.
 CERT_MANAGER_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate")}
 
 Doc = dict[str, Any]
@@ -152,21 +154,40 @@ def test_workloads_are_four_deployments_and_nats(kustomization: str, docs: list[
     if sizing.nats_servers == 1:
         assert " ".join(container(nats_set)["args"]).startswith("-js -sd /data")
     for name, deployment in deployments.items():
-        # Streams and buckets get as many copies as there are NATS servers (the services create them).
+        # Streams and buckets get as many copies as there are NATS servers (the nats-provision Job creates them).
         assert config_of(name, deployment, docs).nats_replicas == sizing.nats_servers, name
         autoscaled = sizing.max_pods and name in GPU_SERVICES
         assert deployment["spec"].get("replicas") == (None if autoscaled else 1), name  # KEDA owns it
 
 
-def nats_config(docs: list[Doc]) -> tuple[str, Path]:
-    """The NATS cluster's config file (from its ConfigMap) and the path the container reads it at."""
+def nats_config(docs: list[Doc]) -> tuple[str, Path, dict[str, str]]:
+    """The NATS server's config file (from its ConfigMap), the path the container reads it at, and every file
+    of that ConfigMap (the config includes the users' file beside it)."""
     nats_set = of_kind(docs, "StatefulSet")["nats"]
     args = container(nats_set)["args"]
     path = Path(args[args.index("-c") + 1])
     mount = next(m for m in container(nats_set)["volumeMounts"] if path.is_relative_to(m["mountPath"]))
     volume = next(v for v in nats_set["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
-    config_map = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]
-    return config_map["data"][str(path.relative_to(mount["mountPath"]))], path
+    files = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]["data"]
+    return files[str(path.relative_to(mount["mountPath"]))], path, files
+
+
+def nats_server_accepts(docs: list[Doc], folder: Path) -> subprocess.CompletedProcess[str]:
+    """`nats-server -t` (test the config and exit) on the NATS pod's config as mounted, the /etc/nats paths moved
+    under `folder`, with throwaway TLS files where the pod mounts its certificate, and the pod's env (dummy
+    passwords for the Secret references)."""
+    from tests.tls_files import write_tls_files
+
+    text, path, files = nats_config(docs)
+    root = folder / "etc-nats"
+    write_tls_files(root / "tls")
+    for name, content in files.items():
+        (root / name).write_text(content.replace("/etc/nats", str(root)))
+    nats_set = of_kind(docs, "StatefulSet")["nats"]
+    env = {e["name"]: e.get("value", "dummy") for e in container(nats_set)["env"]} | {"POD_NAME": "nats-0"}
+    binary = Path(sys.executable).parent / "nats-server"
+    return subprocess.run([str(binary), "-c", str(root / path.name), "-t"], capture_output=True, text=True,
+                          timeout=30, env={**os.environ, **env}, check=False)
 
 
 def test_a_nats_cluster_routes_every_server_and_its_config_parses(kustomization: str, docs: list[Doc],
@@ -174,18 +195,15 @@ def test_a_nats_cluster_routes_every_server_and_its_config_parses(kustomization:
     servers = KUSTOMIZATIONS[kustomization].nats_servers
     nats_set = of_kind(docs, "StatefulSet")["nats"]
     ports = {p["name"]: p["containerPort"] for p in container(nats_set)["ports"]}
-    if servers == 1:  # one server, configured by flags: JetStream on the PVC, monitoring on its port
-        assert container(nats_set)["args"] == ["-js", "-sd", "/data", "-m", str(ports["monitor"])]
+    # The real server parses it: unknown fields and bad values fail.
+    checked = nats_server_accepts(docs, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    text, _, _ = nats_config(docs)
+    if servers == 1:  # one server, configured by flags (JetStream on the PVC, monitoring on its port) and users
+        assert container(nats_set)["args"] == ["-js", "-sd", "/data", "-m", str(ports["monitor"]),
+                                               "-c", "/etc/nats/nats-auth.conf"]
         assert "cluster" not in ports
         return
-    text, _ = nats_config(docs)
-    conf = tmp_path / "nats.conf"
-    conf.write_text(text)
-    # The real server parses it: unknown fields and bad values fail (`-t`: test the config and exit).
-    binary = Path(sys.executable).parent / "nats-server"
-    checked = subprocess.run([str(binary), "-c", str(conf), "-t"], capture_output=True, text=True, timeout=30,
-                             env={**os.environ, "POD_NAME": "nats-0"}, check=False)
-    assert checked.returncode == 0, checked.stderr
     service = nats_set["spec"]["serviceName"]
     routes = re.findall(r"nats://([\w.-]+):(\d+)", text)
     assert sorted(routes) == [(f"nats-{i}.{service}", str(ports["cluster"])) for i in range(servers)]
@@ -622,3 +640,59 @@ def test_production_budgets_priorities_and_quota(kustomization: str, docs: list[
     over = {k: (used[k], hard[k]) for k in hard if used[k] > hard[k]}
     assert not over, f"the quota is below the full scale-out (used, hard): {over}"
     assert used["requests.nvidia.com/gpu"] == hard["requests.nvidia.com/gpu"]  # GPUs: exactly the scale-out
+
+
+# --- NATS users and TLS -------------------------------------------------------------------------------------------
+
+def test_every_service_connects_to_nats_as_its_own_user(docs: list[Doc]) -> None:
+    """Each Deployment's NATS user is its service's, its password file is the Secret key of that user only; the
+    NATS pod gets every user's password from the same Secret, under the env names nats-auth.conf references;
+    the provisioning Job runs as the provisioning user."""
+    from selfaware.nats_auth import PROVISION_USER, USERS, k8s_authorization, password_env
+
+    text, _, files = nats_config(docs)
+    assert files["nats-auth.conf"] == k8s_authorization()
+    assert "include ./nats-auth.conf" in text or container(of_kind(docs, "StatefulSet")["nats"])["args"][-1] == \
+        "/etc/nats/nats-auth.conf"
+    nats_env = {e["name"]: e.get("valueFrom") for e in container(of_kind(docs, "StatefulSet")["nats"])["env"]}
+    for user in USERS:
+        assert nats_env[password_env(user)] == {"secretKeyRef": {"name": "nats-users", "key": user}}, user
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "Job")}
+    assert set(workloads) == {*CONFIGS, "nats-provision"}
+    for name, workload in workloads.items():
+        user = PROVISION_USER if name == "nats-provision" else name
+        env = {e["name"]: e["value"] for e in container(workload)["env"] if "value" in e}
+        assert env["SELFAWARE_NATS_USER"] == user, name
+        password = Path(env["SELFAWARE_NATS_PASSWORD_FILE"])
+        mount = next(m for m in container(workload)["volumeMounts"] if m["mountPath"] == str(password.parent))
+        volume = next(v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"] == {"secretName": "nats-users", "items": [{"key": user, "path": password.name}]}
+        if name in CONFIGS:
+            assert config_of(name, workload, docs).nats_user == user
+
+
+def test_production_nats_uses_tls_for_clients_and_routes(kustomization: str, docs: list[Doc]) -> None:
+    """Production: cert-manager issues the servers' certificate for the Service and every pod; the servers
+    require TLS from clients and on routes; every selfaware pod verifies it against the CA (ca.crt only)."""
+    text, _, _ = nats_config(docs)
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "Job")}
+    if KUSTOMIZATIONS[kustomization].nats_servers == 1:
+        assert "tls" not in text and not of_kind(docs, "Certificate")
+        return
+    certificate = of_kind(docs, "Certificate")["nats-server-tls"]["spec"]
+    service = of_kind(docs, "StatefulSet")["nats"]["spec"]["serviceName"]
+    assert {service, f"*.{service}", f"{service}.selfaware.svc"} <= set(certificate["dnsNames"])
+    assert {"server auth", "client auth"} <= set(certificate["usages"])
+    assert re.search(r"^tls \{[^}]*cert_file: /etc/nats/tls/tls.crt", text, re.M)
+    assert re.search(r"cluster \{.*?tls \{[^}]*verify: true", text, re.S)
+    nats_volumes = of_kind(docs, "StatefulSet")["nats"]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tls", "secret": {"secretName": certificate["secretName"]}} in nats_volumes
+    for name, workload in workloads.items():
+        maps = of_kind(docs, "ConfigMap")
+        env = {k: v for source in container(workload)["envFrom"] for k, v in
+               maps[source["configMapRef"]["name"]]["data"].items()}
+        ca = Path(env["SELFAWARE_NATS_TLS_CA_FILE"])
+        mount = next(m for m in container(workload)["volumeMounts"] if m["mountPath"] == str(ca.parent))
+        volume = next(v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"] == {"secretName": certificate["secretName"], "items": [{"key": "ca.crt",
+                                                                                         "path": ca.name}]}, name
