@@ -8,7 +8,6 @@ domain errors to status codes in one place:
   is the servicer's NotFound -> NOT_FOUND;
 - TooLarge (a source over its cap) and NATS's MaxPayloadError -> RESOURCE_EXHAUSTED; any other DataError (the
   request's data cannot be read or parsed) -> INVALID_ARGUMENT;
-- FailedPrecondition -> FAILED_PRECONDITION;
 - Unavailable, and NATS being down or not answering in time -> UNAVAILABLE (clients may retry);
 - anything else -> INTERNAL, logged with its traceback.
 Status messages are cut to `MAX_MESSAGE_CHARS`, so no request makes a reply too large for gRPC's trailers.
@@ -32,7 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from selfaware.errors import DataError, FailedPrecondition, NotFound, SpecError, TooLarge, Unavailable
+from selfaware.errors import DataError, NotFound, SpecError, TooLarge, Unavailable
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
 
@@ -80,7 +79,6 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DataError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
-    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 )
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from google.protobuf.message import DecodeError
 
-from selfaware.errors import FailedPrecondition, NotFound, SpecError
+from selfaware.errors import NotFound, SpecError
 from selfaware.v1 import events_pb2 as ev
 
 if TYPE_CHECKING:
@@ -91,8 +91,8 @@ class DeadLetters:
         stored = self._stored(found)
         subject = stored.letter.subject
         if subject not in self.subjects:
-            raise FailedPrecondition(f"dead letter {seq} came from {subject!r}, which is no event subject to "
-                                     "replay onto")
+            raise SpecError.single("seq", f"dead letter {seq} came from {subject!r}, which is no event subject to "
+                                   "replay onto")
         msg_id = f"replay:{seq}:{int(stored.dead_lettered_at.timestamp() * 1e6)}"
         ack = await self.js.publish(subject, stored.letter.payload, headers={"Nats-Msg-Id": msg_id})
         await self.js.delete_msg(self.stream, seq)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from selfaware.catalogue import complete
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
+from selfaware.errors import FieldViolation, NotFound, SpecError
 from selfaware.plan import plan_jobs
 from selfaware.redact import redact
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
@@ -55,14 +55,14 @@ class Experiments:
         if violations:
             raise SpecError(violations)
         experiment_id = id_for(idempotency_key) if idempotency_key else uuid.uuid4().hex[:12]
-        return await self.create(experiment_id, completed, f"idempotency_key {idempotency_key!r}")
+        return await self.create(experiment_id, completed, "idempotency_key")
 
-    async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, named: str, *,
+    async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, field: str, *,
                      sweep_id: str = "", held: bool = False) -> rec.Experiment:
         """Store the plan of a validated, completed spec under `experiment_id` and announce it unless it is held.
 
         An experiment that exists already with the same spec is returned (and announced again unless held); one
-        with another spec is FAILED_PRECONDITION, saying that `named` (what the id derives from) was reused.
+        with another spec is INVALID_ARGUMENT naming the request `field` the id derives from.
         """
         experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now(),
                                     sweep_id=sweep_id, held=held)
@@ -71,7 +71,7 @@ class Experiments:
         if not await self.state.create_experiment(experiment, jobs):
             experiment = await self.state.get_experiment(experiment_id)
             if experiment.spec != completed:
-                raise FailedPrecondition(f"{named} was used for a different spec (experiment {experiment_id})")
+                raise SpecError.single(field, f"was used for a different spec (experiment {experiment_id})")
             log.info("experiment_submit_repeated", experiment_id=experiment_id)
         else:
             log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name, sweep_id=sweep_id,
@@ -120,8 +120,8 @@ class Experiments:
     async def cancel(self, experiment_id: str, reason: str) -> rec.Experiment:
         current = await self.state.get_experiment(experiment_id)
         if current.status in TERMINAL:
-            raise FailedPrecondition(f"experiment {experiment_id} already ended "
-                                     f"({rec.ExperimentStatus.Name(current.status)})")
+            raise SpecError.single("experiment_id", f"experiment {experiment_id} already ended "
+                                   f"({rec.ExperimentStatus.Name(current.status)})")
         experiment = await self._end(experiment_id, rec.EXPERIMENT_STATUS_CANCELLED, reason or "cancelled by user")
         await self.bus.publish(ev.ExperimentCancelled(experiment_id=experiment_id, reason=experiment.error),
                                msg_id=f"cancelled:{experiment_id}")

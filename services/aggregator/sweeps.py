@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, SpecError
+from selfaware.errors import FieldViolation, NotFound, SpecError
 from selfaware.status import RUNNING, TERMINAL, now
 from selfaware.sweeps import MAX_CELLS
 from selfaware.v1 import records_pb2 as rec
@@ -74,8 +74,8 @@ class Sweeps:
         sweep_id = id_for(f"sweep:{idempotency_key}") if idempotency_key else uuid.uuid4().hex[:12]
         for i, (cell, done) in enumerate(zip(spec.cells, completed, strict=True)):
             if await self.experiments.differs(cell_experiment_id(sweep_id, cell.key), done):
-                raise FailedPrecondition(f"cells[{i}] ({cell.key}): sweep {sweep_id} already has this cell with "
-                                         "a different spec; change the sweep's name to start another sweep")
+                raise SpecError.single(f"cells[{i}]", f"({cell.key}): sweep {sweep_id} already has this cell with a "
+                                       "different spec; change the sweep's name to start another sweep")
         submitted = sweep_pb2.SweepSpec()
         submitted.CopyFrom(spec)
         for cell, done in zip(submitted.cells, completed, strict=True):
@@ -172,8 +172,8 @@ class Sweeps:
         try:
             return await self.state.get_experiment(experiment_id)
         except NotFound:
-            return await self.experiments.create(experiment_id, cell.spec, f"cell {cell.key!r} of sweep {sweep_id}",
-                                                 sweep_id=sweep_id, held=True)
+            return await self.experiments.create(experiment_id, cell.spec, "idempotency_key", sweep_id=sweep_id,
+                                                 held=True)
 
     async def _refresh(self, sweep_id: str) -> None:
         """Copy the cells' statuses onto the sweep; once every cell ended, render and attach the report."""
