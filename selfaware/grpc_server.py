@@ -32,6 +32,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from selfaware.errors import DataError, NotFound, SpecError, TooLarge, Unavailable
+from selfaware.grpc_decode import DecodeInHandler
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
 
@@ -179,7 +180,7 @@ def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[tuple[
 async def start_server(host: str, port: int, adders: Sequence[tuple[Callable[..., None], Any]],
                        service_names: Sequence[str]) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Start a grpc.aio server with the given servicers plus health and reflection; returns the bound port."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=[DecodeInHandler(_abort)])
     for add, servicer in adders:
         add(servicer, server)
     health_servicer = health.aio.HealthServicer()
