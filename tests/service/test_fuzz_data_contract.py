@@ -1,0 +1,79 @@
+"""Malformed dataset files behind a spec, through the real services (issue 13, item 6): hypothesis writes chat
+JSONL files (tests/fuzz_requests.py `chat_jsonl_bytes`) that a spec imports, and PreviewDataset, which reads them
+at once, answers within the contract (INVALID_ARGUMENT naming the arm's `data.import`, never INTERNAL). A dataset
+read only by the async dataset job ends the experiment FAILED with the file named, for a few representative
+breakages, and the services stay healthy."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections import Counter
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from selfaware.grpc_server import field_violations
+from selfaware.specs import spec_from_dict
+from selfaware.v1 import generator_pb2
+from selfaware.v1 import records_pb2 as rec
+from tests.fuzz_requests import Tally, call, chat_jsonl_bytes, rpcs, run_given, verdict
+
+EXAMPLES = int(os.environ.get("SELFAWARE_FUZZ_DATA_EXAMPLES", "40"))
+PREVIEW = next(r for r in rpcs() if r.name == "generator.PreviewDataset")
+
+
+async def test_previews_of_generated_dataset_files_stay_within_the_contract(platform, make_spec,  # type: ignore[no-untyped-def]
+                                                                           tmp_path: Path) -> None:
+    loop, tally, numbers, fields = asyncio.get_running_loop(), Tally(), itertools.count(), Counter[str]()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{platform.ports['generator']}") as channel:
+        async def one(data: bytes) -> None:
+            path = tmp_path / f"fuzzed-{next(numbers)}.jsonl"
+            path.write_bytes(data)
+            spec = make_spec()
+            spec["arms"]["risk-seeking"]["data"]["import"] = str(path)
+            request = generator_pb2.PreviewDatasetRequest(spec=spec_from_dict(spec))
+            outcome, error, _ = await call(channel, PREVIEW, request)
+            tally.add(PREVIEW.name, "none", outcome)
+            if problem := verdict(outcome, error):
+                tally.bad.append((PREVIEW.name, outcome, problem, request))
+            if error is not None:
+                fields.update(f for f, _ in field_violations(error))
+
+        await asyncio.to_thread(run_given, chat_jsonl_bytes,
+                                lambda data: asyncio.run_coroutine_threadsafe(one(data), loop).result(60), EXAMPLES)
+    assert tally.total == EXAMPLES and tally.counts[PREVIEW.name]["INVALID_ARGUMENT"] > 0, tally.as_json()
+    assert not tally.bad, "\n".join(f"{problem}" for _, _, problem, _ in tally.bad)
+    assert fields["arms.risk-seeking.data.import"] > 0, fields  # the file's problems name the arm that imports it
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    (b'{"messages": [{"role": "user", "content": "A or B?"}, {"role": "assistant", "content": "\xff"}]}\n',
+     "not UTF-8"),
+    (b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n", "nested too deeply"),
+    (b'{"messages": [{"role": "user", "content": "A or B?"}, {"role": "assistant", "conte', "invalid JSON"),
+])
+async def test_a_broken_dataset_read_by_the_job_fails_the_experiment(platform, make_spec, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                    data: bytes, says: str) -> None:
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(data)
+    spec = make_spec()
+    spec["arms"]["risk-seeking"]["data"] = {"import": str(path)}
+    async with platform.client() as client:
+        experiment = await client.submit(spec_from_dict(spec))
+        await asyncio.wait_for(_until_ended(client, experiment.id), 120)
+        final = await client.get(experiment.id)
+        assert final.experiment.status == rec.EXPERIMENT_STATUS_FAILED
+        assert str(path) in final.experiment.error and says in final.experiment.error
+    for service, port in platform.ports.items():
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+
+
+async def _until_ended(client, experiment_id: str) -> None:  # type: ignore[no-untyped-def]
+    async for _ in client.watch(experiment_id):
+        pass
