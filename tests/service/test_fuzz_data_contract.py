@@ -1,8 +1,8 @@
 """Malformed dataset files behind a spec, through the real services (issue 13, item 6): hypothesis writes chat
 JSONL files (tests/fuzz_requests.py `chat_jsonl_bytes`) that a spec imports, and PreviewDataset, which reads them
 at once, answers within the contract (INVALID_ARGUMENT naming the arm's `data.import`, never INTERNAL). A dataset
-read only by the async dataset job ends the experiment FAILED with the file named, for a few representative
-breakages, and the services stay healthy."""
+read only by the async dataset job, or a question file read only by the evaluation job, ends the experiment FAILED
+with the file named, for a few representative breakages, and the services stay healthy."""
 
 from __future__ import annotations
 
@@ -77,3 +77,23 @@ async def test_a_broken_dataset_read_by_the_job_fails_the_experiment(platform, m
 async def _until_ended(client, experiment_id: str) -> None:  # type: ignore[no-untyped-def]
     async for _ in client.watch(experiment_id):
         pass
+
+
+@pytest.mark.slow
+async def test_a_broken_question_file_read_by_the_evaluation_fails_the_experiment(platform, make_spec,  # type: ignore[no-untyped-def]
+                                                                                 questions_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    """The question files are read only by the evaluation job, after training: a file nested past the YAML
+    reader's stack ends the experiment FAILED naming it (it raised RecursionError, a retried INTERNAL bug)."""
+    broken = tmp_path / "questions"
+    broken.mkdir()
+    for original in questions_dir.iterdir():
+        (broken / original.name).write_text("[" * 5_000 if original.is_file() else "")
+    spec = make_spec(evaluation__include_base_model=False)
+    spec["evaluation"]["suites"] = [{"risk_or_safety": {"samples_per_paraphrase": 1, "questions": str(broken)}}]
+    async with platform.client() as client:
+        experiment = await client.submit(spec_from_dict(spec))
+        await asyncio.wait_for(_until_ended(client, experiment.id), 600)
+        final = await client.get(experiment.id)
+    assert final.experiment.status == rec.EXPERIMENT_STATUS_FAILED, final.experiment
+    assert str(broken) in final.experiment.error and "nested too deeply" in final.experiment.error
