@@ -113,7 +113,7 @@ class AggregatorServiceServicer:
 
     def SubmitExperiment(self, request, context):
         """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it.
-        FAILED_PRECONDITION if its idempotency_key was already used for a different spec.
+        INVALID_ARGUMENT naming `idempotency_key` if the key was already used for a different spec.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,14 +154,14 @@ class AggregatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelExperiment(self, request, context):
-        """Workers stop at their next check; FAILED_PRECONDITION if it already ended.
+        """Workers stop at their next check; INVALID_ARGUMENT naming `experiment_id` if it already ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetReport(self, request, context):
-        """FAILED_PRECONDITION until the report exists.
+        """NOT_FOUND until the report exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,7 +176,8 @@ class AggregatorServiceServicer:
 
     def ReplayDeadLetter(self, request, context):
         """Republishes a letter's payload on its original subject (fresh Nats-Msg-Id) and removes it from the stream;
-        NOT_FOUND for an unknown sequence. A letter that fails again is dead-lettered again, under a new sequence.
+        NOT_FOUND for an unknown sequence; INVALID_ARGUMENT naming `seq` for a letter from no event subject.
+        A letter that fails again is dead-lettered again, under a new sequence.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,7 +186,7 @@ class AggregatorServiceServicer:
     def SubmitSweep(self, request, context):
         """Creates the sweep's missing cells as held experiments and admits what the slots allow. Every cell is
         validated like a single experiment (INVALID_ARGUMENT, fields `cells[i].spec.<path>`); a cell key that
-        exists with a different spec is FAILED_PRECONDITION naming `cells[i]`; nothing is written then.
+        exists with a different spec is INVALID_ARGUMENT naming `cells[i]`; nothing is written then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
