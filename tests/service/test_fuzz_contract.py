@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from selfaware.specs import spec_from_dict
@@ -20,12 +19,13 @@ EXAMPLES = int(os.environ.get("SELFAWARE_FUZZ_EXAMPLES", "300"))
 
 async def test_every_rpc_answers_generated_requests_within_the_contract(platform, make_spec) -> None:  # type: ignore[no-untyped-def]
     addresses = {service: f"127.0.0.1:{port}" for service, port in platform.ports.items()}
-    tally = await fuzz(addresses, EXAMPLES, specs=[spec_from_dict(make_spec())], auth=Auth.from_env(os.environ))
+    auth = Auth.from_env(os.environ)
+    tally = await fuzz(addresses, EXAMPLES, specs=[spec_from_dict(make_spec())], auth=auth)
     assert set(tally.counts) == {rpc.name for rpc in rpcs()}
     assert tally.total == EXAMPLES
     assert not tally.bad, "\n".join(f"{rpc} {problem}\n{message}"[:2000] for rpc, _, problem, message in tally.bad)
     assert tally.counts["aggregator.SubmitExperiment"]["OK"] > 0, tally.as_json()  # seeds reach past validation
-    for service, port in platform.ports.items():
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    for service, address in addresses.items():
+        async with auth.channel(address) as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
