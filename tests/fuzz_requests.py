@@ -11,7 +11,8 @@ invalid UTF-8, NUL bytes, giant lines, deep nesting, YAML alias bombs.
 `fuzz` runs one `@given` over (rpc, request, token) with `derandomize=True` in a worker thread (hypothesis is
 synchronous; the servers may share the caller's event loop), so a run is reproduced by its settings. Each request
 carries an optional bearer token drawn from `Auth.tokens` (e.g. owner, other user, admin, garbage, none), over TLS
-when `Auth.root_certificates` is set, so the same run checks an authenticated stack.
+when `Auth.root_certificates` is set, so the same run checks an authenticated stack; calls under the labels in
+`Auth.anonymous` must all be UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -272,14 +273,18 @@ class Auth:
 
     tokens: Mapping[str, str | None] = field(default_factory=lambda: {"none": None})
     root_certificates: bytes | None = None
+    #: Labels whose every call must be UNAUTHENTICATED (no token or a garbage one, against a stack with auth on).
+    anonymous: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Auth:
-        """`SELFAWARE_FUZZ_TOKENS` (label=token,... ; an empty token is none), `SELFAWARE_FUZZ_CA_FILE`."""
+        """`SELFAWARE_FUZZ_TOKENS` (label=token,... ; an empty token is none), `SELFAWARE_FUZZ_CA_FILE`,
+        `SELFAWARE_FUZZ_ANONYMOUS` (labels, comma-separated)."""
         spec = environ.get("SELFAWARE_FUZZ_TOKENS", "")
         tokens = {label: value or None for label, _, value in (p.partition("=") for p in spec.split(",") if p)}
         ca_file = environ.get("SELFAWARE_FUZZ_CA_FILE")
-        return cls(tokens or {"none": None}, Path(ca_file).read_bytes() if ca_file else None)
+        anonymous = frozenset(p for p in environ.get("SELFAWARE_FUZZ_ANONYMOUS", "").split(",") if p)
+        return cls(tokens or {"none": None}, Path(ca_file).read_bytes() if ca_file else None, anonymous)
 
     def channel(self, address: str) -> grpc.aio.Channel:
         options = [("grpc.max_send_message_length", MAX_SEND_BYTES)]
@@ -333,8 +338,10 @@ async def call(channel: grpc.aio.Channel, rpc: Rpc, message: Message, metadata: 
         return error.code().name, error, None
 
 
-def verdict(outcome: str, error: grpc.aio.AioRpcError | None) -> str | None:
-    """Why this outcome breaks the contract, or None when it is allowed."""
+def verdict(outcome: str, error: grpc.aio.AioRpcError | None, anonymous: bool = False) -> str | None:
+    """Why this outcome breaks the contract, or None when it is allowed (`anonymous`: only UNAUTHENTICATED is)."""
+    if anonymous and outcome != "UNAUTHENTICATED":
+        return f"{outcome} for a call without a valid token: {(error.details() if error else '')[:300]}"
     if outcome not in ALLOWED:
         return f"{outcome}: {(error.details() if error else '')[:300]}"
     if outcome == "INVALID_ARGUMENT" and error is not None and not [f for f, _ in field_violations(error) if f]:
@@ -376,10 +383,12 @@ def sweep_seed(spec: Message) -> sweep_pb2.SweepSpec:
 
 
 async def known_ids(channel: grpc.aio.Channel, specs: Sequence[Message], auth: Auth) -> list[str]:
-    """Submit each seed spec (and a sweep of the first) once, cancel what started: ids that exist, for the
-    fuzzer to draw. What the servers refuse is left out."""
+    """Submit each seed spec (and a sweep of the first) once as the first token holder, cancel what started: ids
+    that exist, for the fuzzer to draw. What the servers refuse is left out."""
     stub = aggregator_pb2_grpc.AggregatorServiceStub(channel)
-    metadata = auth.metadata(next(iter(auth.tokens)))
+    caller = next((label for label, token in auth.tokens.items() if token and label not in auth.anonymous),
+                  next(iter(auth.tokens)))
+    metadata = auth.metadata(caller)
     ids = []
     for n, spec in enumerate(specs):
         try:
@@ -418,7 +427,7 @@ async def fuzz(addresses: Mapping[str, str], count: int, *, seed: int | None = N
             async def one(message: Message, token: str, rpc: Rpc = rpc) -> None:
                 outcome, error, reply = await call(channels[rpc.service], rpc, message, auth.metadata(token))
                 tally.add(rpc.name, token, outcome)
-                if problem := verdict(outcome, error):
+                if problem := verdict(outcome, error, token in auth.anonymous):
                     tally.bad.append((rpc.name, outcome, problem, message))
                 await _cancel_started(channels["aggregator"], rpc, reply, auth.metadata(token))
 

@@ -24,7 +24,8 @@ async def test_every_rpc_answers_generated_requests_within_the_contract(platform
     assert set(tally.counts) == {rpc.name for rpc in rpcs()}
     assert tally.total == EXAMPLES
     assert not tally.bad, "\n".join(f"{rpc} {problem}\n{message}"[:2000] for rpc, _, problem, message in tally.bad)
-    assert tally.counts["aggregator.SubmitExperiment"]["OK"] > 0, tally.as_json()  # seeds reach past validation
+    if EXAMPLES >= 300 and len(auth.tokens) == 1 and not auth.anonymous:  # ~20 submissions: some seeds pass
+        assert tally.counts["aggregator.SubmitExperiment"]["OK"] > 0, tally.as_json()
     for service, address in addresses.items():
         async with auth.channel(address) as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)

@@ -18,7 +18,7 @@ from selfaware.v1 import (
     sweep_pb2,
     trainer_pb2,
 )
-from tests.fuzz_requests import Auth, Strategies, plan, rpcs
+from tests.fuzz_requests import Auth, Strategies, plan, rpcs, verdict
 
 
 def _all_messages() -> list[_d.Descriptor]:
@@ -63,8 +63,14 @@ def test_the_budget_gives_every_rpc_examples_and_adds_up() -> None:
 def test_tokens_and_roots_come_from_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "ca.pem").write_bytes(b"roots")
     auth = Auth.from_env({"SELFAWARE_FUZZ_TOKENS": "owner=t1,other=t2,garbage=xx,none=",
-                          "SELFAWARE_FUZZ_CA_FILE": str(tmp_path / "ca.pem")})
+                          "SELFAWARE_FUZZ_CA_FILE": str(tmp_path / "ca.pem"), "SELFAWARE_FUZZ_ANONYMOUS": "none,garbage"})
     assert auth.tokens == {"owner": "t1", "other": "t2", "garbage": "xx", "none": None}
-    assert auth.root_certificates == b"roots"
+    assert auth.root_certificates == b"roots" and auth.anonymous == {"none", "garbage"}
     assert auth.metadata("owner") == (("authorization", "Bearer t1"),) and auth.metadata("none") == ()
     assert Auth.from_env({}).tokens == {"none": None} and Auth.from_env({}).root_certificates is None
+
+
+def test_an_anonymous_caller_may_only_be_unauthenticated() -> None:
+    assert verdict("UNAUTHENTICATED", None, anonymous=True) is None
+    assert verdict("OK", None, anonymous=True) and verdict("NOT_FOUND", None, anonymous=True)
+    assert verdict("OK", None) is None and verdict("INTERNAL", None) and verdict("FAILED_PRECONDITION", None)
