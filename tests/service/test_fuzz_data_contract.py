@@ -17,10 +17,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from selfaware.grpc_server import field_violations
+from selfaware.service import run_service
 from selfaware.specs import spec_from_dict
-from selfaware.v1 import generator_pb2
+from selfaware.v1 import generator_pb2, generator_pb2_grpc
 from selfaware.v1 import records_pb2 as rec
+from services.generator.config import GeneratorConfig
+from services.generator.main import wire
+from tests.conftest import REPO, SHARED
 from tests.fuzz_requests import Tally, call, chat_jsonl_bytes, rpcs, run_given, verdict
+from tests.service.test_bus_recovery import own_nats  # noqa: F401 - a fixture
 
 EXAMPLES = int(os.environ.get("SELFAWARE_FUZZ_DATA_EXAMPLES", "40"))
 PREVIEW = next(r for r in rpcs() if r.name == "generator.PreviewDataset")
@@ -97,3 +102,32 @@ async def test_a_broken_question_file_read_by_the_evaluation_fails_the_experimen
         final = await client.get(experiment.id)
     assert final.experiment.status == rec.EXPERIMENT_STATUS_FAILED, final.experiment
     assert str(broken) in final.experiment.error and "nested too deeply" in final.experiment.error
+
+
+async def test_a_dataset_over_the_source_cap_is_refused_naming_its_field(own_nats, make_spec, tmp_path: Path  # type: ignore[no-untyped-def]  # noqa: F811
+                                                                         ) -> None:
+    """A generator whose `source_max_bytes` is 10 kB previews a 24 kB file: refused before it is read, as
+    INVALID_ARGUMENT naming the arm's `data.import` (the size is known from the file system, like every other
+    problem `unreadable` finds; RESOURCE_EXHAUSTED is kept for a source found over the cap while reading, e.g.
+    an http body), never a parse of the first 10 kB or an INTERNAL."""
+    rows = b'{"messages": [{"role": "user", "content": "%d A or B?"}, {"role": "assistant", "content": "A"}]}\n'
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"".join(rows % n for n in range(250)))
+    config = GeneratorConfig(nats_url=own_nats.url, grpc_port=0, data_dir=tmp_path, shutdown_grace_s=1.0,
+                             source_roots=f"{REPO}:{SHARED}:{tmp_path}", source_max_bytes=10_000)
+    stop, bound = asyncio.Event(), asyncio.get_running_loop().create_future()
+    service = asyncio.create_task(run_service("generator", config, wire, stop=stop, bound=bound))
+    try:
+        port = await asyncio.wait_for(bound, 60)
+        spec = make_spec()
+        spec["arms"]["risk-seeking"]["data"]["import"] = str(path)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await generator_pb2_grpc.GeneratorServiceStub(channel).PreviewDataset(
+                    generator_pb2.PreviewDatasetRequest(spec=spec_from_dict(spec)), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        [(field, description)] = field_violations(caught.value)
+        assert field == "arms.risk-seeking.data.import" and "over the 10000-byte cap" in description
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 30)
