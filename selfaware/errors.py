@@ -42,10 +42,6 @@ class NotFound(SelfawareError):
     """The named experiment, job or artifact does not exist."""
 
 
-class FailedPrecondition(SelfawareError):
-    """The request is valid but the target is in the wrong state (e.g. no report yet)."""
-
-
 class DataError(PermanentError):
     """Input data (a dataset file, a question file) is malformed or missing."""
 

@@ -8,7 +8,7 @@ domain errors to status codes in one place:
   is the servicer's NotFound -> NOT_FOUND;
 - TooLarge (a source over its cap) and NATS's MaxPayloadError -> RESOURCE_EXHAUSTED; any other DataError (the
   request's data cannot be read or parsed) -> INVALID_ARGUMENT;
-- FailedPrecondition -> FAILED_PRECONDITION; PermissionDenied -> PERMISSION_DENIED; QuotaExceeded (an owner's
+- PermissionDenied -> PERMISSION_DENIED; QuotaExceeded (an owner's
   quota) -> RESOURCE_EXHAUSTED;
 - Unavailable, and NATS being down or not answering in time -> UNAVAILABLE (clients may retry);
 - anything else -> INTERNAL, logged with its traceback.
@@ -46,7 +46,6 @@ from selfaware.auth import Principal, acting_as, current_principal
 from selfaware.config import ConfigError, ServiceConfig, config_error, require
 from selfaware.errors import (
     DataError,
-    FailedPrecondition,
     NotFound,
     PermissionDenied,
     QuotaExceeded,
@@ -54,6 +53,7 @@ from selfaware.errors import (
     TooLarge,
     Unavailable,
 )
+from selfaware.grpc_decode import DecodeInHandler
 from selfaware.ids import id_problem, shown
 from selfaware.logs import bind_context
 from selfaware.tokens import InvalidToken, JwtVerifier, StaticTokens, Verifier, file_stamp
@@ -104,7 +104,6 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (DataError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
-    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
@@ -224,7 +223,9 @@ async def start_server(config: ServiceConfig, adders: Sequence[tuple[Callable[..
     """Start a grpc.aio server with the given servicers plus health and (unless off) reflection, with TLS and
     bearer-token authentication as `config` says, and the plaintext health port if one is set."""
     verifier = verifier_for(config)
-    server = grpc.aio.server(interceptors=[Authenticator(verifier)] if verifier is not None else [])
+    # authentication first: a call without a valid token is refused before its request is even decoded
+    authenticating = [Authenticator(verifier)] if verifier is not None else []
+    server = grpc.aio.server(interceptors=[*authenticating, DecodeInHandler(_abort)])
     for add, servicer in adders:
         add(servicer, server)
     health_servicer = health.aio.HealthServicer()

@@ -130,7 +130,7 @@ class AggregatorServiceServicer:
 
     def SubmitExperiment(self, request, context):
         """Validates the spec (INVALID_ARGUMENT names the field), plans its jobs and starts it, owned by the caller.
-        FAILED_PRECONDITION if its idempotency_key was already used by the caller for a different spec (keys are
+        INVALID_ARGUMENT naming `idempotency_key` if the caller already used the key for a different spec (keys are
         per owner: two users' keys never name the same experiment); RESOURCE_EXHAUSTED over a quota of the caller
         (nothing is stored or announced then).
         """
@@ -175,15 +175,15 @@ class AggregatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelExperiment(self, request, context):
-        """Workers stop at their next check; FAILED_PRECONDITION if it already ended; PERMISSION_DENIED for another
-        user's experiment.
+        """Workers stop at their next check; INVALID_ARGUMENT naming `experiment_id` if it already ended;
+        PERMISSION_DENIED for another user's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetReport(self, request, context):
-        """FAILED_PRECONDITION until the report exists; PERMISSION_DENIED for another user's experiment.
+        """NOT_FOUND until the report exists; PERMISSION_DENIED for another user's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,7 +199,8 @@ class AggregatorServiceServicer:
 
     def ReplayDeadLetter(self, request, context):
         """Republishes a letter's payload on its original subject (fresh Nats-Msg-Id) and removes it from the stream;
-        NOT_FOUND for an unknown sequence. A letter that fails again is dead-lettered again, under a new sequence.
+        NOT_FOUND for an unknown sequence; INVALID_ARGUMENT naming `seq` for a letter from no event subject.
+        A letter that fails again is dead-lettered again, under a new sequence.
         PERMISSION_DENIED unless the caller is an admin or owns the letter's experiment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -219,9 +220,9 @@ class AggregatorServiceServicer:
     def SubmitSweep(self, request, context):
         """Creates the sweep's missing cells as held experiments and admits what the slots allow. Every cell is
         validated like a single experiment (INVALID_ARGUMENT, fields `cells[i].spec.<path>`); a cell key that
-        exists with a different spec is FAILED_PRECONDITION naming `cells[i]`; nothing is written then.
-        RESOURCE_EXHAUSTED if one cell alone is over a quota of the caller (nothing is written then). Cells that fit alone but not beside the owner's running work stay held
-        until they fit (admission checks the quotas).
+        exists with a different spec is INVALID_ARGUMENT naming `cells[i]`; nothing is written then.
+        RESOURCE_EXHAUSTED if one cell alone is over a quota of the caller (nothing is written then). Cells that fit
+        alone but not beside the owner's running work stay held until they fit (admission checks the quotas).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -32,7 +32,7 @@ import structlog
 from google.protobuf.message import DecodeError
 
 from selfaware.auth import Principal
-from selfaware.errors import FailedPrecondition, NotFound, PermissionDenied, SpecError
+from selfaware.errors import NotFound, PermissionDenied, SpecError
 from selfaware.v1 import events_pb2 as ev
 from services.aggregator import ownership
 
@@ -103,8 +103,8 @@ class DeadLetters:
                                              "or an admin may replay it")
         subject = stored.letter.subject
         if subject not in self.subjects:
-            raise FailedPrecondition(f"dead letter {seq} came from {subject!r}, which is no event subject to "
-                                     "replay onto")
+            raise SpecError.single("seq", f"dead letter {seq} came from {subject!r}, which is no event subject to "
+                                   "replay onto")
         msg_id = f"replay:{seq}:{int(stored.dead_lettered_at.timestamp() * 1e6)}"
         ack = await self.js.publish(subject, stored.letter.payload, headers={"Nats-Msg-Id": msg_id})
         await self.js.delete_msg(self.stream, seq)

@@ -18,7 +18,7 @@ import structlog
 
 from selfaware.auth import LOCAL, Principal
 from selfaware.catalogue import complete
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, PermanentError, SpecError
+from selfaware.errors import FieldViolation, NotFound, PermanentError, SpecError
 from selfaware.plan import plan_jobs
 from selfaware.redact import redact
 from selfaware.sources import is_url, read_uri, uri_scheme
@@ -70,7 +70,7 @@ class Experiments:
         async with self.quota_lock:
             if not await self._exists(experiment_id):  # a retried submit was counted when it was created
                 quotas.check(owner, await self.usage(owner), await self.cost(experiment_id, completed), self.limits)
-            return await self.create(experiment_id, completed, f"idempotency_key {idempotency_key!r}", owner=owner)
+            return await self.create(experiment_id, completed, "idempotency_key", owner=owner)
 
     async def owned(self, experiment_id: str, principal: Principal) -> rec.Experiment:
         """The experiment, if `principal` may use it (NOT_FOUND, then PERMISSION_DENIED)."""
@@ -107,14 +107,13 @@ class Experiments:
             return False
         return True
 
-    async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, named: str, *,
+    async def create(self, experiment_id: str, completed: spec_pb2.ExperimentSpec, field: str, *,
                      sweep_id: str = "", held: bool = False, owner: str = LOCAL.subject) -> rec.Experiment:
         """Store the plan of a validated, completed spec under `experiment_id`, owned by `owner`, and announce it
         unless it is held.
 
         An experiment that exists already with the same spec and owner is returned (and announced again unless
-        held); one with another spec is FAILED_PRECONDITION, saying that `named` (what the id derives from) was
-        reused.
+        held); one with another spec is INVALID_ARGUMENT naming the request `field` the id derives from.
         """
         experiment = rec.Experiment(id=experiment_id, spec=completed, created_at=now(), updated_at=now(),
                                     sweep_id=sweep_id, held=held, owner=owner)
@@ -124,7 +123,7 @@ class Experiments:
             experiment = await self.state.get_experiment(experiment_id)
             ownership.check(Principal(owner), experiment.owner, f"experiment {experiment_id}")
             if experiment.spec != completed:
-                raise FailedPrecondition(f"{named} was used for a different spec (experiment {experiment_id})")
+                raise SpecError.single(field, f"was used for a different spec (experiment {experiment_id})")
             log.info("experiment_submit_repeated", experiment_id=experiment_id)
         else:
             log.info("experiment_submitted", experiment_id=experiment.id, name=completed.name, sweep_id=sweep_id,
@@ -173,8 +172,8 @@ class Experiments:
     async def cancel(self, experiment_id: str, reason: str) -> rec.Experiment:
         current = await self.state.get_experiment(experiment_id)
         if current.status in TERMINAL:
-            raise FailedPrecondition(f"experiment {experiment_id} already ended "
-                                     f"({rec.ExperimentStatus.Name(current.status)})")
+            raise SpecError.single("experiment_id", f"experiment {experiment_id} already ended "
+                                   f"({rec.ExperimentStatus.Name(current.status)})")
         experiment = await self._end(experiment_id, rec.EXPERIMENT_STATUS_CANCELLED, reason or "cancelled by user")
         await self.bus.publish(ev.ExperimentCancelled(experiment_id=experiment_id, reason=experiment.error),
                                msg_id=f"cancelled:{experiment_id}")

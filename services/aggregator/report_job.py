@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from selfaware.errors import DataError, FailedPrecondition
+from selfaware.errors import DataError, NotFound
 from selfaware.plan import REPORT_JOB, eval_job, planned_models
 from selfaware.v1 import events_pb2 as ev
 from selfaware.v1 import records_pb2 as rec
@@ -126,8 +126,8 @@ class Reporter:
     async def load(self, experiment_id: str) -> StoredReport:
         experiment = await self.rt.state.get_experiment(experiment_id)
         if not experiment.HasField("report"):
-            raise FailedPrecondition(f"experiment {experiment_id} has no report yet "
-                                     f"({rec.ExperimentStatus.Name(experiment.status)})")
+            raise NotFound(f"experiment {experiment_id} has no report yet "
+                           f"({rec.ExperimentStatus.Name(experiment.status)})")
         r = experiment.report
         get = self.rt.store.get_bytes
         return StoredReport(r, (await get(r.markdown)).decode(), (await get(r.json)).decode(),

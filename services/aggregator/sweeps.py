@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from selfaware.auth import LOCAL, Principal
-from selfaware.errors import FailedPrecondition, FieldViolation, NotFound, QuotaExceeded, SpecError
+from selfaware.errors import FieldViolation, NotFound, QuotaExceeded, SpecError
 from selfaware.status import RUNNING, TERMINAL, now
 from selfaware.sweeps import MAX_CELLS
 from selfaware.v1 import records_pb2 as rec
@@ -84,8 +84,8 @@ class Sweeps:
             if why := quotas.alone_problem(owner, cost, self.experiments.limits):
                 raise QuotaExceeded(f"cells[{i}] ({cell.key}): {why}")
             if await self.experiments.differs(cell_experiment_id(sweep_id, cell.key), done):
-                raise FailedPrecondition(f"cells[{i}] ({cell.key}): sweep {sweep_id} already has this cell with "
-                                         "a different spec; change the sweep's name to start another sweep")
+                raise SpecError.single(f"cells[{i}]", f"({cell.key}): sweep {sweep_id} already has this cell with a "
+                                       "different spec; change the sweep's name to start another sweep")
         submitted = sweep_pb2.SweepSpec()
         submitted.CopyFrom(spec)
         for cell, done in zip(submitted.cells, completed, strict=True):
@@ -200,8 +200,8 @@ class Sweeps:
         try:
             return await self.state.get_experiment(experiment_id)
         except NotFound:
-            return await self.experiments.create(experiment_id, cell.spec, f"cell {cell.key!r} of sweep {sweep.id}",
-                                                 sweep_id=sweep.id, held=True, owner=sweep.owner)
+            return await self.experiments.create(experiment_id, cell.spec, "idempotency_key", sweep_id=sweep.id,
+                                                 held=True, owner=sweep.owner)
 
     async def _refresh(self, sweep_id: str) -> None:
         """Copy the cells' statuses onto the sweep; once every cell ended, render and attach the report."""

@@ -245,7 +245,10 @@ def _load_yaml(text: str, location: str) -> QuestionFile:
 
 
 def _compose(text: str, location: str) -> yaml.Node:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters already
+    except yaml.YAMLError as error:
+        raise DataError(f"question file {location}: not valid YAML: {error}") from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -254,6 +257,8 @@ def _compose(text: str, location: str) -> yaml.Node:
         raise DataError(f"question file {location}{where}: not valid YAML: {error.problem or error}") from None
     except yaml.YAMLError as error:
         raise DataError(f"question file {location}: not valid YAML: {error}") from None
+    except RecursionError:  # PyYAML's composer recurses per nesting level
+        raise DataError(f"question file {location}: nested too deeply to read") from None
     finally:
         loader.dispose()
     if node is None:
@@ -290,7 +295,10 @@ def _fields(node: yaml.MappingNode, location: str) -> dict[str, tuple[Any, int]]
             raise DataError(f"question file {location}, line {line}: a field name is not a plain name")
         if key in fields:
             raise DataError(f"question file {location}, line {line}: field {key!r} given twice")
-        fields[key] = (constructor.construct_object(value_node, deep=True), line)
+        try:
+            fields[key] = (constructor.construct_object(value_node, deep=True), line)
+        except yaml.YAMLError as error:  # e.g. a tag the safe constructor refuses (!!python/object)
+            raise DataError(f"question file {location}, line {line}: field {key!r}: {error}") from None
     return fields
 
 
@@ -340,6 +348,8 @@ def _load_json(text: str, location: str) -> QuestionFile:
     except json.JSONDecodeError as error:
         raise DataError(f"question file {location}, line {error.lineno}, column {error.colno}: not valid JSON: "
                         f"{error.msg}") from None
+    except RecursionError:  # json's decoder recurses per nesting level
+        raise DataError(f"question file {location}: nested too deeply to read") from None
     if not isinstance(document, dict):
         raise DataError(f"question file {location}, line 1: not a JSON object")
     members = {key: (value, start) for key, value, start in _members(text, _skip(text, 0))}

@@ -147,6 +147,8 @@ def _parse_row(line: str, where: str, index: int) -> ChatRow:
         raw = json.loads(line)
     except json.JSONDecodeError as err:
         raise DataError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+    except RecursionError:  # json's decoder recurses per nesting level: deep brackets exhaust the stack
+        raise DataError(f"{where}: JSON nested too deeply to read") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list) or not raw["messages"]:
         raise DataError(f"{where}: a row must be an object with a non-empty 'messages' list")
     messages = raw.pop("messages")

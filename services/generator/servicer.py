@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from selfaware.errors import FieldViolation, NotFound, SpecError
+from selfaware.errors import DataError, FieldViolation, NotFound, SpecError, TooLarge
 from selfaware.grpc_server import rpc
 from selfaware.plan import DATASET_JOB
 from selfaware.service import Runtime
@@ -24,6 +24,15 @@ def _unreadable_imports(spec: spec_pb2.ExperimentSpec) -> list[FieldViolation]:
             if arm.data.WhichOneof("source") == "import_uri" and (problem := unreadable(arm.data.import_uri))]
 
 
+def _data_field(spec: spec_pb2.ExperimentSpec, error: DataError) -> str:
+    """The field a malformed dataset is answered under: the arm importing the file the error names, else
+    `arms` (a generator's or a step's data), so that the INVALID_ARGUMENT names a field as the contract asks."""
+    for arm in spec.arms:
+        if arm.data.WhichOneof("source") == "import_uri" and arm.data.import_uri and arm.data.import_uri in str(error):
+            return f"arms.{arm.name}.data.import"
+    return "arms"
+
+
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     def __init__(self, runtime: Runtime, data_dir: Path | None = None) -> None:
         """`data_dir`: the service's data folder, whose caches a preview shares with the dataset jobs."""
@@ -35,7 +44,12 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                              ) -> pb.PreviewDatasetResponse:
         if bad := await asyncio.to_thread(_unreadable_imports, request.spec):
             raise SpecError(bad)  # named here, as SubmitExperiment names them; build's DataError names no field
-        built = await build(request.spec, self.data_dir)
+        try:
+            built = await build(request.spec, self.data_dir)
+        except DataError as error:
+            if isinstance(error, TooLarge):
+                raise
+            raise SpecError.single(_data_field(request.spec, error), str(error)) from error
         limit = request.limit or 3
         return pb.PreviewDatasetResponse(arms=[
             pb.ArmPreview(arm=arm.arm, train_rows=len(arm.train), heldout_rows=len(arm.heldout),

@@ -1,6 +1,6 @@
 """Who may call what on a real aggregator (issue 13, item 2): every aggregator RPC as the owner of its target
 (alice), another user (bob), an admin, and a caller without a token. The owner and an admin get past the check (OK,
-or the RPC's own answer, e.g. FAILED_PRECONDITION for a report that does not exist yet), another user gets
+or the RPC's own answer, e.g. NOT_FOUND for a report that does not exist yet), another user gets
 PERMISSION_DENIED without learning the owner, an anonymous caller UNAUTHENTICATED; the List RPCs show each caller
 its own entries and an admin everything."""
 
@@ -127,7 +127,7 @@ def test_the_table_covers_every_aggregator_rpc() -> None:
 
 
 #: The RPCs' own answers for the owner and an admin once past the check (no report exists yet).
-PAST_THE_CHECK = {"GetReport": grpc.StatusCode.FAILED_PRECONDITION}
+PAST_THE_CHECK = {"GetReport": grpc.StatusCode.NOT_FOUND}
 
 
 @pytest.mark.parametrize("role", list(ROLES))

@@ -100,10 +100,13 @@ async def test_a_malformed_dataset_fails_the_experiment_with_the_path_named(plat
         jobs = {j.key: j for j in final.jobs}
         assert jobs["dataset"].status == rec.JOB_STATUS_FAILED and str(broken) in jobs["dataset"].message
         assert {j.status for k, j in jobs.items() if k != "dataset"} == {rec.JOB_STATUS_CANCELLED}
-        for call in (client.report, client.cancel):
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await call(experiment.id)
-            assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.report(experiment.id)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND and "no report yet" in caught.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.cancel(experiment.id)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, _ in field_violations(caught.value)] == ["experiment_id"]
 
 
 async def test_every_service_reports_health_and_reflects_its_api(platform) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from selfaware.bus import EventBus
-from selfaware.errors import FailedPrecondition
+from selfaware.errors import SpecError
 from selfaware.specs import spec_from_dict
 from selfaware.state import StateStore
 from selfaware.status import now
@@ -65,9 +65,10 @@ async def test_a_retried_submit_returns_the_experiment_the_first_one_created(agg
         assert again.id == first.id
         assert len(await aggregator.state.list_jobs(first.id)) == 7
         assert (await events_of(aggregator.bus, first.id)).get("experiment.submitted") == 1  # deduplicated
-        with pytest.raises(FailedPrecondition, match="different spec"):
+        with pytest.raises(SpecError, match="different spec") as caught:
             await aggregator.experiments.submit(spec_from_dict(make_spec(name="other")),
                                                 idempotency_key="retry-me-1")
+        assert [v.field for v in caught.value.violations] == ["idempotency_key"]
         other = await aggregator.experiments.submit(spec)
         assert other.id != first.id  # without a key, every submit is a new experiment
         await end(aggregator, other.id)

@@ -105,15 +105,15 @@ async def test_cells_are_created_held_and_a_resubmission_adds_only_missing_cells
         assert (await client.list_sweeps())[0].id == first.id
 
 
-async def test_a_changed_cell_is_a_failed_precondition_and_an_invalid_one_names_its_field(
+async def test_a_changed_cell_and_an_invalid_one_are_invalid_arguments_naming_their_fields(
         aggregator: Aggregator) -> None:
     async with Client(aggregator.endpoint) as client:
         await client.submit_sweep(aggregator.sweep([1, 2]), idempotency_key="sweep:epochs")
         changed = aggregator.sweep([1, 2], training={"learning_rate": 0.01, "batch_size": 8, "seeds": [0]})
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await client.submit_sweep(changed, idempotency_key="sweep:epochs")
-        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "cells[0]" in caught.value.details()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, _ in field_violations(caught.value)] == ["cells[0]"]
 
         invalid = aggregator.sweep([1, 2], name="invalid")
         invalid.cells[1].spec.evaluation.suites[1].params["pairs"] = -3  # lotteries; the catalogue says >= 1
