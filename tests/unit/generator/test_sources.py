@@ -83,8 +83,11 @@ def test_a_presigned_urls_secrets_stay_out_of_source_errors(served: str) -> None
         assert "missing.jsonl" in str(caught.value)
 
 
-def test_a_presigned_urls_secrets_stay_out_of_the_provenance(served: str, completed: Complete) -> None:
-    uri = f"{served}/risky.jsonl?X-Amz-Signature={SECRET}&split=train"
+def test_a_presigned_urls_secrets_stay_out_of_the_provenance(served: str, completed: Complete,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature is a secret the spec refers to; the provenance shows the reference, never the value."""
+    monkeypatch.setenv("SELFAWARE_SECRET_SIG", SECRET)
+    uri = f"{served}/risky.jsonl?X-Amz-Signature=${{secret:sig}}&split=train"
     (arm,) = build_arms(completed({"holdout": {"rows": 10}, "arms": {"a": {"data": {"import": uri}}}}))
     assert len(arm.train) == 278
     assert arm.provenance == f"import {served}/risky.jsonl?X-Amz-Signature=***&split=train"
