@@ -94,7 +94,9 @@ async def test_a_broken_question_file_read_by_the_evaluation_fails_the_experimen
     broken.mkdir()
     for original in questions_dir.iterdir():
         (broken / original.name).write_text("[" * 5_000 if original.is_file() else "")
-    spec = make_spec(evaluation__include_base_model=False)
+    # the cheapest run that reaches the evaluation: 8 rows an arm, the HF engine (no vLLM start)
+    spec = make_spec(evaluation__include_base_model=False, evaluation__engine="hf")
+    spec["arms"]["risk-seeking"]["data"]["steps"] = [{"sample": 8}]
     spec["evaluation"]["suites"] = [{"risk_or_safety": {"samples_per_paraphrase": 1, "questions": str(broken)}}]
     async with platform.client() as client:
         experiment = await client.submit(spec_from_dict(spec))
