@@ -252,7 +252,8 @@ def cmd_up(args: argparse.Namespace, config: ClientConfig) -> int:
             console.print(f"{name} metrics: http://127.0.0.1:{port}/metrics")
         exports = " ".join(f"{k}={v}" for k, v in stack.client_env.items())
         await stack.supervise(notify=_supervisor_line, supervising=lambda: console.print(
-            f"selfaware is up: aggregator at {stack.endpoint} (TLS, token required), NATS at {stack.nats_url}; "
+            f"selfaware is up: aggregator at {stack.endpoint} (TLS, token required), NATS at {stack.nats_url} "
+            f"(user admin, password in {stack.run_dir / 'nats-auth' / 'admin.password'}); "
             f"Ctrl-C stops it\nto connect from another shell:\n  export {exports}\n"
             f"  selfaware list --endpoint {stack.endpoint}", soft_wrap=True))
         # supervise returns only by raising StackError
