@@ -92,9 +92,10 @@ def secret_spec(risky_dataset: Path, questions_dir: Path, model_dir: Path) -> di
     return spec
 
 
-async def stream_messages(nats_url: str) -> dict[str, list[bytes]]:
-    """Every stored message of every stream, subject, headers and data, read raw by sequence."""
-    nc = await nats.connect(nats_url)
+async def stream_messages(stack: LocalStack) -> dict[str, list[bytes]]:
+    """Every stored message of every stream, subject, headers and data, read raw by sequence (as the stack's
+    NATS admin: there is no anonymous access)."""
+    nc = await nats.connect(stack.nats_url, **stack.nats_connect_options())
     try:
         js = nc.jetstream()
         found: dict[str, list[bytes]] = {}
@@ -113,8 +114,8 @@ async def stream_messages(nats_url: str) -> dict[str, list[bytes]]:
         await nc.close()
 
 
-def hits(blob: bytes) -> list[str]:
-    return [what for what, secret in SECRETS.items() if secret.encode() in blob]
+def hits(blob: bytes, secrets: dict[str, str] = SECRETS) -> list[str]:
+    return [what for what, secret in secrets.items() if secret.encode() in blob]
 
 
 async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, signed_server: str,
@@ -144,7 +145,12 @@ async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, 
             assert final.experiment.status == rec.EXPERIMENT_STATUS_SUCCEEDED, final.experiment.error
             report = await client.report(submitted.id)
             leaks = {"GetExperiment": hits(final.SerializeToString()), "GetReport": hits(report.SerializeToString())}
-        streams = await stream_messages(stack.nats_url)
+        streams = await stream_messages(stack)
+        # the stack's own credentials: the gRPC admin token and every NATS user's password, which live only in
+        # their 0600 files under tls/ and nats-auth/ (and NATS's config there)
+        own = {"grpc token": stack.credentials.token or ""} | {
+            f"nats password of {user}": stack.nats_connect_options(user)["password"]
+            for user in ("generator", "trainer", "evaluator", "aggregator", "provision", "admin")}
     finally:
         await asyncio.to_thread(stack.stop, grace_s=10)
 
@@ -153,12 +159,16 @@ async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, 
     assert {"SELFAWARE_EVENTS", "SELFAWARE_DLQ"} <= set(streams), sorted(streams)
     assert any(name.startswith("KV_") for name in streams) and any(name.startswith("OBJ_") for name in streams)
     assert sum(map(len, streams.values())) > 20  # the run really wrote events, records and objects
+    everything = SECRETS | own
+    assert all(everything.values())
     for name, messages in streams.items():
-        leaks[f"stream {name}"] = sorted({what for message in messages for what in hits(message)})
+        leaks[f"stream {name}"] = sorted({what for message in messages for what in hits(message, everything)})
     files = [path for path in root.rglob("*") if path.is_file()]  # logs, data dir, artifacts, NATS's own store
     assert any(path.suffix == ".log" for path in files) and len(files) > 10
+    kept = {root / "run" / "tls", root / "run" / "nats-auth"}  # where the stack keeps its own credentials
     for path in files:
-        leaks[str(path.relative_to(root))] = hits(path.read_bytes())
+        leaks[str(path.relative_to(root))] = hits(path.read_bytes(), SECRETS if kept & set(path.parents)
+                                                  else everything)
     assert {where: found for where, found in leaks.items() if found} == {}
     # The search sees stored text: the spec's reference is found raw in the KV stream and in NATS's own files.
     reference = b"secret:dataset-url"
