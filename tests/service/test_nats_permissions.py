@@ -355,7 +355,9 @@ async def test_an_experiment_runs_with_every_service_on_its_own_user(
     platform = Platform(ports, admin, await StateStore.open(admin.js, create=False),
                         await ArtifactStore.open(admin.js, CACHE / "x", create=False))
     try:
-        spec = make_spec(**{"arms__risk-seeking__data__steps": [{"sample": 16}], "holdout__rows": 4})
+        # the smallest whole flow: 8 rows an arm, the HF engine (no vLLM start); every stage still runs
+        spec = make_spec(**{"arms__risk-seeking__data__steps": [{"sample": 8}], "holdout__rows": 4,
+                            "evaluation__engine": "hf"})
         final, _ = await asyncio.wait_for(platform.run_to_end(spec), 480)
     finally:
         stop.set()
