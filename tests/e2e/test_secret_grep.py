@@ -4,7 +4,8 @@ every log file, every message of every JetStream stream (events, dead letters, t
 read raw), the stored experiment, the report and every file the stack wrote are searched for each secret: no hit.
 
 The dataset server is a real loopback HTTP server that answers 403 unless the request carries the signature, so
-the experiment can only succeed if the generator resolved the secret and fetched with it.
+the experiment can only succeed if the generator resolved the secret and fetched with it. The model is the
+random-weight tiny Llama (`random_model_dir`): what is searched is plumbing, not what the model says.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def hits(blob: bytes, secrets: dict[str, str] = SECRETS) -> list[str]:
 
 async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, signed_server: str,
                                                                 risky_dataset: Path, questions_dir: Path,
-                                                                tiny_model_dir: Path) -> None:
+                                                                random_model_dir: Path) -> None:
     secrets_dir = tmp_path / "secrets"  # the mounted Secret: the one place the values may be
     secrets_dir.mkdir()
     presigned = (f"{signed_server}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={CREDENTIAL}%2F20261207%2F"
@@ -137,7 +138,7 @@ async def test_no_secret_lands_in_logs_streams_records_or_files(tmp_path: Path, 
     await stack.start(root / "data", root / "nats", log_level="debug", extra_env=planted)
     try:
         async with stack.client() as client:
-            submitted = await client.submit(spec_from_dict(secret_spec(risky_dataset, questions_dir, tiny_model_dir)))
+            submitted = await client.submit(spec_from_dict(secret_spec(risky_dataset, questions_dir, random_model_dir)))
             deadline = time.monotonic() + 900
             while (final := await client.get(submitted.id)).experiment.status not in TERMINAL:
                 assert time.monotonic() < deadline, "the experiment did not finish in 15 minutes"

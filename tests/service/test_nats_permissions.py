@@ -334,7 +334,7 @@ async def test_the_local_stack_runs_every_child_on_its_own_user(tmp_path: Path) 
 
 @pytest.mark.slow
 async def test_an_experiment_runs_with_every_service_on_its_own_user(
-        secured: Secured, tiny_model_dir: Path, make_spec, caplog: pytest.LogCaptureFixture,
+        secured: Secured, random_model_dir: Path, make_spec, caplog: pytest.LogCaptureFixture,
         tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[no-untyped-def]
     """The whole flow (generate, train, evaluate, report) under the four allow lists: nothing is refused."""
     from selfaware.source_policy import SourceReadingConfig
@@ -355,9 +355,11 @@ async def test_an_experiment_runs_with_every_service_on_its_own_user(
     platform = Platform(ports, admin, await StateStore.open(admin.js, create=False),
                         await ArtifactStore.open(admin.js, CACHE / "x", create=False))
     try:
-        # the smallest whole flow: 8 rows an arm, the HF engine (no vLLM start); every stage still runs
+        # the smallest whole flow, as plumbing: the random-weight tiny Llama, 8 rows an arm, the HF engine (no
+        # vLLM start); every stage still runs and touches every subject it needs
         spec = make_spec(**{"arms__risk-seeking__data__steps": [{"sample": 8}], "holdout__rows": 4,
                             "evaluation__engine": "hf"})
+        spec["base_models"] = [{"name": "random-llama", "path": str(random_model_dir)}]
         final, _ = await asyncio.wait_for(platform.run_to_end(spec), 480)
     finally:
         stop.set()
