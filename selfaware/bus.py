@@ -73,6 +73,8 @@ log = structlog.get_logger(__name__)
 EVENTS_STREAM = "SELFAWARE_EVENTS"
 DLQ_STREAM = "SELFAWARE_DLQ"
 DLQ_PREFIX = "selfaware.dlq."
+#: Every event subject starts with it (`SUBJECTS`).
+EVENTS_PREFIX = "selfaware.events."
 #: Per stream, the prefix of each consumer's own hand-back subject (`<prefix><durable>`).
 HANDBACK_PREFIX = {EVENTS_STREAM: "selfaware.handback.events.", DLQ_STREAM: "selfaware.handback.dlq."}
 #: Headers of a handed-back copy: the subject the event was first published on, and the deliveries that counted.
@@ -153,7 +155,7 @@ def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1,
     return [
         StreamConfig(
             name=EVENTS_STREAM,
-            subjects=["selfaware.events.>", HANDBACK_PREFIX[EVENTS_STREAM] + ">"],
+            subjects=[EVENTS_PREFIX + ">", HANDBACK_PREFIX[EVENTS_STREAM] + ">"],
             duplicate_window=duplicate_window_s,
             max_age=two_weeks,
             num_replicas=replicas,
@@ -163,6 +165,12 @@ def stream_configs(duplicate_window_s: float = 600.0, replicas: int = 1,
                      duplicate_window=min(duplicate_window_s, dead_letter_max_age_s), max_age=dead_letter_max_age_s,
                      num_replicas=replicas),
     ]
+
+
+def dead_letter_subject(event_subject: str) -> str:
+    """Where a dead letter of an event consumed on `event_subject` is published: the one place this mapping
+    lives, since NATS permissions (`nats_auth`) and the aggregator's forgery check rely on the bus using it."""
+    return DLQ_PREFIX + event_subject.removeprefix(EVENTS_PREFIX)
 
 
 class NotProvisioned(RuntimeError):
@@ -522,7 +530,7 @@ class EventBus:
             deliveries=delivery.deliveries,
             payload=msg.data,
         )
-        subject = DLQ_PREFIX + delivery.subject.removeprefix("selfaware.events.")
+        subject = dead_letter_subject(delivery.subject)
         headers = {"Nats-Msg-Id": f"dlq:{sub.durable}:{msg.metadata.sequence.stream}"}
         if await _settle("dead_letter", lambda: self.js.publish(subject, letter.SerializeToString(), headers=headers)):
             await _settle("term", msg.term)

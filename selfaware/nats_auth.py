@@ -27,7 +27,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from selfaware.bus import DLQ_PREFIX, DLQ_STREAM, EVENTS_STREAM, HANDBACK_PREFIX, SUBJECTS, inbox_prefix
+from selfaware.bus import (
+    DLQ_STREAM,
+    EVENTS_PREFIX,
+    EVENTS_STREAM,
+    HANDBACK_PREFIX,
+    SUBJECTS,
+    dead_letter_subject,
+    inbox_prefix,
+)
 from selfaware.plan import DATASET_JOB
 from selfaware.provision import STREAMS
 from selfaware.state import STATE_BUCKET
@@ -38,7 +46,6 @@ API = "$JS.API"
 KV = f"$KV.{STATE_BUCKET}"
 KV_STREAM = f"KV_{STATE_BUCKET}"
 OBJ_STREAM = f"OBJ_{ARTIFACTS_BUCKET}"
-EVENTS_PREFIX = "selfaware.events."
 #: The user that creates and updates the streams and buckets (and nothing else).
 PROVISION_USER = "provision"
 
@@ -99,7 +106,7 @@ def _consumer_subjects(durable: str, event_type: type) -> list[str]:
         HANDBACK_PREFIX[stream] + durable,
     ]
     if event_type is not ev.DeadLetter:  # a dead letter names the subject it came from (bus._dead_letter)
-        subjects.append(DLQ_PREFIX + SUBJECTS[event_type].removeprefix(EVENTS_PREFIX))
+        subjects.append(dead_letter_subject(SUBJECTS[event_type]))
     return subjects
 
 

@@ -7,10 +7,10 @@ import threading
 
 import structlog
 
-from selfaware.bus import DLQ_PREFIX, SUBJECTS, Delivery
+from selfaware.bus import SUBJECTS, Delivery, dead_letter_subject
 from selfaware.errors import NotFound
 from selfaware.jobs import JobRun
-from selfaware.nats_auth import EVENTS_PREFIX, GRANTS
+from selfaware.nats_auth import GRANTS
 from selfaware.service import Runtime
 from selfaware.v1 import events_pb2 as ev
 from services.aggregator.config import AggregatorConfig
@@ -87,6 +87,6 @@ def forgery(letter: ev.DeadLetter, nats_subject: str) -> str | None:
         return f"consumer {letter.consumer[:64]!r} is no consumer of an event subject"
     if consumed != letter.subject:
         return f"consumer {letter.consumer!r} consumes {consumed}, not {letter.subject[:200]!r}"
-    if nats_subject != DLQ_PREFIX + letter.subject.removeprefix(EVENTS_PREFIX):
+    if nats_subject != dead_letter_subject(letter.subject):
         return f"a letter about {letter.subject} arrived on {nats_subject[:200]!r}"
     return None
