@@ -161,7 +161,10 @@ class Experiments:
                                       msg_id=f"submitted:{experiment_id}")
 
     async def get(self, experiment_id: str) -> tuple[rec.Experiment, list[rec.Job]]:
-        return await self.state.get_experiment(experiment_id), await self.state.list_jobs(experiment_id)
+        return await self.state.get_experiment(experiment_id), await self.jobs(experiment_id)
+
+    async def jobs(self, experiment_id: str) -> list[rec.Job]:
+        return await self.state.list_jobs(experiment_id)
 
     async def list(self) -> list[rec.Experiment]:
         return await self.state.list_experiments()

@@ -50,9 +50,8 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     @rpc
     async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext
                             ) -> pb.GetExperimentResponse:
-        await self.experiments.owned(request.experiment_id, current_principal())
-        experiment, jobs = await self.experiments.get(request.experiment_id)
-        return pb.GetExperimentResponse(experiment=experiment, jobs=jobs)
+        experiment = await self.experiments.owned(request.experiment_id, current_principal())
+        return pb.GetExperimentResponse(experiment=experiment, jobs=await self.experiments.jobs(request.experiment_id))
 
     @rpc
     async def WatchExperiment(self, request: pb.WatchExperimentRequest, context: grpc.aio.ServicerContext
