@@ -128,12 +128,13 @@ def write_tokens_file(path: Path, entries: list[dict[str, Any]]) -> None:
     write_private(path, yaml.safe_dump({"tokens": entries}, sort_keys=False).encode())
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` readable by this user only (0600), from the first byte on."""
+def write_private(path: Path, data: bytes) -> Path:
+    """Write `data` readable by this user only (0600), from the first byte on; returns `path`."""
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as out:
         out.write(data)
+    return path
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:

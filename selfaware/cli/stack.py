@@ -31,7 +31,7 @@ from google.protobuf import json_format
 
 from selfaware import nats_auth, provision
 from selfaware.bus import inbox_prefix
-from selfaware.cli.local_tls import LocalTls, generate
+from selfaware.cli.local_tls import LocalTls, generate, write_private
 from selfaware.cli.supervisor import Child, Ready, RestartPolicy, StackError, Supervisor
 from selfaware.client import Client, Credentials, wait_serving
 from selfaware.service import PRINT_CATALOGUE
@@ -204,10 +204,10 @@ class LocalStack:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         passwords = nats_auth.new_passwords((*nats_auth.USERS, "admin"))
         for user, password in passwords.items():
-            self._nats_passwords[user] = _write_private(folder / f"{user}.password", password + "\n")
+            self._nats_passwords[user] = write_private(folder / f"{user}.password", (password + "\n").encode())
         admin = passwords.pop("admin")
-        config = _write_private(folder / "nats.conf", nats_auth.server_config(
-            passwords, admin_password=admin, port=nats_port, store_dir=str(store_dir)))
+        config = write_private(folder / "nats.conf", nats_auth.server_config(
+            passwords, admin_password=admin, port=nats_port, store_dir=str(store_dir)).encode())
         monitor = ["-m", str(self.nats_monitor_port)] if self.nats_monitor_port else []
         self._spawn("nats", [nats_server_binary(), "-c", str(config), *monitor], f"127.0.0.1:{nats_port}",
                     lambda timeout_s: wait_port(nats_port, timeout_s))
@@ -281,14 +281,6 @@ class LocalStack:
                     os.killpg(processes[name].pid, signal.SIGKILL)
                     codes[name] = processes[name].wait()
         return codes
-
-
-def _write_private(path: Path, text: str) -> Path:
-    """Write a secret to a file only its owner may read (mode 0600 from the start, never world-readable)."""
-    path.unlink(missing_ok=True)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-        handle.write(text)
-    return path
 
 
 async def wait_port(port: int, timeout_s: float) -> None:
