@@ -21,6 +21,7 @@ from selfaware.catalogue import complete
 from selfaware.errors import FieldViolation, NotFound, PermanentError, SpecError
 from selfaware.plan import plan_jobs
 from selfaware.redact import redact
+from selfaware.secret_store import is_reference
 from selfaware.sources import is_url, read_uri, uri_scheme
 from selfaware.status import JOB_TERMINAL, TERMINAL, now
 from selfaware.v1 import catalogue_pb2 as cat
@@ -258,9 +259,10 @@ def id_for(idempotency_key: str, owner: str = "") -> str:
 
 
 def _count_rows(uri: str) -> int | None:
-    """The non-empty lines of a local file (an imported dataset's rows); None for a URL (not fetched at submit)
-    and for a file that cannot be read now (its experiment was validated when it was submitted)."""
-    if is_url(uri) and uri_scheme(uri) != "file":
+    """The non-empty lines of a local file (an imported dataset's rows); None for a URL (not fetched at submit),
+    for a secret reference (only the fetching service reads a secret) and for a file that cannot be read now
+    (its experiment was validated when it was submitted)."""
+    if is_reference(uri) or (is_url(uri) and uri_scheme(uri) != "file"):
         return None
     try:
         return sum(1 for line in read_uri(uri).splitlines() if line.strip())

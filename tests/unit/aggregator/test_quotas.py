@@ -12,6 +12,7 @@ from selfaware.catalogue import complete
 from selfaware.errors import PermissionDenied, QuotaExceeded
 from selfaware.specs import spec_from_dict
 from services.aggregator import ownership, quotas
+from services.aggregator.experiments import _count_rows
 from services.aggregator.quotas import Cost, QuotaLimits, Usage
 from services.evaluator.catalogue import catalogue as evaluator_catalogue
 from services.generator.catalogue import catalogue as generator_catalogue
@@ -94,3 +95,13 @@ def test_owners_and_admins() -> None:
         ownership.check(ann, "", "experiment x")  # stored before owners existed: an admin's only
     assert ownership.visible(ben, ["ann", "ben", ""], lambda owner: owner) == ["ben"]
     assert ownership.visible(root, ["ann", "ben", ""], lambda owner: owner) == ["ann", "ben", ""]
+
+
+def test_the_row_count_never_reads_a_secret_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the fetching service reads a secret: the aggregator's estimate counts a local file, not a reference
+    to one (even with the secret in its own environment)."""
+    data = tmp_path / "rows.jsonl"
+    data.write_text("{}\n{}\n\n{}\n")
+    monkeypatch.setenv("SELFAWARE_SECRET_ROWS", str(data))
+    assert _count_rows(str(data)) == 3
+    assert _count_rows("secret:rows") is None and _count_rows(f"{tmp_path}/${{secret:rows}}") is None
