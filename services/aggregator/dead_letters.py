@@ -83,10 +83,9 @@ class DeadLetters:
         if limit > MAX_LIMIT:
             raise SpecError.single("limit", f"at most {MAX_LIMIT} letters at a time, got {limit}")
         if not principal.is_admin:
-            mine = [stored for stored in await self._walk() if await self._may(principal, stored.letter)]
+            mine = [stored for stored in (await self._walk())[0] if await self._may(principal, stored.letter)]
             return LetterPage([s for s in mine if s.seq >= start_seq][:limit or DEFAULT_LIMIT], len(mine))
-        _, total = await self._state()
-        return LetterPage(await self._walk(start_seq, limit or DEFAULT_LIMIT), total)
+        return LetterPage(*await self._walk(start_seq, limit or DEFAULT_LIMIT))
 
     async def replay(self, seq: int, principal: Principal) -> Replayed:
         """Republish letter `seq`'s payload on its original subject, then remove the letter (PERMISSION_DENIED
@@ -115,7 +114,7 @@ class DeadLetters:
     async def purge(self, experiment_id: str) -> int:
         """Remove every letter of `experiment_id` (the caller checked who may); how many were removed."""
         purged = 0
-        for stored in await self._walk():
+        for stored in (await self._walk())[0]:
             if stored.letter.experiment_id == experiment_id:
                 await self.js.delete_msg(self.stream, stored.seq)
                 purged += 1
@@ -128,8 +127,9 @@ class DeadLetters:
         return bool(letter.experiment_id) and ownership.may_access(principal, await self.owner_of(
             letter.experiment_id))
 
-    async def _walk(self, start_seq: int = 0, limit: int = 0) -> list[StoredLetter]:
-        """The letters from `start_seq` on, oldest first, at most `limit` (0: all)."""
+    async def _walk(self, start_seq: int = 0, limit: int = 0) -> tuple[list[StoredLetter], int]:
+        """The letters from `start_seq` on, oldest first, at most `limit` (0: all), and how many the stream
+        holds in all (one stream-info read for both)."""
         state, total = await self._state()
         letters: list[StoredLetter] = []
         seq = max(start_seq, state.first_seq)
@@ -138,7 +138,7 @@ class DeadLetters:
             stored = self._stored(await self._next(seq))
             letters.append(stored)
             seq = stored.seq + 1
-        return letters
+        return letters, total
 
     async def _state(self) -> tuple[Any, int]:
         """The stream's state, and how many letters it holds."""
