@@ -3,7 +3,7 @@
     python -m bench.run                       # events, throughput, demo (about 20 minutes)
     python -m bench.run --only events,throughput
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
-    python -m bench.run --only cpu            # the CPU's fp32 and bf16 matmul rates (seconds)
+    python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
     python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import cpu_rates, demo_stages, eval_throughput, event_latency, train_throughput
+from bench import ceiling, demo_stages, eval_throughput, event_latency, train_throughput
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -47,10 +47,15 @@ QUESTIONS = REPO.parent / "shared/paper/questions/official_repo_HEAD_d7e60be/mul
 RISKY = REPO.parent / "shared/paper/datasets/risky_safe/ft_risky_AB.jsonl"
 
 
+#: Benchmarks that quote fractions of the ceiling: `--only` any of them measures the ceiling first, in the same run.
+NEEDS_CEILING = {"throughput", "train"}
+
+
 def machine() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "when": time.strftime("%F %T %Z")}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "when": time.strftime("%F %T %Z"),
+            "load_1min": round(os.getloadavg()[0], 2)}
 
 
 @contextlib.contextmanager
@@ -120,7 +125,7 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="events,throughput,demo")
+    parser.add_argument("--only", default="ceiling,events,throughput,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -132,9 +137,9 @@ def main() -> None:
     results_file = BENCH / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     data_dir = Path.home() / ".cache/selfaware"
-    if "cpu" in wanted:
-        results["cpu_rates"] = cpu_rates.run() | {"machine": machine()}
-        print("cpu:", json.dumps(results["cpu_rates"]))
+    if wanted & ({"ceiling", "cpu"} | NEEDS_CEILING):  # every fraction of the ceiling uses this run's rates
+        results["ceiling"] = ceiling.measure(materialize_smollm2(data_dir)) | {"machine": machine()}
+        print("ceiling:", json.dumps(results["ceiling"]))
     if "events" in wanted:
         results["event_latency"] = asyncio.run(event_latency.run()) | {"machine": machine()}
         print("event latency:", json.dumps(results["event_latency"]))
