@@ -3,10 +3,15 @@
 Runs a spec (default `examples/risk.yaml`) on the embedded stack, exactly as `selfaware run` does, then reads
 every job's start, finish and compute time from the aggregator. Two overhead figures:
 
-- idle overhead: experiment wall time minus the time at least one job was running (the union of the jobs'
-  busy intervals): time lost between jobs to events, scheduling and polling. Goal: <= 5 %.
 - strict overhead: wall time minus the sum of the jobs' compute seconds (training loops, evaluation, dataset and
-  report building), which also counts model loading and engine start-up as overhead.
+  report building), which also counts model loading and engine start-up as overhead. Goal (issue 14, P4): <= 5 %.
+- idle overhead: experiment wall time minus the time at least one job was running (the union of the jobs'
+  busy intervals): time lost between jobs to events, scheduling and polling.
+
+The strict figure assumes jobs share no cores: where jobs ran at the same time (`overlap_s` > 0, e.g. an
+evaluation beside a training job on the same two cores), each one's compute seconds include waiting for the
+other, so their sum can exceed the wall time and the strict figure understates the overhead; `overlap_s` says
+how long two stages' jobs ran at once, so a reader can tell.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
             "job_seconds": {j.key: round(interval(j)[1] - interval(j)[0], 1) for j in members},
         }
     busy = union_seconds([interval(j) for j in jobs])
+    # Across stages only: one shard's evaluation jobs share one engine session (and split its compute seconds).
+    overlap = sum(union_seconds([interval(j) for j in jobs if j.stage == stage]) for stage in STAGE_NAMES) - busy
     compute = sum(j.compute_seconds for j in jobs)
     return {
         "experiment_id": experiment.id,
@@ -67,8 +74,9 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
         "compute_s": round(compute, 1),
         "strict_overhead_s": round(wall - compute, 1),
         "strict_overhead_pct": round(100 * (wall - compute) / wall, 2),
-        "goal": "idle overhead <= 5 %",
-        "goal_met": (wall - busy) / wall <= 0.05,
+        "overlap_s": round(overlap, 1),
+        "goal": "strict overhead (wall minus the sum of stage compute) <= 5 %",
+        "goal_met": (wall - compute) / wall <= 0.05,
     }
 
 
