@@ -11,7 +11,7 @@ every job's start, finish and compute time from the aggregator. Two overhead fig
 The strict figure assumes jobs share no cores: where jobs ran at the same time (`overlap_s` > 0, e.g. an
 evaluation beside a training job on the same two cores), each one's compute seconds include waiting for the
 other, so their sum can exceed the wall time and the strict figure understates the overhead; `overlap_s` says
-how long two stages' jobs ran at once, so a reader can tell.
+how long two stages' jobs ran at once, and the goal counts as met only where that is at most 1 % of the wall.
 """
 
 from __future__ import annotations
@@ -53,10 +53,13 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
     stages = {}
     for stage, name in STAGE_NAMES.items():
         members = [j for j in jobs if j.stage == stage]
+        busy_s, compute_s = union_seconds([interval(j) for j in members]), sum(j.compute_seconds for j in members)
         stages[name] = {
             "jobs": len(members),
-            "busy_s": round(union_seconds([interval(j) for j in members]), 1),
-            "compute_s": round(sum(j.compute_seconds for j in members), 1),
+            "busy_s": round(busy_s, 1),
+            "compute_s": round(compute_s, 1),
+            # Where the strict overhead went: model loads, engine start-up, adapter and record transfers.
+            "not_compute_s": round(busy_s - compute_s, 1),
             "job_seconds": {j.key: round(interval(j)[1] - interval(j)[0], 1) for j in members},
         }
     busy = union_seconds([interval(j) for j in jobs])
@@ -75,8 +78,9 @@ def split(experiment: rec.Experiment, jobs: list[rec.Job], submitted: float, end
         "strict_overhead_s": round(wall - compute, 1),
         "strict_overhead_pct": round(100 * (wall - compute) / wall, 2),
         "overlap_s": round(overlap, 1),
-        "goal": "strict overhead (wall minus the sum of stage compute) <= 5 %",
-        "goal_met": (wall - compute) / wall <= 0.05,
+        "goal": "strict overhead (wall minus the sum of stage compute) <= 5 %, with stages not sharing the cores",
+        # Overlapping stages inflate each other's compute seconds on one machine: then the figure proves nothing.
+        "goal_met": (wall - compute) / wall <= 0.05 and overlap <= 0.01 * wall,
     }
 
 
