@@ -216,36 +216,39 @@ def evaluator_curve(sizes: tuple[int, ...] = RECORDS) -> dict[str, Any]:
             "(+ 20 MB)", "goal_met": last <= FLAT * first + 20}
 
 
+def panel(ax: Any, points: list[dict[str, Any]], x: str, series: dict[str, str], xlabel: str, ylabel: str,
+          title: str) -> None:
+    """One log-x curve per `series` (key in the points -> legend label) on `ax`, from 0 up."""
+    for (key, label), style in zip(series.items(), ("o-", "s--"), strict=False):
+        ax.plot([p[x] for p in points], [p[key] for p in points], style, label=label)
+    ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel, ylim=(0, None), title=title)
+    if len(series) > 1:
+        ax.legend()
+
+
 def plot(aggregator: dict[str, Any] | None, evaluator: dict[str, Any] | None, folder: Path = BENCH) -> list[str]:
+    """`scaling_aggregator.png` and `scaling_evaluator_memory.png` from this run's numbers (the parts it ran)."""
     written = []
     if aggregator:
-        xs = [p["experiments"] for p in aggregator["points"]]
         fig, (cpu, watch) = plt.subplots(1, 2, figsize=(9, 3.5))
-        cpu.plot(xs, [p["cpu_ms_per_event"] for p in aggregator["points"]], "o-")
-        cpu.set(xscale="log", xlabel="experiments in flight", ylabel="aggregator CPU ms / event", ylim=(0, None),
-                title="aggregator CPU per event")
-        watch.plot(xs, [p["watch_p50_ms"] for p in aggregator["points"]], "o-", label="p50")
-        watch.plot(xs, [p["watch_p99_ms"] for p in aggregator["points"]], "s--", label="p99")
-        watch.set(xscale="log", xlabel="experiments in flight", ylabel="ms", ylim=(0, None),
-                  title="Watch latency (job write to client)")
-        watch.legend()
-        fig.tight_layout()
-        fig.savefig(folder / "scaling_aggregator.png", dpi=100)
-        written.append("scaling_aggregator.png")
-        plt.close(fig)
+        panel(cpu, aggregator["points"], "experiments", {"cpu_ms_per_event": "CPU"}, "experiments in flight",
+              "aggregator CPU ms / event", "aggregator CPU per event")
+        panel(watch, aggregator["points"], "experiments", {"watch_p50_ms": "p50", "watch_p99_ms": "p99"},
+              "experiments in flight", "ms", "Watch latency (job write to client)")
+        written.append(save(fig, folder / "scaling_aggregator.png"))
     if evaluator:
-        xs = [p["records"] for p in evaluator["points"]]
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(xs, [p["peak_rss_mb"] for p in evaluator["points"]], "o-", label="peak RSS")
-        ax.plot(xs, [p["peak_rss_growth_mb"] for p in evaluator["points"]], "s--", label="growth over start")
-        ax.set(xscale="log", xlabel="records written", ylabel="MB", ylim=(0, None),
-               title="evaluator memory against records")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(folder / "scaling_evaluator_memory.png", dpi=100)
-        written.append("scaling_evaluator_memory.png")
-        plt.close(fig)
+        panel(ax, evaluator["points"], "records", {"peak_rss_mb": "peak RSS", "peak_rss_growth_mb": "growth over start"},
+              "records written", "MB", "evaluator memory against records")
+        written.append(save(fig, folder / "scaling_evaluator_memory.png"))
     return written
+
+
+def save(fig: Any, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
 
 
 def run(experiments: tuple[int, ...] = EXPERIMENTS, records: tuple[int, ...] = RECORDS,
