@@ -2,6 +2,7 @@
 
     python -m bench.run                       # events, throughput, demo (about 20 minutes)
     python -m bench.run --only events,throughput
+    python -m bench.run --only scaling        # item 6: aggregator CPU/event and Watch latency, evaluator memory
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
@@ -37,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, demo_stages, eval_throughput, event_latency, train_throughput
+from bench import ceiling, demo_stages, eval_throughput, event_latency, scaling, train_throughput
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -125,7 +126,7 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="ceiling,events,throughput,demo")
+    parser.add_argument("--only", default="ceiling,events,throughput,demo,scaling")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -143,6 +144,9 @@ def main() -> None:
     if "events" in wanted:
         results["event_latency"] = asyncio.run(event_latency.run()) | {"machine": machine()}
         print("event latency:", json.dumps(results["event_latency"]))
+    if "scaling" in wanted:
+        results["scaling"] = scaling.run() | {"machine": machine()}
+        print("scaling:", json.dumps(results["scaling"]))
     if "throughput" in wanted:
         model = materialize_smollm2(data_dir)
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}

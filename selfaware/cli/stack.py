@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,8 +131,10 @@ class LocalStack:
         self.children[name] = child
 
     async def start(self, data_dir: Path, store_dir: Path, grpc_port: int = 0, log_level: str = "info",
-                    extra_env: dict[str, str] | None = None, replicas: Mapping[str, int] | None = None) -> None:
-        """Start NATS and the services, and wait until every one of them is SERVING.
+                    extra_env: dict[str, str] | None = None, replicas: Mapping[str, int] | None = None,
+                    services: Sequence[str] = SERVICES) -> None:
+        """Start NATS and the services (all of them, or `services`: a benchmark that plays the others), and wait
+        until every one of them is SERVING.
 
         `replicas` runs N processes of a service (e.g. `{"trainer": 3}`), as a Deployment would: children
         `trainer-1` ... `trainer-3`, each on its own gRPC port and log file, sharing the work queue and the data
@@ -147,7 +149,7 @@ class LocalStack:
             raise StackError(f"replicas: unknown services {unknown}; the services are {', '.join(SERVICES)}")
         if bad := sorted(name for name, count in counts.items() if count < 1):
             raise StackError(f"replicas: {', '.join(bad)} needs at least 1")
-        names = [name if counts.get(name, 1) == 1 else f"{name}-{i}" for name in SERVICES
+        names = [name if counts.get(name, 1) == 1 else f"{name}-{i}" for name in services
                  for i in range(1, counts.get(name, 1) + 1)]
         for name in names:
             self._spawn_service(name, grpc_port if name == "aggregator" and grpc_port else free_port())

@@ -89,7 +89,14 @@ class ShardRequests:
         experiment = await self.state.get_experiment(experiment_id)
         if experiment.status in TERMINAL:
             return []
-        jobs = {j.key: j for j in await self.state.list_jobs(experiment_id)}
+        return await self.publish_ready_of(experiment, await self.state.list_jobs(experiment_id), unstarted_only)
+
+    async def publish_ready_of(self, experiment: rec.Experiment, listed: Sequence[rec.Job],
+                               unstarted_only: bool = False) -> list[str]:
+        """`publish_ready` for an experiment and its jobs the caller has just read (one listing per event)."""
+        if experiment.status in TERMINAL:
+            return []
+        experiment_id, jobs = experiment.id, {j.key: j for j in listed}
         capacity = shard_capacity(await self.state.catalogues(), experiment.spec.evaluation.engine)
         published = []
         for request in ready_requests(experiment_id, experiment.spec, jobs, capacity, unstarted_only):

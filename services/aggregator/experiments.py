@@ -183,9 +183,11 @@ class Experiments:
                                msg_id=f"cancelled:{experiment_id}")
         return experiment
 
-    async def refresh(self, experiment_id: str) -> rec.Experiment:
-        """Recompute the status from the jobs (called on every event the aggregator sees)."""
-        jobs = await self.state.list_jobs(experiment_id)
+    async def refresh(self, experiment_id: str, jobs: list[rec.Job] | None = None) -> rec.Experiment:
+        """Recompute the status from the jobs (called on every event the aggregator sees); `jobs`: the caller's
+        listing, read just before, so that one event lists the experiment's jobs once."""
+        if jobs is None:
+            jobs = await self.state.list_jobs(experiment_id)
 
         def update(experiment: rec.Experiment) -> bool:
             status = derive_status(experiment.status, jobs)

@@ -40,12 +40,14 @@ class AggregatorHandlers:
         bus.subscribe(ev.DeadLetter, "aggregator-dead-letters", self.dead_letter)
 
     async def stage_done(self, event: ev.DatasetReady | ev.AdapterReady, delivery: Delivery) -> None:
-        await self.experiments.refresh(event.experiment_id)
-        await self.shards.publish_ready(event.experiment_id)
+        jobs = await self.experiments.jobs(event.experiment_id)
+        experiment = await self.experiments.refresh(event.experiment_id, jobs)
+        await self.shards.publish_ready_of(experiment, jobs)
 
     async def evaluation_done(self, event: ev.EvaluationCompleted, delivery: Delivery) -> None:
-        await self.experiments.refresh(event.experiment_id)
-        await self.reporter.report_if_ready(event.experiment_id, delivery)
+        jobs = await self.experiments.jobs(event.experiment_id)
+        await self.experiments.refresh(event.experiment_id, jobs)
+        await self.reporter.report_if_ready(event.experiment_id, delivery, jobs)
 
     async def report_now(self, experiment_id: str) -> None:
         """Start the report outside any event (the reconciler's sweep), as one first delivery."""

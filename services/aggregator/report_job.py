@@ -60,8 +60,12 @@ class Reporter:
                  job_run: type[JobRun]) -> None:
         self.rt, self.experiments, self.max_deliver, self.job_run = runtime, experiments, max_deliver, job_run
 
-    async def report_if_ready(self, experiment_id: str, delivery: Delivery) -> None:
-        experiment, jobs = await self.experiments.get(experiment_id)
+    async def report_if_ready(self, experiment_id: str, delivery: Delivery, jobs: list[rec.Job] | None = None
+                              ) -> None:
+        """Build the report once every evaluation is in; `jobs`: the caller's listing, read just before."""
+        experiment = await self.experiments.state.get_experiment(experiment_id)
+        if jobs is None:
+            jobs = await self.experiments.jobs(experiment_id)
         if not evaluations_done(jobs):
             return
         run = self.job_run(self.rt.state, experiment_id, REPORT_JOB, delivery, self.max_deliver)

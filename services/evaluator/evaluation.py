@@ -65,6 +65,7 @@ __all__ = [
     "plan_evaluation",
     "query_units",
     "sampler_with",
+    "Summary",
     "summarize",
     "unit_key",
 ]
@@ -262,30 +263,46 @@ def evaluate(engine: ModelEngine, planned: PlannedEvaluation, sink: Sink,
 
 
 def summarize(instances: Sequence[str], records: Iterable[rec.EvalRecord]) -> list[rec.SuiteScore]:
-    """One score per instance that has records, in `instances` order.
+    """One score per instance that has records, in `instances` order (`Summary` over all of `records`)."""
+    summary = Summary()
+    summary.add(records)
+    return summary.scores(instances)
+
+
+class Summary:
+    """The scores of records handed over batch by batch, so that the evaluator keeps no record once it is stored.
 
     The mean is over units (item, paraphrase, sample) with the permutations of a unit averaged first, as the
-    report computes it; NaN when every record was dropped. `n` counts scored records, `dropped` the others.
+    report computes it; NaN when every record was dropped. `n` counts scored records, `dropped` the others. What
+    is kept: a running sum and count per scored unit (a unit's permutations may arrive in different engine calls).
     """
-    units: dict[str, dict[tuple[str, int, int], list[float]]] = {}
-    counts: dict[str, list[int]] = {}
-    for record in records:
-        count = counts.setdefault(record.suite_instance, [0, 0])
-        if record.HasField("score"):
-            count[0] += 1
-            units.setdefault(record.suite_instance, {}).setdefault(
-                (record.item, record.paraphrase, record.sample), []).append(record.score)
-        else:
-            count[1] += 1
-    scores = []
-    for instance in instances:
-        if instance not in counts:
-            continue
-        means = [sum(v) / len(v) for v in units.get(instance, {}).values()]
-        mean = sum(means) / len(means) if means else math.nan
-        scores.append(rec.SuiteScore(suite=instance, mean=mean, n=counts[instance][0],
-                                     dropped=counts[instance][1]))
-    return scores
+
+    def __init__(self) -> None:
+        self.units: dict[str, dict[tuple[str, int, int], list[float]]] = {}
+        self.counts: dict[str, list[int]] = {}
+
+    def add(self, records: Iterable[rec.EvalRecord]) -> None:
+        for record in records:
+            count = self.counts.setdefault(record.suite_instance, [0, 0])
+            if record.HasField("score"):
+                count[0] += 1
+                unit = self.units.setdefault(record.suite_instance, {}).setdefault(
+                    (record.item, record.paraphrase, record.sample), [0.0, 0])
+                unit[0] += record.score
+                unit[1] += 1
+            else:
+                count[1] += 1
+
+    def scores(self, instances: Sequence[str]) -> list[rec.SuiteScore]:
+        scores = []
+        for instance in instances:
+            if instance not in self.counts:
+                continue
+            means = [total / n for total, n in self.units.get(instance, {}).values()]
+            mean = sum(means) / len(means) if means else math.nan
+            scores.append(rec.SuiteScore(suite=instance, mean=mean, n=self.counts[instance][0],
+                                         dropped=self.counts[instance][1]))
+        return scores
 
 
 def sampler_with(engine: ModelEngine) -> Sampler:

@@ -39,11 +39,11 @@ from services.evaluator.engine_pool import EnginePool
 from services.evaluator.engines import Adapter, ModelEngine, build_engine
 from services.evaluator.evaluation import (
     Evaluation,
+    Summary,
     evaluate,
     judge_with,
     plan_evaluation,
     sampler_with,
-    summarize,
 )
 from services.evaluator.suites import Judge, Sampler, game_messages
 
@@ -109,9 +109,9 @@ class EvaluatorHandlers:
             computed, seconds = await self.engines.run(evaluation.engine, model_dir, work, options)
             order = convert.instance_order(spec)
             for model, run in zip(models, runs, strict=True):
-                records = stored[model.label] + sink.new[model.label]
-                metrics = convert.score_metrics(summarize(order, records))
-                metrics |= {"records": float(len(records)), "records_computed": float(computed[model.label])}
+                records = len(stored[model.label]) + sink.computed[model.label]
+                metrics = convert.score_metrics(sink.summaries[model.label].scores(order))
+                metrics |= {"records": float(records), "records_computed": float(computed[model.label])}
                 await run.succeed(None, seconds / len(runs), metrics)
             log.info("evaluation_finished", models=len(models), records_computed=sum(computed.values()),
                      records_computed_per_model=computed, duration_s=round(seconds, 2))
@@ -211,18 +211,23 @@ class _ChunkSink:
                  stored: Mapping[str, list[rec.EvalRecord]], loop: asyncio.AbstractEventLoop) -> None:
         self.handlers, self.experiment_id, self.runs, self.loop = handlers, experiment_id, runs, loop
         self.stored = stored
-        self.new: dict[str, list[rec.EvalRecord]] = {label: [] for label in runs}
+        #: Per model: the records computed so far, and their scores with the stored records' (no record is kept).
+        self.computed: dict[str, int] = dict.fromkeys(runs, 0)
+        self.summaries: dict[str, Summary] = {label: Summary() for label in runs}
+        for label, records in stored.items():
+            self.summaries[label].add(records)
         self.totals: dict[str, int] = {}
 
     def __call__(self, batch: Mapping[str, Sequence[rec.EvalRecord]]) -> None:
         for label, records in batch.items():
             if not records:
                 continue
-            self.new[label].extend(records)
+            self.computed[label] += len(records)
+            self.summaries[label].add(records)
             run = self.runs[label]
-            done = len(self.stored[label]) + len(self.new[label])
+            done = len(self.stored[label]) + self.computed[label]
             write = self.handlers.store_chunk(run, records, done, self.totals.get(label, done),
-                                              len(self.new[label]))
+                                              self.computed[label])
             if not asyncio.run_coroutine_threadsafe(write, self.loop).result(timeout=120):
                 run.cancelled = True
         for run in self.runs.values():

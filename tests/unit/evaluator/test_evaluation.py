@@ -14,6 +14,7 @@ from services.evaluator.evaluation import (
     Evaluation,
     InstancePlan,
     Request,
+    Summary,
     evaluate,
     missing_requests,
     plan_evaluation,
@@ -191,6 +192,16 @@ def test_summarize_averages_the_orders_of_a_unit_and_counts_dropped_records():
     held, scale = summarize(["h", "s", "absent"], records)
     assert (held.suite, held.mean, held.n, held.dropped) == ("h", 0.75, 3, 1)  # units: 0.5 and 1.0
     assert scale.suite == "s" and math.isnan(scale.mean) and (scale.n, scale.dropped) == (0, 1)
+
+
+def test_a_summary_fed_batch_by_batch_scores_as_summarize_does_with_a_units_orders_in_different_batches():
+    records = [record("h", "q0", 1.0), record("h", "q1", 1.0), record("s", "p", None),
+               record("h", "q0", 0.0, permutation=1), record("h", "q1", None, permutation=1)]
+    summary = Summary()
+    for start in range(0, len(records), 2):  # q0's two orders arrive in different engine calls
+        summary.add(records[start:start + 2])
+    assert summary.scores(["h", "s"])[:1] == summarize(["h", "s"], records)[:1]
+    assert (summary.scores(["h"])[0].mean, summary.scores(["h"])[0].n) == (0.75, 3)
 
 
 def test_vllm_options_reject_ranks_vllm_refuses():
