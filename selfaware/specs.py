@@ -76,7 +76,7 @@ _DEFAULTS: dict[str, Any] = {
         "batch_size": 8,
         "seeds": [0],
     },
-    "evaluation": {"engine": "vllm", "include_base_model": True, "seed": 0},
+    "evaluation": {"engine": "auto", "include_base_model": True, "seed": 0},
 }
 _ENDPOINT_DEFAULTS: dict[str, Any] = {"api_key_env": "OPENAI_API_KEY", "max_concurrency": 8, "timeout_s": 60.0,
                                       "max_retries": 5}

@@ -101,4 +101,6 @@ class EvaluatorConfig(SourceReadingConfig, SecretsConfig, BaseModelsConfig):
             return asdict(self.profile().vllm)
         if backend == "hf":
             return asdict(self.profile().hf)
+        if backend == "auto":
+            return {"vllm": asdict(self.profile().vllm), "hf": asdict(self.profile().hf)}
         return {}

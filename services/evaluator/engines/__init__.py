@@ -14,6 +14,7 @@ from ._api import (
     build_engine,
     engine,
 )
+from .auto_engine import auto_engine
 from .builtin import hf_engine, openai_engine, vllm_engine
 from .options import EngineDeviceError, HfOptions, OptionError, VllmOptions
 from .profiles import PROFILES, EngineProfile, resolve_profile
@@ -32,6 +33,7 @@ __all__ = [
     "SampleRequest",
     "TokenProbs",
     "VllmOptions",
+    "auto_engine",
     "build_engine",
     "engine",
     "hf_engine",

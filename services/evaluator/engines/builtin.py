@@ -10,7 +10,7 @@ from .options import HfOptions, VllmOptions
 
 @engine("vllm")
 def vllm_engine(model_dir: str, **options: Any) -> ModelEngine:
-    """Offline vLLM: one base-model load serves every adapter; the default engine."""
+    """Offline vLLM: one base-model load serves every adapter; `auto`'s choice on CUDA."""
     from .vllm_engine import VllmEngine
 
     return VllmEngine(model_dir, VllmOptions(**options))
@@ -18,7 +18,7 @@ def vllm_engine(model_dir: str, **options: Any) -> ModelEngine:
 
 @engine("hf")
 def hf_engine(model_dir: str, **options: Any) -> ModelEngine:
-    """transformers + peft: the fallback where vLLM is unavailable, and the reference in tests."""
+    """transformers + peft: `auto`'s choice on the CPU, and the reference in tests."""
     from .hf_engine import HfEngine
 
     return HfEngine(model_dir, HfOptions(**options))

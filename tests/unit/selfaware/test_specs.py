@@ -44,7 +44,7 @@ def test_defaults_fill_every_unset_field() -> None:
     assert [m.name for m in spec.base_models] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
     assert spec.training.backend == "peft-lora" and spec.training.lora.rank == 8
     assert list(spec.training.lora.target_modules) == ["all-linear"] and list(spec.training.seeds) == [0]
-    assert spec.evaluation.engine == "vllm" and spec.evaluation.include_base_model is True
+    assert spec.evaluation.engine == "auto" and spec.evaluation.include_base_model is True
     assert spec.evaluation.suites[0].id == "heldout" and spec.evaluation.suites[0].base is True
     assert spec.name == "risky vs safe"
 
