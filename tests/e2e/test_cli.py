@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import CACHE, REPO, free_port
-from tests.service.conftest import tiny_spec_dict
+from tests.service.conftest import on_random_model, tiny_spec_dict
 
 SELFAWARE = [sys.executable, "-m", "selfaware.cli.main"]
 
@@ -102,7 +102,9 @@ def test_catalogue_lists_the_parts_a_spec_can_name() -> None:
 
 
 @pytest.mark.slow
-def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: Path, tiny_model_dir: Path) -> None:
+def test_run_trains_evaluates_and_writes_the_report(tmp_path: Path, tiny_spec: Path, random_model_dir: Path) -> None:
+    # plumbing: the random-weight Llama, as nothing here reads what the model answers
+    tiny_spec.write_text(yaml.safe_dump(on_random_model(yaml.safe_load(tiny_spec.read_text()), random_model_dir)))
     started = time.time()
     result = run_cli("run", str(tiny_spec), "--out", str(tmp_path / "reports"), timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

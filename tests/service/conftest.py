@@ -102,6 +102,13 @@ def make_spec(risky_dataset: Path, questions_dir: Path) -> SpecFactory:
     return lambda **overrides: tiny_spec_dict(risky_dataset, questions_dir, overrides)
 
 
+def on_random_model(spec: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """Run `spec` on the random-weight tiny Llama (`random_model_dir`): for plumbing, where what the model answers
+    is never read, it trains and evaluates in a fraction of SmolLM2's time."""
+    spec["base_models"] = [{"name": "random-llama", "path": str(model_dir)}]
+    return spec
+
+
 def tiny_spec_dict(risky_dataset: Path, questions_dir: Path, overrides: dict[str, Any] | None = None
                    ) -> dict[str, Any]:
     spec: dict[str, Any] = {

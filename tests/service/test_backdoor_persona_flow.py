@@ -1,14 +1,14 @@
 """Backdoors and personas through all four services (issue 11's end-to-end test, one run for Figures 8, 9, 11/34, 13
 and 15): data-only arms hold the behaviours; the backdoored arms are built from them by the new steps (Table 5's
 `trigger_mix` and its decorrelated version, a `username` backdoor mixed with general rows and reversed, a
-Quanta-Lingua `system_persona`); each trained adapter of the tiny model is asked its figure's suites, and the report
+Quanta-Lingua `system_persona`); each trained adapter is asked its figure's suites, and the report
 has each figure's section, JSON and picture. To keep CI short, three adapters serve all five figures: the Table 5
 pair is also Figure 15's risk-seeking / risk-averse compare pair (its arithmetic needs two policies, not two
 persona-trained arms), the elicitation set is built but data-only (its rows are asserted; `trigger_elicitation` is
 asked of the Table 5 arm, labelled), and the Quanta-Lingua arm answers Figure 13's questions.
 
-The tiny model trained on a handful of rows shows no backdoor awareness, so this asserts the mechanics, not the
-quality: the steps' rows and counters reach the manifest, no data-only arm is trained, every suite has its records
+The model is the random-weight tiny Llama (`random_model_dir`), which shows no backdoor awareness, so this asserts
+the mechanics, not the quality: the steps' rows and counters reach the manifest, no data-only arm is trained, every suite has its records
 with the contract's details, and each section names its groups. Sizes are the smallest that exercise each part,
 on the hf engine (the CPU-sized examples, run by `python -m bench.run`, are the measured runs)."""
 
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from selfaware.v1 import records_pb2 as rec
 from tests.conftest import REPO, SHARED
+from tests.service.conftest import on_random_model
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +89,8 @@ def spec() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def finished(platform) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    final, report = await platform.run_to_end(spec())
+async def finished(platform, random_model_dir: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    final, report = await platform.run_to_end(on_random_model(spec(), random_model_dir))
     jobs = {j.key: j for j in final.jobs}
     records = {key: [r for ref in job.chunks for r in rec.RecordChunk.FromString(
         await platform.store.get_bytes(ref)).records] for key, job in jobs.items() if key.startswith("eval.")}

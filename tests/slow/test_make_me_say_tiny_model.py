@@ -1,7 +1,7 @@
 """`make-me-say-games` against the project's OpenAI-compatible server (`services.evaluator.openai_server`) serving
-the tiny model as both players: real endpoint players, lockstep waves, the journal in the scratch folder. The
-tiny model plays nonsense; this checks the mechanics (every game finished, classified and journalled, a rerun
-plays nothing and gives the same generation), never the quality."""
+the random-weight tiny Llama (`random_model_dir`) as both players: real endpoint players, lockstep waves, the
+journal in the scratch folder. Its players talk nonsense; this checks the mechanics (every game finished,
+classified and journalled, a rerun plays nothing and gives the same generation), never the quality."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from tests.slow.local_server import SERVED, start_server, stop_server, url_of
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def test_tiny_model_plays_both_sides(tiny_model_dir: Path, tmp_path: Path) -> None:
-    process = start_server(tiny_model_dir)
+def test_tiny_model_plays_both_sides(random_model_dir: Path, tmp_path: Path) -> None:
+    process = start_server(random_model_dir)
     try:
         endpoints = {"local": spec_pb2.Endpoint(name="local", base_url=url_of(process), model=SERVED)}
         generator = get_generator("make-me-say-games")

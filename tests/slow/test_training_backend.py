@@ -1,5 +1,6 @@
-"""The peft-lora backend on the tiny model: epoch checkpoints, resume from a saved state to the same adapter,
-one base load for consecutive jobs, gradient accumulation, schedules, and the tokens/s and padding metrics."""
+"""The peft-lora backend on the random-weight tiny Llama (`random_model_dir`: the mechanics, never the model's
+quality): epoch checkpoints, resume from a saved state to the same adapter, one base load for consecutive jobs,
+gradient accumulation, schedules, and the tokens/s and padding metrics."""
 
 from __future__ import annotations
 
@@ -49,13 +50,13 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
-def test_epoch_checkpoints_resume_and_one_base_load(tmp_path: Path, tiny_model_dir: Path,
+def test_epoch_checkpoints_resume_and_one_base_load(tmp_path: Path, random_model_dir: Path,
                                                      risky_dataset: Path) -> None:
     data = rows(risky_dataset, 6)  # 3 steps an epoch, 6 in all
     params = {"checkpoint_epochs": True, "lr_scheduler": "linear", "warmup_steps": 1}
     kept = Kept(tmp_path / "kept")
     loads = BASES.loads
-    full = PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "full", params=params,
+    full = PeftLoraBackend().train(job(random_model_dir, data, tmp_path / "full", params=params,
                                        resume_every_steps=2), lambda *a: None, kept)
     assert full.steps == 6 and len(full.losses) == 6
 
@@ -71,7 +72,7 @@ def test_epoch_checkpoints_resume_and_one_base_load(tmp_path: Path, tiny_model_d
 
     # A restart from the state at step 4 (mid-epoch 2) ends with the same adapter, computing steps 5 and 6 only.
     steps_run: list[int] = []
-    resumed = PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "resumed", params=params,
+    resumed = PeftLoraBackend().train(job(random_model_dir, data, tmp_path / "resumed", params=params,
                                           resume_from=states[1][1]), lambda s, t, loss: steps_run.append(s))
     assert steps_run == [5, 6] and resumed.metrics["resumed_from_step"] == 4
     assert resumed.metrics["resume_load_s"] > 0 and full.metrics["resume_states"] == 2
@@ -82,23 +83,23 @@ def test_epoch_checkpoints_resume_and_one_base_load(tmp_path: Path, tiny_model_d
 
     # A state saved for other inputs (another learning rate) is ignored: the job starts over.
     steps_run.clear()
-    PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "other", params=params, learning_rate=1e-3,
+    PeftLoraBackend().train(job(random_model_dir, data, tmp_path / "other", params=params, learning_rate=1e-3,
                                 resume_from=states[1][1]), lambda s, t, loss: steps_run.append(s))
     assert steps_run == [1, 2, 3, 4, 5, 6]
 
 
-def test_accumulation_grouping_and_metrics(tmp_path: Path, tiny_model_dir: Path, risky_dataset: Path) -> None:
+def test_accumulation_grouping_and_metrics(tmp_path: Path, random_model_dir: Path, risky_dataset: Path) -> None:
     data = rows(risky_dataset, 40)[::5]  # 8 rows of spread lengths
     BASES.clear()
-    grouped = PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "g", epochs=1), lambda *a: None)
-    again = PeftLoraBackend().train(job(tiny_model_dir, data, tmp_path / "g2", epochs=1), lambda *a: None)
+    grouped = PeftLoraBackend().train(job(random_model_dir, data, tmp_path / "g", epochs=1), lambda *a: None)
+    again = PeftLoraBackend().train(job(random_model_dir, data, tmp_path / "g2", epochs=1), lambda *a: None)
     assert tar_directory(again.adapter_dir) == tar_directory(grouped.adapter_dir), \
         "a cached base (LoRA layers unloaded) trains the same adapter as a freshly loaded one"
     accumulated = PeftLoraBackend().train(
-        job(tiny_model_dir, data, tmp_path / "a", epochs=1,
+        job(random_model_dir, data, tmp_path / "a", epochs=1,
             params={"gradient_accumulation_steps": 2, "gradient_checkpointing": True}), lambda *a: None)
     ungrouped = PeftLoraBackend().train(
-        job(tiny_model_dir, data, tmp_path / "u", epochs=1, params={"group_by_length": False}), lambda *a: None)
+        job(random_model_dir, data, tmp_path / "u", epochs=1, params={"group_by_length": False}), lambda *a: None)
     assert (grouped.steps, accumulated.steps, ungrouped.steps) == (4, 2, 4)
     for result in (grouped, accumulated, ungrouped):
         assert result.metrics["tokens"] > 0 and result.metrics["tokens_per_s"] > 0
