@@ -43,7 +43,7 @@ def random_llama(target: Path) -> Path:
     return target
 
 
-def plot(points: list[dict[str, Any]], path: Path) -> None:
+def plot(points: list[dict[str, Any]], fit: tuple[float, float], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,11 +51,15 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
 
     rows = [p["rows"] for p in points]
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(rows, [p["wall_s"] for p in points], "o-")
-    left.set(xlabel="training rows (one epoch, batch 8)", ylabel="wall seconds (median)", xscale="log",
-             yscale="log", title="training wall time")
+    left.plot(rows, [p["wall_s"] for p in points], "o", label="median wall")
+    left.plot(rows, [fit[1] + fit[0] * r for r in rows], "-", label=f"{1e3 * fit[0]:.1f} ms/row + {fit[1]:.1f} s")
+    left.set(xlabel="training rows (one epoch, batch 8)", ylabel="wall seconds", title="training wall time",
+             xlim=(0, None), ylim=(0, None))
+    left.legend(fontsize=8)
     right.plot(rows, [1e3 * p["wall_s"] / p["rows"] for p in points], "o-")
-    right.set(xlabel="training rows", ylabel="ms per row", xscale="log", ylim=(0, None), title="per row")
+    right.set_xscale("log", base=2)
+    right.set_xticks(rows, [str(r) for r in rows])
+    right.set(xlabel="training rows", ylabel="ms per row", ylim=(0, None), title="per row")
     figure.suptitle("peft-lora backend, random-weight tiny Llama (bench/train_scaling.py)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -86,7 +90,7 @@ def run(risky: Path, out_png: Path, sizes: tuple[int, ...] = SIZES, repeats: int
 
     per_row, fixed = np.polyfit([p["rows"] for p in points], [p["wall_s"] for p in points], 1)
     growth = (points[-1]["wall_s"] / points[-1]["rows"]) / (points[-2]["wall_s"] / points[-2]["rows"])
-    plot(points, out_png)
+    plot(points, (float(per_row), float(fixed)), out_png)
     return {"model": "random Llama, 2 layers, width 128, SmolLM2 tokenizer", "batch_size": 8, "epochs": 1,
             "repeats": repeats, "threads": threads, "points": points,
             "fit_ms_per_row": round(1e3 * float(per_row), 3), "fit_fixed_s": round(float(fixed), 3),
