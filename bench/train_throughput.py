@@ -116,6 +116,8 @@ def run(model_dir: Path, risky: Path, ceiling: dict[str, Any], steps: int = 6, r
         ) -> dict[str, Any]:
     import torch
 
+    if steps < 2:
+        raise ValueError(f"steps={steps}: at least 2, so that a resume state is saved between two steps")
     torch.set_num_threads(threads)
     loads = BASES.loads
     everything = rows_of(risky)
