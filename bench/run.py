@@ -1,11 +1,13 @@
 """Run the benchmarks and merge their results into bench/results.json.
 
-    python -m bench.run                       # events, throughput, demo (about 20 minutes)
+    python -m bench.run                       # events, throughput, the three train benches, demo
     python -m bench.run --only events,throughput
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
-    python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
+    python -m bench.run --only train          # P3: trainer tokens/s (and share of the ceiling), padding, resume
+    python -m bench.run --only train-precision  # bf16 autocast vs fp32: loss curves, held-out scores, speed
+    python -m bench.run --only train-scaling  # training wall time against rows, random tiny Llama (a plot)
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
     python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
     python -m bench.run --only vc             # examples/vulnerable-code.yaml: Table 2 on the tiny model (~15 min)
