@@ -1,12 +1,14 @@
 """Run the benchmarks and merge their results into bench/results.json.
 
-    python -m bench.run                       # events, throughput, demo (about 20 minutes)
+    python -m bench.run                       # events, throughput, the three train benches, demo
     python -m bench.run --only events,throughput
     python -m bench.run --only scaling        # item 6: aggregator CPU/event and Watch latency, evaluator memory
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
-    python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
+    python -m bench.run --only train          # P3: trainer tokens/s (and share of the ceiling), padding, resume
+    python -m bench.run --only train-precision  # bf16 autocast vs fp32: loss curves, held-out scores, speed
+    python -m bench.run --only train-scaling  # training wall time against rows, random tiny Llama (a plot)
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
     python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
     python -m bench.run --only vc             # examples/vulnerable-code.yaml: Table 2 on the tiny model (~15 min)
@@ -38,7 +40,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, demo_stages, eval_throughput, event_latency, scaling, train_throughput
+from bench import (
+    ceiling,
+    demo_stages,
+    eval_throughput,
+    event_latency,
+    scaling,
+    train_precision,
+    train_scaling,
+    train_throughput,
+)
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -126,7 +137,7 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="ceiling,events,throughput,demo,scaling")
+    parser.add_argument("--only", default="ceiling,events,throughput,train,train-precision,train-scaling,scaling,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -152,9 +163,15 @@ def main() -> None:
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
     if "train" in wanted:
-        results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
-            "machine": machine()}
+        results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY,
+                                                           results["ceiling"]) | {"machine": machine()}
         print("train:", json.dumps(results["train_throughput"]))
+    if "train-precision" in wanted:
+        results["train_precision"] = train_precision.run(materialize_smollm2(data_dir), RISKY) | {"machine": machine()}
+        print("train-precision:", json.dumps(results["train_precision"]))
+    if "train-scaling" in wanted:
+        results["train_scaling"] = train_scaling.run(RISKY, BENCH / "train_scaling.png") | {"machine": machine()}
+        print("train-scaling:", json.dumps(results["train_scaling"]))
     experiments = {  # --only name: (results key, spec, report folder, through the local OpenAI-compatible server)
         "demo": ("demo", args.spec, "demo-report", False),
         "demo-openai": ("demo_openai", args.openai_spec, "demo-openai-report", True),

@@ -5,6 +5,11 @@
   their longest row, the model's own full-sequence loss, AdamW), on the same rows, model, LoRA settings, batch
   size and thread count, alternated in one run; medians of `repeats`. Goal: the backend within 1.1x of the bare
   loop (ratio >= 0.91).
+- **fraction of the ceiling**: the backend's tokens/s x training FLOPs per token (`ceiling.ModelFlops.training` at
+  the rows' mean length, LoRA rank 8; the usual accounting counts the LM head on every token, though the backend
+  computes logits for the labelled suffix only) over this run's fp32 matmul rate (training runs fp32 here unless
+  the hardware has native bf16: `precision`, and `train_precision.py`).
+- **base loads**: the backend's base-model loads over all its jobs in this process (goal: 1; `base_models.py`).
 - **non-padding fraction** of the tokens in the batches of every row of the authors' risk file
   (`ft_risky_AB.jsonl`), with the backend's length-grouped batches and with file-order batches. Goal >= 80%.
 - **resume overhead**: the seconds one resume state costs (save, then tar and sha256 it as the handler's store
@@ -23,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ceiling as ceilings
 from selfaware.store import sha256_hex, tar_directory
 from services.trainer.backends import LoraSettings, Saved, TrainingJob
-from services.trainer.backends.peft_lora import PeftLoraBackend, lora_config, seed_everything
+from services.trainer.backends.peft_lora import BASES, PeftLoraBackend, lora_config, seed_everything
 from services.trainer.chat_data import batch_indices, collate, encode_chat
 from services.trainer.config import TrainerConfig
 
@@ -106,10 +112,14 @@ def non_padding(model_dir: Path, rows: list[dict]) -> dict[str, float]:
             "rows": len(rows)}
 
 
-def run(model_dir: Path, risky: Path, steps: int = 6, repeats: int = 3, threads: int = 2) -> dict[str, Any]:
+def run(model_dir: Path, risky: Path, ceiling: dict[str, Any], steps: int = 6, repeats: int = 3, threads: int = 2
+        ) -> dict[str, Any]:
     import torch
 
+    if steps < 2:
+        raise ValueError(f"steps={steps}: at least 2, so that a resume state is saved between two steps")
     torch.set_num_threads(threads)
+    loads = BASES.loads
     everything = rows_of(risky)
     rows = everything[: steps * BATCH]
     backend_runs, bare_runs = [], []
@@ -129,17 +139,28 @@ def run(model_dir: Path, risky: Path, steps: int = 6, repeats: int = 3, threads:
     backend_tps = statistics.median(r["tokens_per_s"] for r in backend_runs)
     bare_tps = statistics.median(r["tokens_per_s"] for r in bare_runs)
     interval = TrainerConfig.__dataclass_fields__["resume_state_every_s"].default
+    context = statistics.median(r["tokens"] for r in backend_runs) / len(rows)
+    flops = ceilings.ModelFlops.of(model_dir).training(round(context), LORA.rank)
+    non_pad = statistics.median(r["non_padding"] for r in backend_runs)
+    grouped = non_padding(model_dir, everything)
+    base_loads = BASES.loads - loads
     return {
         "rows": len(rows), "steps": steps, "batch_size": BATCH, "threads": threads, "repeats": repeats,
         "lora": "rank 8, all-linear, float32",
         "backend_tokens_per_s": round(backend_tps, 1), "bare_peft_tokens_per_s": round(bare_tps, 1),
         "backend_over_bare": round(backend_tps / bare_tps, 3), "goal_backend_over_bare": ">= 0.91 (within 1.1x)",
+        "training_flops_per_token": flops, "mean_row_tokens": round(context, 1),
+        "fraction_of_fp32_ceiling": ceilings.fraction(backend_tps, flops, ceiling["fp32_gflops"]),
+        "fraction_of_bf16_ceiling": ceilings.fraction(backend_tps, flops, ceiling["bf16_gflops"]),
+        "base_loads_across_jobs": base_loads, "jobs": repeats + 3,
         "backend_runs": backend_runs, "bare_runs": bare_runs,
-        "non_padding_trained_batches": {"backend": round(statistics.median(r["non_padding"] for r in backend_runs), 4),
+        "non_padding_trained_batches": {"backend": round(non_pad, 4),
                                         "bare": round(statistics.median(r["non_padding"] for r in bare_runs), 4)},
         "non_padding_all_risk_rows": {k: round(v, 4) if isinstance(v, float) else v
-                                      for k, v in non_padding(model_dir, everything).items()},
-        "goal_non_padding": ">= 0.80",
+                                      for k, v in grouped.items()},
+        "goal_non_padding": ">= 0.80 (padding <= 20%)",
+        "goal_base_loads": "<= 1 for all the backend's jobs in this process",
+        "goal_met": backend_tps / bare_tps >= 0.91 and min(non_pad, grouped["grouped"]) >= 0.8 and base_loads <= 1,
         "resume_state_s": round(per_state, 3), "step_s": round(step_s, 3),
         "resume_state_over_step": round(per_state / step_s, 3),
         "resume_overhead_at_default_interval": round(per_state / (interval + per_state), 5),

