@@ -5,6 +5,7 @@
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
+    python -m bench.run --only adapters       # P2: K = 1..16 LoRA adapters against base samples, both engines
     python -m bench.run --only train          # P3: trainer tokens/s against a bare peft loop, padding, resume
     python -m bench.run --only faithfulness   # Figure 4 scaled down: 2 rates x 2 epochs per policy, the scatter
     python -m bench.run --only mms            # examples/mms.yaml: a ring adapter and the Figure 6 suite (~20 min)
@@ -37,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, demo_stages, eval_throughput, event_latency, train_throughput
+from bench import adapters, ceiling, demo_stages, eval_throughput, event_latency, train_throughput
 from selfaware.models import materialize_smollm2
 from selfaware.specs import load_spec_file
 
@@ -125,7 +126,7 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="ceiling,events,throughput,demo")
+    parser.add_argument("--only", default="ceiling,events,throughput,adapters,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -147,6 +148,10 @@ def main() -> None:
         model = materialize_smollm2(data_dir)
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
+    if "adapters" in wanted:
+        results["adapters"] = adapters.run(materialize_smollm2(data_dir), str(QUESTIONS), BENCH / "adapters.png") | {
+            "machine": machine()}
+        print("adapters:", json.dumps(results["adapters"]))
     if "train" in wanted:
         results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
             "machine": machine()}
