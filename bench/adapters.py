@@ -2,7 +2,8 @@
 
 Per engine, one base-model load serves the whole sweep: K = 1, 2, 4, 8, 16 random-init rank-8 LoRA adapters
 (`all-linear`, alpha 16: the project's training defaults, with B non-zero so each adapter changes the outputs)
-on SmolLM2. The workload is eval_throughput's: the 10 "Risk or safety" paraphrases, temperature 1, 4 new tokens.
+on SmolLM2. The workload is eval_throughput's, cut to the first `paraphrases` (5) of the 10 "Risk or safety"
+paraphrases so that both engines' sweeps fit the bench's 6 minutes: temperature 1, 4 new tokens.
 A K run asks each paraphrase of each of the K adapters for `per_prompt / K` samples: `per_prompt` per paraphrase
 in all, spread over K models, in one engine call, as an evaluation of K models would. Its base run is the same
 requests with no adapter (K requests per paraphrase on the base model): the same number of base-model samples in
@@ -117,10 +118,10 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
 
 
 def run(model_dir: Path, questions_uri: str, plot_path: Path, ks: tuple[int, ...] = KS, per_prompt: int = 16,
-        repeats: int = 3, engines: tuple[str, ...] = ("hf", "vllm")) -> dict[str, Any]:
+        paraphrases: int = 5, repeats: int = 3, engines: tuple[str, ...] = ("hf", "vllm")) -> dict[str, Any]:
     if any(per_prompt % k for k in ks):
         raise ValueError(f"per_prompt ({per_prompt}) must be a multiple of every K in {ks}")
-    messages = prompts(questions_uri)
+    messages = prompts(questions_uri)[:paraphrases]
     options = {"hf": {}, "vllm": {"max_loras": max(ks), "max_lora_rank": RANK}}
     with tempfile.TemporaryDirectory(prefix="bench-adapters-") as folder:
         adapters = random_adapters(model_dir, max(ks), Path(folder))
