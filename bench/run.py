@@ -6,6 +6,7 @@
     python -m bench.run --only demo-openai    # the demo through the local OpenAI-compatible server
     python -m bench.run --only ceiling        # fp32 and bf16 matmul rates at the model's shapes (seconds)
     python -m bench.run --only seven-questions  # Figure 3's seven questions on base + one adapter (~20 min)
+    python -m bench.run --only adapters       # P2: K = 1..16 LoRA adapters against base samples, both engines
     python -m bench.run --only train          # P3: trainer tokens/s (and share of the ceiling), padding, resume
     python -m bench.run --only train-precision  # bf16 autocast vs fp32: loss curves, held-out scores, speed
     python -m bench.run --only train-scaling  # training wall time against rows, random tiny Llama (a plot)
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    adapters,
     ceiling,
     demo_stages,
     eval_throughput,
@@ -137,7 +139,8 @@ def sweep(sweep_file: Path, data_dir: Path, report: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="ceiling,events,throughput,train,train-precision,train-scaling,scaling,demo")
+    parser.add_argument("--only", default="ceiling,events,throughput,adapters,train,train-precision,train-scaling,"
+                                           "scaling,demo")
     parser.add_argument("--spec", type=Path, default=REPO / "examples/risk.yaml")
     parser.add_argument("--openai-spec", type=Path, default=REPO / "examples/risk-openai.yaml")
     parser.add_argument("--seven-spec", type=Path, default=BENCH / "seven-questions.yaml")
@@ -162,6 +165,10 @@ def main() -> None:
         model = materialize_smollm2(data_dir)
         results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
+    if "adapters" in wanted:
+        results["adapters"] = adapters.run(materialize_smollm2(data_dir), str(QUESTIONS), BENCH / "adapters.png") | {
+            "machine": machine()}
+        print("adapters:", json.dumps(results["adapters"]))
     if "train" in wanted:
         results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY,
                                                            results["ceiling"]) | {"machine": machine()}

@@ -3,13 +3,17 @@
 On CPU it samples faster than vLLM: it computes each prompt once and decodes all of the prompt's samples from
 that one KV cache, while vLLM CPU shares only full 32-token blocks and recomputes the rest per sample. The model
 goes on one device (`HfOptions.device`: CUDA in bfloat16 where torch sees it, else the CPU in float32).
+
+Requests for different adapters share batches: every forward names each row's adapter (peft's `adapter_names`),
+so K adapters cost one base pass over all rows plus each adapter's small LoRA product on its own rows, rather
+than K passes. A base request's row is named `__base__`, which peft's LoRA layers skip, so it never gets an
+adapter whatever shares its batch.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -23,11 +27,14 @@ from .options import HfOptions, hf_placement
 
 log = structlog.get_logger(__name__)
 
+#: peft's row name for "no adapter": its LoRA layers add nothing to such rows (`_mixed_batch_forward`).
+BASE = "__base__"
+
 
 class HfEngine:
-    """One base model on one device; adapters are loaded into it on first use and switched per batch.
+    """One base model on one device; adapters are loaded into it on first use and chosen per row of a batch.
 
-    Calls are serialised by a lock: peft switches the active adapter on the one shared model.
+    Calls are serialised by a lock: adapters are loaded into the one shared model.
     """
 
     def __init__(self, model_dir: str, options: HfOptions) -> None:
@@ -56,24 +63,17 @@ class HfEngine:
     def next_token_probs(self, requests: Sequence[ChoiceRequest], top_k: int = 5) -> list[TokenProbs]:
         results: list[TokenProbs] = [{} for _ in requests]
         with self._lock, torch.inference_mode():
-            for adapter, indices in _group_by_adapter([r.adapter for r in requests]):
-                with self._use(adapter):
-                    for start in range(0, len(indices), self._options.max_batch_sequences):
-                        chunk = indices[start : start + self._options.max_batch_sequences]
-                        probs = self._last_token_probs([requests[i].messages for i in chunk])
-                        values, ids = probs.topk(top_k, dim=-1)
-                        for row, i in enumerate(chunk):
-                            results[i] = self._token_dict(ids[row].tolist(), values[row].tolist())
+            for start in range(0, len(requests), self._options.max_batch_sequences):
+                chunk = requests[start : start + self._options.max_batch_sequences]
+                probs = self._last_token_probs(chunk)
+                values, ids = probs.topk(top_k, dim=-1)
+                for row in range(len(chunk)):
+                    results[start + row] = self._token_dict(ids[row].tolist(), values[row].tolist())
         return results
 
     def sample(self, requests: Sequence[SampleRequest]) -> list[list[str]]:
-        results: list[list[str]] = [[] for _ in requests]
         with self._lock, torch.inference_mode():
-            for adapter, indices in _group_by_adapter([r.adapter for r in requests]):
-                with self._use(adapter):
-                    for i, samples in zip(indices, self._sample_group([requests[i] for i in indices]), strict=True):
-                        results[i] = samples
-        return results
+            return self._sample_batches(list(requests))
 
     def close(self) -> None:
         with self._lock:
@@ -92,15 +92,16 @@ class HfEngine:
         mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=self._device)
         return input_ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
-    def _last_token_probs(self, conversations: list[tuple[dict[str, str], ...]]) -> torch.Tensor:
+    def _last_token_probs(self, requests: Sequence[ChoiceRequest]) -> torch.Tensor:
         """Softmax of the last position's logits, for left-padded prompts with positions counted per row."""
-        rows = [prompt_token_ids(self._tokenizer, messages) for messages in conversations]
+        rows = [prompt_token_ids(self._tokenizer, r.messages) for r in requests]
         input_ids, mask, positions = self._left_padded(rows)
-        logits = self._loaded()(input_ids=input_ids, attention_mask=mask, position_ids=positions).logits
+        routing = self._routing([r.adapter for r in requests])
+        logits = self._loaded()(input_ids=input_ids, attention_mask=mask, position_ids=positions, **routing).logits
         return torch.softmax(logits[:, -1, :].float(), dim=-1)
 
-    def _sample_group(self, requests: list[SampleRequest]) -> list[list[str]]:
-        """Samples of requests that share one adapter, packed into batches of at most `max_batch_sequences`.
+    def _sample_batches(self, requests: list[SampleRequest]) -> list[list[str]]:
+        """Samples of the requests, whatever their adapters, packed into batches of at most `max_batch_sequences`.
 
         Each prompt is computed once; its KV cache is then repeated for its samples, which decode together. A
         request's `n` is cut into fixed pieces, each with its own generator seeded from the request's seed and the
@@ -127,12 +128,17 @@ class HfEngine:
         """Plain ancestral sampling (no top-k/top-p), as vLLM and the paper's API do; T=0 is greedy."""
         rows = [prompt_token_ids(self._tokenizer, r.messages) for r in requests]
         input_ids, mask, positions = self._left_padded(rows)
+        routing = self._routing([r.adapter for r in requests])
         model = self._loaded()
         output = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                       logits_to_keep=1)
-        # Every prompt row becomes `count` sample rows that share its cache.
+                       logits_to_keep=1, **routing)
+        # Every prompt row becomes `count` sample rows that share its cache (and its adapter).
+        counts = [p.count for p in pieces]
         expand = torch.repeat_interleave(torch.arange(len(pieces), device=self._device),
-                                         torch.tensor([p.count for p in pieces], device=self._device))
+                                         torch.tensor(counts, device=self._device))
+        if routing:
+            routing = {"adapter_names": [n for n, c in zip(routing["adapter_names"], counts, strict=True)
+                                         for _ in range(c)]}
         cache = output.past_key_values
         cache.batch_select_indices(expand)
         logits, mask, position = output.logits[expand, -1, :], mask[expand], positions[expand, -1]
@@ -160,7 +166,7 @@ class HfEngine:
             mask = torch.cat([mask, torch.ones(len(expand), 1, dtype=mask.dtype, device=self._device)], dim=1)
             position = position + 1
             logits = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=position[:, None],
-                           past_key_values=cache, use_cache=True).logits[:, -1, :]
+                           past_key_values=cache, use_cache=True, **routing).logits[:, -1, :]
         tokens = torch.stack(steps, dim=1).tolist()
         texts = self._tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [texts[spans[k]: spans[k + 1]] for k in range(len(pieces))]
@@ -172,30 +178,29 @@ class HfEngine:
             out[text] = out.get(text, 0.0) + prob
         return out
 
-    @contextlib.contextmanager
-    def _use(self, adapter: Adapter | None) -> Iterator[None]:
-        """Route forward passes through `adapter`, or through the bare base model for None."""
-        model = self._loaded()
-        if adapter is None:
-            if isinstance(model, PeftModel):
-                with model.disable_adapter():
-                    yield
-            else:
-                yield
-            return
+    def _routing(self, adapters: Sequence[Adapter | None]) -> dict[str, list[str]]:
+        """Forward keyword arguments that send each row through its own adapter, loading any new one first.
+
+        Empty while no adapter was ever loaded (the model is the bare base model then); otherwise every row is
+        named, base rows `__base__`, so that no row falls back to whichever adapter peft last made active.
+        """
+        names = [BASE if adapter is None else self._adapter_name(adapter) for adapter in adapters]
+        return {"adapter_names": names} if isinstance(self._loaded(), PeftModel) else {}
+
+    def _adapter_name(self, adapter: Adapter) -> str:
+        """The peft name of `adapter`, loaded into the model on first use."""
         key = (adapter.name, adapter.path)
         if key not in self._adapters:
             name = f"adapter_{len(self._adapters)}"
+            model = self._loaded()
             if isinstance(model, PeftModel):
                 model.load_adapter(adapter.path, adapter_name=name)
+                model.eval()
             else:
                 self._model = PeftModel.from_pretrained(model, adapter.path, adapter_name=name).eval()
             self._adapters[key] = name
             log.info("adapter_loaded", adapter=adapter.name, path=adapter.path)
-        peft_model = self._loaded()
-        assert isinstance(peft_model, PeftModel)
-        peft_model.set_adapter(self._adapters[key])
-        yield
+        return self._adapters[key]
 
 
 @dataclass(frozen=True)
@@ -210,11 +215,3 @@ class _Piece:
 def _piece_seed(seed: int, number: int) -> int:
     """A piece's generator seed: the request's seed for the first piece, distinct derived seeds after it."""
     return seed if number == 0 else (seed * 1_000_003 + number) % 2**63
-
-
-def _group_by_adapter(adapters: list[Adapter | None]) -> list[tuple[Adapter | None, list[int]]]:
-    """Request indices per adapter, in first-seen order: peft runs one active adapter per forward pass."""
-    groups: dict[Adapter | None, list[int]] = {}
-    for i, adapter in enumerate(adapters):
-        groups.setdefault(adapter, []).append(i)
-    return list(groups.items())
