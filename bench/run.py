@@ -145,7 +145,8 @@ def main() -> None:
         print("event latency:", json.dumps(results["event_latency"]))
     if "throughput" in wanted:
         model = materialize_smollm2(data_dir)
-        results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
+        results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS), results["ceiling"]) | {
+            "machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
     if "train" in wanted:
         results["train_throughput"] = train_throughput.run(materialize_smollm2(data_dir), RISKY) | {
