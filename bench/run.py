@@ -163,7 +163,8 @@ def main() -> None:
         print("scaling:", json.dumps(results["scaling"]))
     if "throughput" in wanted:
         model = materialize_smollm2(data_dir)
-        results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS)) | {"machine": machine()}
+        results["eval_throughput"] = eval_throughput.run(model, str(QUESTIONS), results["ceiling"]) | {
+            "machine": machine()}
         print("throughput:", json.dumps(results["eval_throughput"]))
     if "adapters" in wanted:
         results["adapters"] = adapters.run(materialize_smollm2(data_dir), str(QUESTIONS), BENCH / "adapters.png") | {

@@ -68,7 +68,10 @@ class VllmOptions:
     max_model_len: int = 2048
     #: KV-cache block size in tokens (vLLM CPU accepts multiples of 32). Prefix caching shares only full blocks,
     #: and the CPU default is longer than our prompts: nothing was shared, so each of `n` samples re-ran the whole
-    #: prompt. At 32, 200 samples of a 69-token prompt take 5 s instead of 30 s here.
+    #: prompt. At 32, 200 samples of a 69-token prompt take 5 s instead of 30 s here. 32 is also the floor: the
+    #: CPU attention kernel declares `MultipleOf(32)` as its only block size (vllm 0.32, `cpu_attn.py`), and a
+    #: cache hit stops at the prompt's length minus one, so each sample still recomputes the tokens after the
+    #: prompt's last full block (1 to 32 of them). No option removes that here; `auto` picks hf on the CPU.
     block_size: int = 32
     #: Share full prompt blocks between requests with the same prefix and adapter (the `n` samples of a prompt).
     prefix_caching: bool = True
