@@ -47,10 +47,12 @@ def probe_prompts(pairs: int) -> list[tuple[dict[str, str], ...]]:
     return [({"role": "user", "content": pair.prompt()},) for pair in generate_lotteries(pairs)]
 
 
-def _median_rate(work: Any, count: int, repeats: int) -> tuple[list[float], float]:
-    work(-1)  # warm-up: compile, caches, lazy loads
+def _median_rate(work: Any, count: int, repeats: int, reset: Any = None) -> tuple[list[float], float]:
+    work(-1)  # warm-up: compile, lazy loads
     times = []
     for seed in range(repeats):
+        if reset is not None:  # no prompt block cached by an earlier repeat: each is a first evaluation
+            reset()
         started = time.perf_counter()
         work(seed)
         times.append(time.perf_counter() - started)
@@ -70,8 +72,9 @@ def engine_rates(backend: str, model_dir: str, messages: list[Any], per_prompt: 
         def probe(_: int) -> None:
             assert len(engine.next_token_probs([ChoiceRequest(m) for m in probes])) == len(probes)
 
-        sample_seconds, samples_per_s = _median_rate(sample, per_prompt * len(messages), repeats)
-        probe_seconds, prompts_per_s = _median_rate(probe, len(probes), repeats)
+        reset = getattr(engine, "reset_prefix_cache", None)  # vllm's cache would otherwise hold every prompt
+        sample_seconds, samples_per_s = _median_rate(sample, per_prompt * len(messages), repeats, reset)
+        probe_seconds, prompts_per_s = _median_rate(probe, len(probes), repeats, reset)
     finally:
         engine.close()
     return {"backend": backend, "samples": per_prompt * len(messages), "seconds": sample_seconds,
