@@ -12,10 +12,8 @@ JetStream), gRPC stops, and the engines close last. With `metrics_port` set, Pro
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -57,9 +55,6 @@ class Wiring:
     close: Callable[[], Awaitable[None]] | None = None
     #: What the service offers, published to the KV bucket before it starts consuming.
     catalogue: cat.Catalogue | None = None
-    #: Modules imported in a worker thread as soon as the service runs (torch alone takes seconds), so that its
-    #: first job does not wait for them on an experiment's critical path.
-    preload: Sequence[str] = ()
 
 
 async def connect_runtime(config: ServiceConfig, name: str) -> Runtime:
@@ -99,7 +94,6 @@ async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiri
     if wiring.catalogue is not None:
         await runtime.state.put_catalogue(wiring.catalogue)
     await runtime.bus.start()
-    preloading = asyncio.create_task(asyncio.to_thread(_import_all, wiring.preload))
     names = [*wiring.service_names, ""]
     watching = asyncio.create_task(runtime.bus.watch_health(lambda ok: _report_health(health, names, ok)))
     log.info("service_started", grpc=f"{config.grpc_host}:{port}", nats=config.nats_url,
@@ -117,23 +111,11 @@ async def _run(name: str, config: C, wire: Callable[[C, Runtime], Awaitable[Wiri
     log.info("service_stopping", grace_s=config.shutdown_grace_s)
     await health.enter_graceful_shutdown()
     watching.cancel()
-    await preloading
     await runtime.bus.drain(config.shutdown_grace_s)
     await server.stop(grace=3.0)
     if wiring.close is not None:
         await wiring.close()
     log.info("service_stopped", heavy_modules=sorted(m for m in HEAVY_MODULES if m in sys.modules))
-
-
-def _import_all(modules: Sequence[str]) -> None:
-    started = time.monotonic()
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:  # the job that needs it fails with the error itself
-            log.warning("module_preload_failed", module=module, error=str(exc))
-    if modules:
-        log.info("modules_preloaded", modules=list(modules), seconds=round(time.monotonic() - started, 2))
 
 
 async def _report_health(health: Any, names: Sequence[str], serving: bool) -> None:

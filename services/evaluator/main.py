@@ -25,7 +25,6 @@ async def wire(config: EvaluatorConfig, runtime: Runtime) -> Wiring:
         service_names=[evaluator_pb2.DESCRIPTOR.services_by_name["EvaluatorService"].full_name],
         close=engines.close,
         catalogue=catalogue(config),
-        preload=("torch", "transformers", "peft"),  # every local engine and backend needs them
     )
 
 

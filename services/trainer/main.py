@@ -20,7 +20,6 @@ async def wire(config: TrainerConfig, runtime: Runtime) -> Wiring:
         servicers=[(trainer_pb2_grpc.add_TrainerServiceServicer_to_server, TrainerServicer(runtime.state))],
         service_names=[trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name],
         catalogue=catalogue(config),
-        preload=("torch", "transformers", "peft"),  # every local engine and backend needs them
     )
 
 
