@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.trainer.backends.peft_options import cpu_flags
+
 #: The linear layers peft's `all-linear` adapts in a Llama block (the LM head is never adapted).
 LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -84,11 +86,6 @@ def _median_seconds(a: Any, b: Any, repeats: int) -> float:
         a @ b
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
-
-
-def cpu_flags() -> list[str]:
-    return next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("flags")), [])
 
 
 def measure(model_dir: str | Path, tokens: int = 512, repeats: int = 7) -> dict[str, Any]:

@@ -114,10 +114,16 @@ def native_bf16(cuda: bool) -> bool:
         import torch
 
         return bool(torch.cuda.is_bf16_supported())
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
-                  if line.startswith("flags")), []) if cpuinfo.exists() else []
+    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """This CPU's feature flags (empty where /proc/cpuinfo is absent)."""
+    if not cpuinfo.exists():
+        return []
+    return next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("flags")), [])
 
 
 def autocast_bf16(options: PeftOptions, place: Placement) -> bool:
